@@ -1,0 +1,48 @@
+package domain
+
+import (
+	"strconv"
+	"strings"
+)
+
+// CacheKey identifies one cached child: the parent's key and expiry, plus,
+// for internal tokens, the service and canonical scopes. A parent whose
+// expiry changes yields a different key. The same key also names the
+// cross-process lock that guards creating that child.
+type CacheKey string
+
+// NotebookCacheKey is the key of parent's notebook child.
+func NotebookCacheKey(parent TokenData) CacheKey {
+	var b strings.Builder
+	writeParent(&b, "notebook", parent)
+	return CacheKey(b.String())
+}
+
+// InternalCacheKey is the key of parent's internal child for service with
+// the given canonical scopes.
+func InternalCacheKey(parent TokenData, service string, scopes []string) CacheKey {
+	var b strings.Builder
+	writeParent(&b, "internal", parent)
+	for i, s := range scopes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s)
+	}
+	// The service goes last: it is the only part that may hold any byte,
+	// so putting it last keeps distinct inputs from colliding.
+	b.WriteByte(0)
+	b.WriteString(service)
+	return CacheKey(b.String())
+}
+
+func writeParent(b *strings.Builder, kind string, parent TokenData) {
+	b.WriteString(kind)
+	b.WriteByte(0)
+	b.WriteString(parent.Token.Key)
+	b.WriteByte(0)
+	if !parent.Expires.IsZero() {
+		b.WriteString(strconv.FormatInt(parent.Expires.Unix(), 10))
+	}
+	b.WriteByte(0)
+}

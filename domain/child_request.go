@@ -1,0 +1,159 @@
+package domain
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// ChildRequest is a request for a delegated child of a parent token: a
+// notebook token or an internal token for one service.
+type ChildRequest struct {
+	Parent          TokenData
+	Type            TokenType // TokenTypeNotebook or TokenTypeInternal
+	Service         string    // internal only
+	Scopes          []string  // internal: canonical requested scopes; notebook: the parent's
+	IPAddress       string
+	MinimumLifetime time.Duration // zero: not set
+}
+
+// NewNotebookRequest describes a request for parent's notebook token, which
+// carries the parent's scopes.
+func NewNotebookRequest(parent TokenData, ipAddress string, minimumLifetime time.Duration) ChildRequest {
+	return ChildRequest{
+		Parent:          parent,
+		Type:            TokenTypeNotebook,
+		Scopes:          CanonicalScopes(parent.Scopes),
+		IPAddress:       ipAddress,
+		MinimumLifetime: minimumLifetime,
+	}
+}
+
+// NewInternalRequest describes a request for parent's internal token for
+// service with the given scopes, which are made canonical.
+func NewInternalRequest(parent TokenData, service string, scopes []string, ipAddress string, minimumLifetime time.Duration) ChildRequest {
+	return ChildRequest{
+		Parent:          parent,
+		Type:            TokenTypeInternal,
+		Service:         service,
+		Scopes:          CanonicalScopes(scopes),
+		IPAddress:       ipAddress,
+		MinimumLifetime: minimumLifetime,
+	}
+}
+
+// CacheKey is the key under which the child is cached and locked.
+func (r ChildRequest) CacheKey() CacheKey {
+	if r.Type == TokenTypeNotebook {
+		return NotebookCacheKey(r.Parent)
+	}
+	return InternalCacheKey(r.Parent, r.Service, r.Scopes)
+}
+
+// Validate checks the request before anything is read or written. The
+// checks run in this order, and the first that fails decides the error:
+// the parent (ErrInvalidRequest), the service (ErrInvalidRequest), the scope
+// syntax (ErrInvalidRequest), the parent holding the scopes
+// (ErrPermissionDenied), the IP address and the minimum lifetime
+// (ErrInvalidRequest), the parent's expiry (ErrInvalidToken), and whether
+// the parent outlives the minimum lifetime (ErrInsufficientLifetime).
+func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error {
+	if r.Parent.Username == "" {
+		return fmt.Errorf("%w: parent token has no username", ErrInvalidRequest)
+	}
+	if err := r.Parent.Token.Validate(); err != nil {
+		return fmt.Errorf("%w: parent %w", ErrInvalidRequest, err)
+	}
+	if r.Type == TokenTypeInternal && r.Service == "" {
+		return fmt.Errorf("%w: service is empty", ErrInvalidRequest)
+	}
+	for _, s := range r.Scopes {
+		if !ValidScope(s) {
+			return fmt.Errorf("%w: scope %q is not of the form [a-zA-Z0-9:._-]+", ErrInvalidRequest, s)
+		}
+	}
+	for _, s := range r.Scopes {
+		if !ScopesSubset([]string{s}, r.Parent.Scopes) {
+			return fmt.Errorf("%w: parent token lacks scope %q", ErrPermissionDenied, s)
+		}
+	}
+	if _, err := netip.ParseAddr(r.IPAddress); err != nil {
+		return fmt.Errorf("%w: IP address %q does not parse", ErrInvalidRequest, r.IPAddress)
+	}
+	if r.MinimumLifetime < 0 {
+		return fmt.Errorf("%w: minimum lifetime %v is negative", ErrInvalidRequest, r.MinimumLifetime)
+	}
+	if limit := tokenLifetime - MinimumLifetime; r.MinimumLifetime > limit {
+		return fmt.Errorf("%w: minimum lifetime %v is longer than %v", ErrInvalidRequest, r.MinimumLifetime, limit)
+	}
+	if !r.Parent.Expires.IsZero() {
+		left := r.Parent.Expires.Sub(now)
+		if left < time.Second {
+			return fmt.Errorf("%w: parent token has expired or expires within a second", ErrInvalidToken)
+		}
+		if r.MinimumLifetime > 0 && left < r.MinimumLifetime {
+			return fmt.Errorf("%w: parent token expires in %v, before the minimum lifetime %v",
+				ErrInsufficientLifetime, left.Truncate(time.Second), r.MinimumLifetime)
+		}
+	}
+	return nil
+}
+
+// Query is the repository lookup for an existing child that could serve
+// this request at now.
+func (r ChildRequest) Query(now time.Time, tokenLifetime time.Duration) ChildQuery {
+	return ChildQuery{
+		ParentKey:     r.Parent.Token.Key,
+		Type:          r.Type,
+		Service:       r.Service,
+		Scopes:        r.Scopes,
+		MinExpiration: MinimumExpiration(r.Parent, now, r.MinimumLifetime, tokenLifetime),
+	}
+}
+
+// Reusable reports whether child, as read from the token store, may be
+// handed out for this request at now: it is the right kind of token for the
+// right user, its scopes are a subset of those requested (internal) or of
+// the parent's current scopes (notebook), and it has enough life left.
+func (r ChildRequest) Reusable(child TokenData, now time.Time, tokenLifetime time.Duration) bool {
+	if child.Type != r.Type || child.Username != r.Parent.Username || child.Service != r.Service {
+		return false
+	}
+	if !ScopesSubset(child.Scopes, r.Scopes) {
+		return false
+	}
+	_, best := ChildTimes(r.Parent, now, tokenLifetime)
+	return HasEnoughLife(child, now, r.MinimumLifetime, best)
+}
+
+// NewChild builds the token data of a new child with the given token,
+// created at now.
+func (r ChildRequest) NewChild(token Token, now time.Time, tokenLifetime time.Duration) TokenData {
+	created, expires := ChildTimes(r.Parent, now, tokenLifetime)
+	p := r.Parent.Clone()
+	return TokenData{
+		Token:    token,
+		Username: p.Username,
+		Type:     r.Type,
+		Service:  r.Service,
+		Scopes:   CanonicalScopes(r.Scopes),
+		Created:  created,
+		Expires:  expires,
+		Name:     p.Name,
+		Email:    p.Email,
+		UID:      p.UID,
+		GID:      p.GID,
+		Groups:   p.Groups,
+	}
+}
+
+// Record is what the repository stores for a new child: its data, its
+// parent link and the change-history entry attributed to the parent's user.
+func (r ChildRequest) Record(child TokenData) TokenRecord {
+	return TokenRecord{
+		Data:      child,
+		ParentKey: r.Parent.Token.Key,
+		Actor:     r.Parent.Username,
+		IPAddress: r.IPAddress,
+	}
+}

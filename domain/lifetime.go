@@ -1,0 +1,56 @@
+package domain
+
+import "time"
+
+// MinimumLifetime is the shortest lifetime the service keeps in reserve: a
+// caller's minimum lifetime may be at most the token lifetime minus this.
+const MinimumLifetime = 5 * time.Minute
+
+// ChildTimes returns the creation time and expiry a child of parent created
+// now would get: created is now in whole seconds (UTC), and expires is
+// created plus tokenLifetime, capped at the parent's expiry.
+func ChildTimes(parent TokenData, now time.Time, tokenLifetime time.Duration) (created, expires time.Time) {
+	created = now.UTC().Truncate(time.Second)
+	expires = created.Add(tokenLifetime)
+	if !parent.Expires.IsZero() && parent.Expires.Before(expires) {
+		expires = parent.Expires.UTC()
+	}
+	return created, expires
+}
+
+// MinimumExpiration is the earliest expiry an existing child may have to be
+// reused from the repository: now plus minimumLifetime, or plus half the
+// token lifetime when minimumLifetime is zero, capped at the parent's expiry.
+func MinimumExpiration(parent TokenData, now time.Time, minimumLifetime, tokenLifetime time.Duration) time.Time {
+	want := minimumLifetime
+	if want == 0 {
+		want = tokenLifetime / 2
+	}
+	min := now.UTC().Add(want)
+	if !parent.Expires.IsZero() && parent.Expires.Before(min) {
+		min = parent.Expires.UTC()
+	}
+	return min
+}
+
+// HasEnoughLife reports whether child may still be handed out at now. A
+// child that never expires always may. Otherwise it needs at least
+// minimumLifetime left when that is set, else at least half of its own
+// lifetime left, unless its expiry is already bestExpiry, the latest any new
+// child could get, in which case replacing it would gain nothing.
+func HasEnoughLife(child TokenData, now time.Time, minimumLifetime time.Duration, bestExpiry time.Time) bool {
+	if child.Expires.IsZero() {
+		return true
+	}
+	remaining := child.Expires.Sub(now)
+	if remaining <= 0 {
+		return false
+	}
+	if minimumLifetime > 0 {
+		return remaining >= minimumLifetime
+	}
+	if !child.Expires.Before(bestExpiry) {
+		return true
+	}
+	return remaining >= child.Lifetime()/2
+}

@@ -1,0 +1,24 @@
+package domain
+
+import "time"
+
+// ChildQuery selects existing children of one parent that could be reused:
+// same type, for internal tokens the same service and exactly the same
+// canonical scopes, and an expiry no earlier than MinExpiration.
+type ChildQuery struct {
+	ParentKey     string
+	Type          TokenType
+	Service       string
+	Scopes        []string
+	MinExpiration time.Time
+}
+
+// TokenRecord is a token as the repository adds it: the token row, the
+// link to its parent (none when ParentKey is ""), and a "create" entry in
+// the change history made by Actor from IPAddress at Data.Created.
+type TokenRecord struct {
+	Data      TokenData
+	ParentKey string
+	Actor     string
+	IPAddress string // "" = unknown
+}

@@ -1,0 +1,41 @@
+package ports
+
+//go:generate go tool mockgen -destination ../mocks/token_repository.go -package mocks -source token_repository.go
+
+import (
+	"context"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// TokenRepository is the durable record of tokens, their parent links and
+// their change history (Gafaelfawr keeps this in PostgreSQL).
+type TokenRepository interface {
+	// Begin starts a unit of work that holds an exclusive lock named by
+	// lock until it commits or rolls back. The lock is shared by every
+	// process using the same repository, so replicas asking for the same
+	// child take turns. Begin waits for the lock until ctx ends.
+	Begin(ctx context.Context, lock domain.CacheKey) (RepositoryTx, error)
+}
+
+// RepositoryTx is one unit of work begun by TokenRepository.Begin. It is
+// used by one goroutine at a time. Nothing it adds is visible to others
+// until Commit; after Commit or Rollback it may not be used again.
+type RepositoryTx interface {
+	// FindChild returns the key of the existing child that matches q and
+	// expires last, or ErrNotFound.
+	FindChild(ctx context.Context, q domain.ChildQuery) (string, error)
+
+	// AddToken adds the token row, its parent link when rec.ParentKey is
+	// set, and its "create" history entry. It returns an error wrapping
+	// domain.ErrInvalidToken if the parent is not in the repository.
+	AddToken(ctx context.Context, rec domain.TokenRecord) error
+
+	// Commit makes the unit of work's additions durable and releases the
+	// lock. If it fails, nothing was added.
+	Commit(ctx context.Context) error
+
+	// Rollback discards the unit of work and releases the lock. Rolling
+	// back after Commit is a harmless no-op, so it may be deferred.
+	Rollback(ctx context.Context) error
+}
