@@ -20,11 +20,11 @@ type TokenData struct {
 	Scopes   []string // canonical: sorted, no duplicates
 	Created  time.Time
 	Expires  time.Time // zero: never expires
-	Name     string   // "" = unset
-	Email    string   // "" = unset
-	UID      int64    // 0 = unset
-	GID      int64    // 0 = unset
-	Groups   []Group  // nil = unset
+	Name     string    // "" = unset
+	Email    string    // "" = unset
+	UID      int64     // 0 = unset
+	GID      int64     // 0 = unset
+	Groups   []Group   // nil = unset
 }
 
 // Clone returns a copy that shares no slices with d.
