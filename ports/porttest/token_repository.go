@@ -1,0 +1,190 @@
+package porttest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// TestTokenRepository checks that repo behaves as ports.TokenRepository
+// documents.
+func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
+	ctx := context.Background()
+	begin := func(t *testing.T, lock domain.CacheKey) ports.RepositoryTx {
+		t.Helper()
+		tx, err := repo.Begin(ctx, lock)
+		if err != nil {
+			t.Fatalf("Begin: %v", err)
+		}
+		t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+		return tx
+	}
+	add := func(t *testing.T, recs ...domain.TokenRecord) {
+		t.Helper()
+		tx := begin(t, domain.CacheKey("porttest-add-"+newToken(t).Key))
+		for _, rec := range recs {
+			if err := tx.AddToken(ctx, rec); err != nil {
+				t.Fatalf("AddToken: %v", err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	find := func(t *testing.T, q domain.ChildQuery) (string, error) {
+		t.Helper()
+		tx := begin(t, domain.CacheKey("porttest-find-"+newToken(t).Key))
+		defer func() { _ = tx.Rollback(ctx) }()
+		return tx.FindChild(ctx, q)
+	}
+	newParent := func(t *testing.T) domain.TokenData {
+		t.Helper()
+		parent := sessionData(t, 24*time.Hour)
+		add(t, domain.TokenRecord{Data: parent, Actor: parent.Username, IPAddress: "192.0.2.1"})
+		return parent
+	}
+	child := func(t *testing.T, parent domain.TokenData, typ domain.TokenType, service string, scopes []string, lifetime time.Duration) domain.TokenRecord {
+		t.Helper()
+		data := parent.Clone()
+		data.Token = newToken(t)
+		data.Type, data.Service, data.Scopes = typ, service, scopes
+		data.Expires = data.Created.Add(lifetime)
+		return domain.TokenRecord{Data: data, ParentKey: parent.Token.Key, Actor: parent.Username, IPAddress: "2001:db8::1"}
+	}
+
+	t.Run("FindChildFilters", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		other := newParent(t)
+		internal := child(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all"}, time.Hour)
+		add(t,
+			internal,
+			child(t, parent, domain.TokenTypeInternal, "other", []string{"read:all"}, 2*time.Hour),
+			child(t, parent, domain.TokenTypeInternal, "portal", []string{"exec:notebook", "read:all"}, 2*time.Hour),
+			child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, 2*time.Hour),
+			child(t, other, domain.TokenTypeInternal, "portal", []string{"read:all"}, 2*time.Hour),
+		)
+		q := domain.ChildQuery{
+			ParentKey: parent.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
+			Scopes: []string{"read:all"}, MinExpiration: parent.Created.Add(30 * time.Minute),
+		}
+		key, err := find(t, q)
+		if err != nil || key != internal.Data.Token.Key {
+			t.Fatalf("FindChild = %q, %v; want %q", key, err, internal.Data.Token.Key)
+		}
+		q.MinExpiration = parent.Created.Add(time.Hour)
+		if key, err := find(t, q); err != nil || key != internal.Data.Token.Key {
+			t.Fatalf("FindChild with expiry bound equal to expiry = %q, %v; want %q", key, err, internal.Data.Token.Key)
+		}
+		q.MinExpiration = parent.Created.Add(time.Hour + time.Second)
+		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild past expiry = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("FindChildTakesLatestExpiry", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		short := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, time.Hour)
+		long := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, 3*time.Hour)
+		mid := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, 2*time.Hour)
+		add(t, short, long, mid)
+		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: parent.Created}
+		if key, err := find(t, q); err != nil || key != long.Data.Token.Key {
+			t.Fatalf("FindChild = %q, %v; want the latest-expiring %q", key, err, long.Data.Token.Key)
+		}
+	})
+	t.Run("FindChildNone", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: parent.Created}
+		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("UnknownParentIsInvalidToken", func(t *testing.T) {
+		t.Parallel()
+		orphan := child(t, sessionData(t, time.Hour), domain.TokenTypeNotebook, "", []string{"read:all"}, time.Hour)
+		tx := begin(t, domain.CacheKey("porttest-"+orphan.Data.Token.Key))
+		err := tx.AddToken(ctx, orphan)
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		if !errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("adding a child of an unknown parent = %v, want ErrInvalidToken", err)
+		}
+	})
+	t.Run("UncommittedIsInvisibleAndRollbackDiscards", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		rec := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, time.Hour)
+		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: parent.Created}
+		tx := begin(t, domain.CacheKey("porttest-"+rec.Data.Token.Key))
+		if err := tx.AddToken(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if key, err := tx.FindChild(ctx, q); err != nil || key != rec.Data.Token.Key {
+			t.Fatalf("FindChild inside the unit of work = %q, %v; want its own addition", key, err)
+		}
+		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild outside before commit = %v, want ErrNotFound", err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild after rollback = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("RollbackAfterCommitIsHarmless", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		rec := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, time.Hour)
+		tx := begin(t, domain.CacheKey("porttest-"+rec.Data.Token.Key))
+		if err := tx.AddToken(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatalf("Rollback after Commit: %v", err)
+		}
+		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: parent.Created}
+		if key, err := find(t, q); err != nil || key != rec.Data.Token.Key {
+			t.Fatalf("FindChild after commit = %q, %v", key, err)
+		}
+	})
+	t.Run("LockExcludesSameName", func(t *testing.T) {
+		t.Parallel()
+		lock := domain.CacheKey("porttest-lock-" + newToken(t).Key)
+		first := begin(t, lock)
+		waitCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if tx, err := repo.Begin(waitCtx, lock); err == nil {
+			_ = tx.Rollback(ctx)
+			t.Fatal("a second Begin on a held lock did not wait")
+		}
+		other := begin(t, domain.CacheKey("porttest-lock-"+newToken(t).Key))
+		if err := other.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		go func() {
+			tx, err := repo.Begin(ctx, lock)
+			if err == nil {
+				err = tx.Rollback(ctx)
+			}
+			got <- err
+		}()
+		if err := first.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-got; err != nil {
+			t.Fatalf("Begin after the holder committed: %v", err)
+		}
+	})
+}
