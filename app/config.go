@@ -1,0 +1,51 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// Defaults applied by Config for fields left at zero.
+const (
+	DefaultTokenLifetime = 30 * 24 * time.Hour
+	DefaultCacheSize     = 5000
+)
+
+// Config configures the service and its adapters.
+type Config struct {
+	// RedisURL, DatabaseURL and SessionSecret locate the real stores and
+	// the Fernet key that encrypts tokens in Redis. The in-memory
+	// composition ignores them.
+	RedisURL, DatabaseURL, SessionSecret string
+
+	// TokenLifetime is the longest lifetime of an interactive token, and so
+	// of any child; 0 means DefaultTokenLifetime.
+	TokenLifetime time.Duration
+
+	// CacheSize is the number of entries in each of the two child caches;
+	// 0 means DefaultCacheSize.
+	CacheSize int
+}
+
+// withDefaults returns c with zero fields set to their defaults, or an
+// error if a field is out of range. The error never quotes a secret.
+func (c Config) withDefaults() (Config, error) {
+	if c.TokenLifetime == 0 {
+		c.TokenLifetime = DefaultTokenLifetime
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.TokenLifetime <= domain.MinimumLifetime {
+		return c, fmt.Errorf("token lifetime %v must be longer than %v", c.TokenLifetime, domain.MinimumLifetime)
+	}
+	if c.TokenLifetime%time.Second != 0 {
+		return c, fmt.Errorf("token lifetime %v must be whole seconds", c.TokenLifetime)
+	}
+	if c.CacheSize < 0 {
+		return c, fmt.Errorf("cache size %d must not be negative", c.CacheSize)
+	}
+	return c, nil
+}

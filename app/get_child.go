@@ -1,0 +1,65 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// getChild is the whole decision: the cache, then under the child's lock
+// the cache again, the repository, and finally a new child.
+func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildRequest) (domain.Token, error) {
+	if err := req.Validate(s.clock.Now(), s.lifetime); err != nil {
+		return domain.Token{}, err
+	}
+	key := req.CacheKey()
+	if token, ok, err := s.fromCache(ctx, req, key); err != nil || ok {
+		return token, err
+	}
+	s.observer.CacheMiss(req.Type)
+
+	unlock, err := s.locks.Lock(ctx, string(key))
+	if err != nil {
+		return domain.Token{}, fmt.Errorf("waiting for another request for the same %s token: %w", req.Type, err)
+	}
+	defer unlock()
+	// Whoever held the lock before us has probably just cached the child.
+	if token, ok, err := s.fromCache(ctx, req, key); err != nil || ok {
+		return token, err
+	}
+	return s.findOrCreate(ctx, req, key)
+}
+
+// fromCache returns the cached child for key if the token store still
+// holds it and it may be reused for req.
+func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildRequest, key domain.CacheKey) (domain.Token, bool, error) {
+	token, ok := s.cacheFor(req.Type).Get(key)
+	if !ok {
+		return domain.Token{}, false, nil
+	}
+	data, err := s.store.Get(ctx, token)
+	switch {
+	case errors.Is(err, ports.ErrNotFound):
+		return domain.Token{}, false, nil
+	case err != nil:
+		return domain.Token{}, false, s.storeFailed(ctx, "token_store.get",
+			fmt.Errorf("reading cached %s token %s: %w", req.Type, token.Key, err))
+	}
+	if !req.Reusable(data, s.clock.Now(), s.lifetime) {
+		return domain.Token{}, false, nil
+	}
+	s.observer.CacheHit(req.Type)
+	return token, true, nil
+}
+
+// storeFailed reports a store failure to the observer, unless it happened
+// only because the caller gave up, and returns err.
+func (s *TokenCacheService) storeFailed(ctx context.Context, operation string, err error) error {
+	if ctx.Err() == nil {
+		s.observer.StoreError(operation)
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"log/slog"
+
+	"github.com/google/wire"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// ServiceSet provides the service from its ports, which another set must
+// provide along with Config.
+var ServiceSet = wire.NewSet(NewTokenCacheService, ProvideLogger)
+
+// MemorySet provides every port from adapters/memory, reading the real
+// time: the embedded default.
+var MemorySet = wire.NewSet(
+	ProvideMemoryCaches,
+	memory.NewTokenStore,
+	wire.Bind(new(ports.TokenStore), new(*memory.TokenStore)),
+	memory.NewRepository,
+	wire.Bind(new(ports.TokenRepository), new(*memory.Repository)),
+	wire.InterfaceValue(new(ports.Clock), memory.SystemClock{}),
+	memory.NewObserver,
+	wire.Bind(new(ports.Observer), new(*memory.Observer)),
+)
+
+// ProvideLogger returns the process's default logger.
+func ProvideLogger() *slog.Logger {
+	return slog.Default()
+}
+
+// ProvideMemoryCaches returns two in-memory LRU caches of cfg.CacheSize
+// entries each.
+func ProvideMemoryCaches(cfg Config) (Caches, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Caches{}, err
+	}
+	notebook, err := memory.NewChildCache(cfg.CacheSize)
+	if err != nil {
+		return Caches{}, err
+	}
+	internal, err := memory.NewChildCache(cfg.CacheSize)
+	if err != nil {
+		return Caches{}, err
+	}
+	return Caches{Notebook: notebook, Internal: internal}, nil
+}

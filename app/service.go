@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/keylock"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// cleanupTimeout bounds the clean-up that runs after a failed creation,
+// which runs even when the caller has given up.
+const cleanupTimeout = 10 * time.Second
+
+// Caches are the two child caches: one for notebook tokens, one for
+// internal tokens.
+type Caches struct {
+	Notebook ports.ChildCache
+	Internal ports.ChildCache
+}
+
+// TokenCacheService hands out notebook and internal child tokens of a
+// parent token. It is safe for any number of goroutines: requests for the
+// same child take turns and share one creation, while requests for
+// different children never wait for each other.
+type TokenCacheService struct {
+	store    ports.TokenStore
+	repo     ports.TokenRepository
+	caches   Caches
+	clock    ports.Clock
+	observer ports.Observer
+	logger   *slog.Logger
+	lifetime time.Duration
+	random   io.Reader
+	locks    keylock.Table
+}
+
+// NewTokenCacheService composes the service from its ports. cfg supplies
+// the token lifetime; zero fields take their defaults.
+func NewTokenCacheService(
+	cfg Config,
+	store ports.TokenStore,
+	repo ports.TokenRepository,
+	caches Caches,
+	clock ports.Clock,
+	observer ports.Observer,
+	logger *slog.Logger,
+) (*TokenCacheService, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &TokenCacheService{
+		store:    store,
+		repo:     repo,
+		caches:   caches,
+		clock:    clock,
+		observer: observer,
+		logger:   logger,
+		lifetime: cfg.TokenLifetime,
+		random:   rand.Reader,
+	}, nil
+}
+
+// GetNotebookToken returns a notebook token of parent, carrying the
+// parent's scopes, with at least minimumLifetime left (0: not set, then at
+// least half its lifetime). ipAddress is recorded in the change history of
+// a new token. Errors wrap domain.ErrInvalidRequest,
+// domain.ErrInvalidToken or domain.ErrInsufficientLifetime for a bad
+// request; any other error is a store failure.
+func (s *TokenCacheService) GetNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, error) {
+	return s.getChild(ctx, domain.NewNotebookRequest(parent, ipAddress, minimumLifetime))
+}
+
+// GetInternalToken returns an internal token of parent for service with
+// the given scopes, which the parent must hold (else the error wraps
+// domain.ErrPermissionDenied). Otherwise it behaves as GetNotebookToken.
+func (s *TokenCacheService) GetInternalToken(ctx context.Context, parent domain.TokenData, service string, scopes []string, ipAddress string, minimumLifetime time.Duration) (domain.Token, error) {
+	return s.getChild(ctx, domain.NewInternalRequest(parent, service, scopes, ipAddress, minimumLifetime))
+}
+
+// Clear empties both child caches. Children stay in the stores, where the
+// next request finds them.
+func (s *TokenCacheService) Clear(ctx context.Context) error {
+	s.caches.Notebook.Clear()
+	s.caches.Internal.Clear()
+	return nil
+}
+
+func (s *TokenCacheService) cacheFor(t domain.TokenType) ports.ChildCache {
+	if t == domain.TokenTypeNotebook {
+		return s.caches.Notebook
+	}
+	return s.caches.Internal
+}
