@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jmoiron/sqlx"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate creates Gafaelfawr's token schema where it is missing, leaving
+// every existing type, table and index alone, so it may run on each start
+// and on a database Gafaelfawr already manages. Processes migrating at once
+// take turns: each holds an advisory lock while it works.
+func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("listing migrations: %w", err)
+	}
+	// One transaction makes the migration all or nothing, and the
+	// transaction-scoped lock is released when it ends, even if ctx is
+	// cancelled, so no pooled connection keeps holding it.
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrating: beginning transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rollback(tx))
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockID(migrationLock)); err != nil {
+		return fmt.Errorf("migrating: taking lock: %w", err)
+	}
+	// fs.Glob returns the names sorted, which is the order to apply them.
+	for _, name := range names {
+		script, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		// Without arguments lib/pq uses the simple query protocol, which
+		// runs a script of several statements.
+		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
+			return fmt.Errorf("applying %s: %w", name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrating: committing: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+	// Registers the "postgres" driver that sqlx.Open names.
+	_ "github.com/lib/pq"
+)
+
+// Open connects to the PostgreSQL database at url and checks that it
+// answers. The returned cleanup closes the pool. Errors never contain the
+// password from url.
+func Open(ctx context.Context, url string) (*sqlx.DB, func(), error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))
+	}
+	if err := db.PingContext(ctx); err != nil {
+		// Close so that a failed Open leaves no pool behind.
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("connecting to database: %w", redact(err, url))
+	}
+	// The cleanup signature has no room for an error, and there is nothing
+	// a caller shutting down could do about one.
+	return db, func() { _ = db.Close() }, nil
+}

@@ -1,0 +1,140 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// repoTx is a unit of work begun by TokenRepository.Begin. After an
+// AddToken error PostgreSQL has aborted the transaction: it can then only
+// be rolled back, and Commit fails having added nothing.
+type repoTx struct {
+	tx     *sqlx.Tx
+	logger *slog.Logger
+}
+
+var _ ports.RepositoryTx = (*repoTx)(nil)
+
+// Gafaelfawr's lookups for a reusable child (get_internal_token_key and
+// get_notebook_token_key), made deterministic: of several matches, the one
+// expiring last, then the smallest key.
+const (
+	findInternalChild = `
+SELECT s.child
+FROM subtoken s JOIN token t ON s.child = t.token
+WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
+  AND t.service = $4 AND t.scopes = $5
+ORDER BY t.expires DESC, t.token
+LIMIT 1`
+	findChild = `
+SELECT s.child
+FROM subtoken s JOIN token t ON s.child = t.token
+WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
+ORDER BY t.expires DESC, t.token
+LIMIT 1`
+)
+
+const (
+	insertToken = `
+INSERT INTO token
+    (token, username, token_type, token_name, scopes, service, created, last_used, expires)
+VALUES
+    (:token, :username, :token_type, NULL, :scopes, :service, :created, NULL, :expires)`
+	insertSubtoken = `INSERT INTO subtoken (child, parent) VALUES (:child, :parent)`
+	insertHistory  = `
+INSERT INTO token_change_history
+    (token, username, token_type, token_name, parent, scopes, service, expires,
+     actor, action, ip_address, event_time)
+VALUES
+    (:token, :username, :token_type, NULL, :parent, :scopes, :service, :expires,
+     :actor, 'create', :ip_address, :event_time)`
+)
+
+// FindChild returns the key of the child of q.ParentKey that matches q and
+// expires last, or ports.ErrNotFound.
+func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, error) {
+	// The bound is not truncated to whole seconds: rounding it down would
+	// accept a child with slightly less life than asked for.
+	minExpires := q.MinExpiration.UTC()
+	var key string
+	var err error
+	if q.Type == domain.TokenTypeInternal {
+		err = t.tx.GetContext(ctx, &key, findInternalChild,
+			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes))
+	} else {
+		err = t.tx.GetContext(ctx, &key, findChild, q.ParentKey, string(q.Type), minExpires)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ports.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("finding %s child of %s: %w", q.Type, q.ParentKey, err)
+	}
+	return key, nil
+}
+
+// AddToken adds rec's token row, its subtoken link when rec.ParentKey is
+// set, and its "create" history entry, in that order, as Gafaelfawr does.
+// An unknown parent yields an error wrapping domain.ErrInvalidToken.
+func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
+	key := rec.Data.Token.Key
+	row := newTokenRow(rec)
+	if _, err := t.tx.NamedExecContext(ctx, insertToken, row); err != nil {
+		return fmt.Errorf("adding token %s: %w", key, err)
+	}
+	if rec.ParentKey != "" {
+		link := subtokenRow{Child: key, Parent: rec.ParentKey}
+		if _, err := t.tx.NamedExecContext(ctx, insertSubtoken, link); err != nil {
+			if pq.As(err, pqerror.ForeignKeyViolation) != nil {
+				return fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
+					key, domain.ErrInvalidToken, rec.ParentKey)
+			}
+			return fmt.Errorf("adding token %s: linking to parent %s: %w", key, rec.ParentKey, err)
+		}
+	}
+	if _, err := t.tx.NamedExecContext(ctx, insertHistory, newHistoryRow(rec)); err != nil {
+		return fmt.Errorf("adding token %s: recording history: %w", key, err)
+	}
+	t.logger.DebugContext(ctx, "added token to repository",
+		"token_key", key, "token_type", row.TokenType, "service", row.Service.String,
+		"scopes", row.Scopes, "expires", row.Expires.Time)
+	return nil
+}
+
+// Commit makes the additions durable and releases the lock. The context is
+// unused: database/sql commits under the context the transaction began
+// with.
+func (t *repoTx) Commit(context.Context) error {
+	if err := t.tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// Rollback discards the unit of work and releases the lock. It is a no-op
+// after Commit, or after database/sql rolled back because ctx ended.
+func (t *repoTx) Rollback(context.Context) error {
+	if err := rollback(t.tx); err != nil {
+		return fmt.Errorf("rolling back: %w", err)
+	}
+	return nil
+}
+
+// rollback rolls tx back, treating a transaction that already ended as
+// success.
+func rollback(tx *sqlx.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
