@@ -1,0 +1,8 @@
+// Package redis implements ports.TokenStore on Redis, in the format Python
+// Gafaelfawr uses, so that tokencache and Gafaelfawr can share one Redis and
+// each read the tokens the other writes.
+//
+// A token's data lives under "token:<key>" as a Fernet token, made with the
+// deployment's session secret, of the data's JSON, and expires from Redis
+// when the token does.
+package redis

@@ -1,0 +1,152 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// TokenStore keeps token data in Redis exactly as Gafaelfawr does, so that
+// either can read what the other wrote. It is safe for concurrent use.
+type TokenStore struct {
+	client goredis.UniversalClient
+	sealer *sealer
+	clock  ports.Clock
+	logger *slog.Logger
+}
+
+var _ ports.TokenStore = (*TokenStore)(nil)
+
+// NewTokenStore returns a store that keeps token data in client, sealed
+// with sessionSecret (Gafaelfawr's session secret: URL-safe base64 of 32
+// bytes, as made by Python's Fernet.generate_key()). It reads time from
+// clock and logs unreadable entries to logger. Its errors never contain the
+// secret.
+func NewTokenStore(client goredis.UniversalClient, sessionSecret string, clock ports.Clock, logger *slog.Logger) (*TokenStore, error) {
+	switch {
+	case client == nil:
+		return nil, errors.New("creating redis token store: client is nil")
+	case clock == nil:
+		return nil, errors.New("creating redis token store: clock is nil")
+	case logger == nil:
+		return nil, errors.New("creating redis token store: logger is nil")
+	}
+	s, err := newSealer(sessionSecret)
+	if err != nil {
+		return nil, fmt.Errorf("creating redis token store: %w", err)
+	}
+	return &TokenStore{client: client, sealer: s, clock: clock, logger: logger}, nil
+}
+
+// Get returns the data of token, or ports.ErrNotFound if no live token has
+// its key, its secret does not match, or its entry cannot be read.
+func (s *TokenStore) Get(ctx context.Context, token domain.Token) (domain.TokenData, error) {
+	data, err := s.GetByKey(ctx, token.Key)
+	if err != nil {
+		return domain.TokenData{}, err
+	}
+	if !data.Token.SecretMatches(token) {
+		// Gafaelfawr logs this too: it may be someone guessing secrets.
+		s.logger.WarnContext(ctx, "token secret does not match", "token_key", token.Key)
+		return domain.TokenData{}, fmt.Errorf("token %s: %w", token.Key, ports.ErrNotFound)
+	}
+	return data, nil
+}
+
+// GetByKey returns the data of the live token with that key, or
+// ports.ErrNotFound if there is none or its entry cannot be read. An
+// unreadable entry is logged as an error.
+func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData, error) {
+	notFound := fmt.Errorf("token %s: %w", key, ports.ErrNotFound)
+	value, err := s.client.Get(ctx, redisKey(key)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return domain.TokenData{}, notFound
+	}
+	if err != nil {
+		return domain.TokenData{}, fmt.Errorf("reading token %s from redis: %w", key, err)
+	}
+	plain := s.sealer.open(value)
+	if plain == nil {
+		s.logger.ErrorContext(ctx, "cannot decrypt token data in redis", "token_key", key)
+		return domain.TokenData{}, notFound
+	}
+	data, err := decodeTokenData(plain, key)
+	if err != nil {
+		s.logger.ErrorContext(ctx, "cannot parse token data in redis", "token_key", key, "error", err)
+		return domain.TokenData{}, notFound
+	}
+	// Redis ends the entry at expiry by its own clock; this makes the
+	// store agree with ours, whichever runs ahead.
+	if !data.Expires.IsZero() && !s.clock.Now().Before(data.Expires) {
+		return domain.TokenData{}, notFound
+	}
+	return data, nil
+}
+
+// Store writes data under its token's key, replacing any entry, to expire
+// from Redis after the whole seconds left until data.Expires (never, if
+// that is zero). It writes nothing and fails if less than a second is left,
+// since Redis refuses an expiry of 0 seconds.
+func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
+	key := data.Token.Key
+	var ttl time.Duration // 0: no expiry
+	if !data.Expires.IsZero() {
+		// Rounded down, as Gafaelfawr does, so the entry never outlives
+		// the token.
+		ttl = data.Expires.Sub(s.clock.Now()).Truncate(time.Second)
+		if ttl < time.Second {
+			return fmt.Errorf("storing token %s: it expires in less than a second", key)
+		}
+	}
+	if err := checkStorable(data); err != nil {
+		return fmt.Errorf("storing token %s: %w", key, err)
+	}
+	plain, err := encodeTokenData(data)
+	if err != nil {
+		return fmt.Errorf("encoding token %s: %w", key, err)
+	}
+	value, err := s.sealer.seal(plain)
+	if err != nil {
+		return fmt.Errorf("encrypting token %s: %w", key, err)
+	}
+	// A whole number of seconds makes go-redis send EX, as Gafaelfawr does.
+	if err := s.client.Set(ctx, redisKey(key), value, ttl).Err(); err != nil {
+		return fmt.Errorf("storing token %s in redis: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes the token with that key. Deleting a missing token is not
+// an error.
+func (s *TokenStore) Delete(ctx context.Context, key string) error {
+	if err := s.client.Del(ctx, redisKey(key)).Err(); err != nil {
+		return fmt.Errorf("deleting token %s from redis: %w", key, err)
+	}
+	return nil
+}
+
+// checkStorable refuses data that Gafaelfawr, or this store, would later
+// refuse to read. Its errors never contain the secret.
+func checkStorable(data domain.TokenData) error {
+	if err := data.Token.Validate(); err != nil {
+		return err
+	}
+	if data.Username == "" {
+		return errors.New("token data has no username")
+	}
+	if !data.Type.Valid() {
+		return fmt.Errorf("token type %q is unknown", data.Type)
+	}
+	return nil
+}
+
+func redisKey(key string) string {
+	return "token:" + key
+}
