@@ -1,0 +1,296 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// column is one row of information_schema.columns.
+type column struct {
+	Table     string  `db:"table_name"`
+	Name      string  `db:"column_name"`
+	Type      string  `db:"data_type"`
+	UDT       string  `db:"udt_name"`
+	MaxLength *int    `db:"character_maximum_length"`
+	Nullable  string  `db:"is_nullable"`
+	Collation *string `db:"collation_name"`
+}
+
+func (c column) String() string {
+	s := c.Table + "." + c.Name + " " + c.UDT
+	if c.MaxLength != nil {
+		s += "(" + itoa(*c.MaxLength) + ")"
+	}
+	if c.Collation != nil {
+		s += ` COLLATE "` + *c.Collation + `"`
+	}
+	if c.Nullable == "NO" {
+		s += " NOT NULL"
+	}
+	return s
+}
+
+func itoa(n int) string {
+	var b []byte
+	for ; n > 0 || len(b) == 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+// schema describes the token tables of db: columns, indexes, constraints
+// and enum labels, one line each, sorted.
+func schema(t *testing.T, db *sqlx.DB) []string {
+	t.Helper()
+	var lines []string
+	var cols []column
+	if err := db.Select(&cols, `
+SELECT table_name, column_name, data_type, udt_name, character_maximum_length, is_nullable, collation_name
+FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name IN ('token', 'subtoken', 'token_change_history')`); err != nil {
+		t.Fatalf("reading columns: %v", err)
+	}
+	for _, c := range cols {
+		lines = append(lines, c.String())
+	}
+	var defs []string
+	if err := db.Select(&defs, `
+SELECT indexdef FROM pg_indexes
+WHERE schemaname = current_schema() AND tablename IN ('token', 'subtoken', 'token_change_history')`); err != nil {
+		t.Fatalf("reading indexes: %v", err)
+	}
+	lines = append(lines, defs...)
+	if err := db.Select(&defs, `
+SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+WHERE conrelid IN ('token'::regclass, 'subtoken'::regclass, 'token_change_history'::regclass)`); err != nil {
+		t.Fatalf("reading constraints: %v", err)
+	}
+	lines = append(lines, defs...)
+	if err := db.Select(&defs, `
+SELECT t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
+FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+WHERE t.typname IN ('tokentype', 'tokenchange') GROUP BY t.typname`); err != nil {
+		t.Fatalf("reading enums: %v", err)
+	}
+	lines = append(lines, defs...)
+	slices.Sort(lines)
+	return lines
+}
+
+func TestMigrateCreatesGafaelfawrSchema(t *testing.T) {
+	t.Parallel()
+	db := mustOpenURL(t, mustCreateScratchDB(t))
+	if err := Migrate(context.Background(), db); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	want := []string{
+		`subtoken.child text COLLATE "C" NOT NULL`,
+		`subtoken.parent text COLLATE "C"`,
+		`token.created timestamp NOT NULL`,
+		`token.expires timestamp`,
+		`token.last_used timestamp`,
+		`token.scopes text NOT NULL`,
+		`token.service text`,
+		`token.token text COLLATE "C" NOT NULL`,
+		`token.token_name text`,
+		`token.token_type tokentype NOT NULL`,
+		`token.username text NOT NULL`,
+		`token_change_history.action tokenchange NOT NULL`,
+		`token_change_history.actor text`,
+		`token_change_history.event_time timestamp NOT NULL`,
+		`token_change_history.expires timestamp`,
+		`token_change_history.id int4 NOT NULL`,
+		`token_change_history.ip_address inet`,
+		`token_change_history.old_expires timestamp`,
+		`token_change_history.old_scopes text`,
+		`token_change_history.old_token_name text`,
+		`token_change_history.parent text`,
+		`token_change_history.scopes text NOT NULL`,
+		`token_change_history.service text`,
+		`token_change_history.token text NOT NULL`,
+		`token_change_history.token_name text`,
+		`token_change_history.token_type tokentype NOT NULL`,
+		`token_change_history.username text NOT NULL`,
+		`CREATE INDEX subtoken_by_parent ON public.subtoken USING btree (parent)`,
+		`CREATE INDEX token_by_username ON public.token USING btree (username, token_type)`,
+		`CREATE INDEX token_change_history_by_time ON public.token_change_history USING btree (event_time, id)`,
+		`CREATE INDEX token_change_history_by_token ON public.token_change_history USING btree (token, event_time, id)`,
+		`CREATE INDEX token_change_history_by_username ON public.token_change_history USING btree (username, event_time, id)`,
+		`CREATE UNIQUE INDEX subtoken_pkey ON public.subtoken USING btree (child)`,
+		`CREATE UNIQUE INDEX token_change_history_pkey ON public.token_change_history USING btree (id)`,
+		`CREATE UNIQUE INDEX token_pkey ON public.token USING btree (token)`,
+		`CREATE UNIQUE INDEX token_username_token_name_key ON public.token USING btree (username, token_name)`,
+		`subtoken_child_fkey FOREIGN KEY (child) REFERENCES token(token) ON DELETE CASCADE`,
+		`subtoken_parent_fkey FOREIGN KEY (parent) REFERENCES token(token) ON DELETE SET NULL`,
+		`subtoken_pkey PRIMARY KEY (child)`,
+		`token_change_history_pkey PRIMARY KEY (id)`,
+		`token_pkey PRIMARY KEY (token)`,
+		`token_username_token_name_key UNIQUE (username, token_name)`,
+		`tokenchange create,revoke,expire,edit`,
+		`tokentype session,user,notebook,internal,service,oidc`,
+	}
+	slices.Sort(want)
+	got := schema(t, db)
+	if !slices.Equal(got, want) {
+		t.Errorf("schema after Migrate:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var idDefault string
+	if err := db.Get(&idDefault, `SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef
+		WHERE adrelid = 'token_change_history'::regclass`); err != nil || !strings.HasPrefix(idDefault, "nextval(") {
+		t.Errorf("token_change_history.id default = %q, %v; want a SERIAL sequence", idDefault, err)
+	}
+}
+
+func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
+	db := mustOpenURL(t, mustCreateScratchDB(t))
+	ctx := context.Background()
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatalf("first Migrate: %v", err)
+	}
+	first := schema(t, db)
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if second := schema(t, db); !slices.Equal(first, second) {
+		t.Errorf("second Migrate changed the schema:\n%s\nwas:\n%s", strings.Join(second, "\n"), strings.Join(first, "\n"))
+	}
+	// And on the shared test database, which mustOpenDB already migrated.
+	if err := Migrate(ctx, mustOpenDB(t)); err != nil {
+		t.Fatalf("Migrate on the shared database: %v", err)
+	}
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	// Separate pools stand in for separate processes starting together.
+	dbURL := mustCreateScratchDB(t)
+	const n = 4
+	dbs := make([]*sqlx.DB, n)
+	for i := range dbs {
+		dbs[i] = mustOpenURL(t, dbURL)
+	}
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for _, db := range dbs {
+		go func() {
+			<-start
+			errs <- Migrate(context.Background(), db)
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Migrate: %v", err)
+		}
+	}
+}
+
+func TestMigrateCancelled(t *testing.T) {
+	t.Parallel()
+	db := mustOpenURL(t, mustCreateScratchDB(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Migrate(ctx, db); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Migrate with a cancelled context = %v, want context.Canceled", err)
+	}
+	if err := Migrate(context.Background(), db); err != nil {
+		t.Fatalf("Migrate after a cancelled one: %v", err)
+	}
+}
+
+// oldGafaelfawrSchema is the token schema of Gafaelfawr releases up to
+// 15.4.1, as SQLAlchemy creates it: VARCHAR columns, and subtoken's columns
+// without the "C" collation.
+const oldGafaelfawrSchema = `
+CREATE TYPE tokentype AS ENUM ('session', 'user', 'notebook', 'internal', 'service', 'oidc');
+CREATE TYPE tokenchange AS ENUM ('create', 'revoke', 'expire', 'edit');
+CREATE TABLE token (
+    token VARCHAR(64) COLLATE "C" NOT NULL,
+    username VARCHAR(64) NOT NULL,
+    token_type tokentype NOT NULL,
+    token_name VARCHAR(64),
+    scopes VARCHAR(512) NOT NULL,
+    service VARCHAR(64),
+    created TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    last_used TIMESTAMP WITHOUT TIME ZONE,
+    expires TIMESTAMP WITHOUT TIME ZONE,
+    PRIMARY KEY (token),
+    UNIQUE (username, token_name)
+);
+CREATE INDEX token_by_username ON token (username, token_type);
+CREATE TABLE token_change_history (
+    id SERIAL NOT NULL,
+    token VARCHAR(64) NOT NULL,
+    username VARCHAR(64) NOT NULL,
+    token_type tokentype NOT NULL,
+    token_name VARCHAR(64),
+    parent VARCHAR(64),
+    scopes VARCHAR(512) NOT NULL,
+    service VARCHAR(64),
+    expires TIMESTAMP WITHOUT TIME ZONE,
+    actor VARCHAR(64),
+    action tokenchange NOT NULL,
+    old_token_name VARCHAR(64),
+    old_scopes VARCHAR(512),
+    old_expires TIMESTAMP WITHOUT TIME ZONE,
+    ip_address INET,
+    event_time TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+    PRIMARY KEY (id)
+);
+CREATE INDEX token_change_history_by_time ON token_change_history (event_time, id);
+CREATE INDEX token_change_history_by_token ON token_change_history (token, event_time, id);
+CREATE INDEX token_change_history_by_username ON token_change_history (username, event_time, id);
+CREATE TABLE subtoken (
+    child VARCHAR(64) NOT NULL,
+    parent VARCHAR(64),
+    PRIMARY KEY (child),
+    FOREIGN KEY (child) REFERENCES token (token) ON DELETE CASCADE,
+    FOREIGN KEY (parent) REFERENCES token (token) ON DELETE SET NULL
+);
+CREATE INDEX subtoken_by_parent ON subtoken (parent);
+`
+
+func TestMigrateOnOldGafaelfawrSchema(t *testing.T) {
+	t.Parallel()
+	db := mustOpenURL(t, mustCreateScratchDB(t))
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, oldGafaelfawrSchema); err != nil {
+		t.Fatalf("creating the old schema: %v", err)
+	}
+	before := schema(t, db)
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if after := schema(t, db); !slices.Equal(before, after) {
+		t.Fatalf("Migrate changed the existing schema:\n%s\nwas:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+	if !slices.Contains(before, "token.scopes varchar(512) NOT NULL") {
+		t.Fatalf("the old schema is not the VARCHAR variant:\n%s", strings.Join(before, "\n"))
+	}
+
+	parent := sessionRecord(t, 24*time.Hour)
+	child := childRecord(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all"}, time.Hour)
+	mustAdd(t, db, parent, child)
+	repo := NewTokenRepository(db, nil)
+	q := domain.ChildQuery{
+		ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
+		Scopes: []string{"read:all"}, MinExpiration: testCreated.Add(30 * time.Minute),
+	}
+	if key, err := mustFind(t, repo, q); err != nil || key != child.Data.Token.Key {
+		t.Fatalf("FindChild = %q, %v; want %q", key, err, child.Data.Token.Key)
+	}
+	q.Service = "other"
+	if _, err := mustFind(t, repo, q); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("FindChild for another service = %v, want ErrNotFound", err)
+	}
+}
