@@ -16,8 +16,9 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 		return domain.Token{}, err
 	}
 	key := req.CacheKey()
-	if token, ok, err := s.fromCache(ctx, req, key); err != nil || ok {
-		return token, err
+	seen, ok, err := s.fromCache(ctx, req, key, domain.Token{})
+	if err != nil || ok {
+		return seen, err
 	}
 	s.observer.CacheMiss(req.Type)
 
@@ -27,29 +28,31 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 	}
 	defer unlock()
 	// Whoever held the lock before us has probably just cached the child.
-	if token, ok, err := s.fromCache(ctx, req, key); err != nil || ok {
+	if token, ok, err := s.fromCache(ctx, req, key, seen); err != nil || ok {
 		return token, err
 	}
 	return s.findOrCreate(ctx, req, key)
 }
 
-// fromCache returns the cached child for key if the token store still
-// holds it and it may be reused for req.
-func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildRequest, key domain.CacheKey) (domain.Token, bool, error) {
+// fromCache returns the child cached for key and whether it may be
+// reused for req: the token store still holds it and it passes the rules.
+// A cached child equal to rejected was already found wanting and is not
+// read again.
+func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) (domain.Token, bool, error) {
 	token, ok := s.cacheFor(req.Type).Get(key)
-	if !ok {
-		return domain.Token{}, false, nil
+	if !ok || token == rejected {
+		return token, false, nil
 	}
 	data, err := s.store.Get(ctx, token)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		return domain.Token{}, false, nil
+		return token, false, nil
 	case err != nil:
 		return domain.Token{}, false, s.storeFailed(ctx, "token_store.get",
 			fmt.Errorf("reading cached %s token %s: %w", req.Type, token.Key, err))
 	}
 	if !req.Reusable(data, s.clock.Now(), s.lifetime) {
-		return domain.Token{}, false, nil
+		return token, false, nil
 	}
 	s.observer.CacheHit(req.Type)
 	return token, true, nil

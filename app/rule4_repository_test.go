@@ -1,0 +1,161 @@
+package app
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/golang/mock/gomock"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// Rule 4: on a miss, the repository is asked for an existing child of the
+// same parent and kind that expires no earlier than the minimum expiration;
+// one the token store still holds and that passes rule 2 is returned and
+// cached.
+
+func TestRule4LookupQueryForInternalToken(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	child := childOf(t, p, domain.TokenTypeInternal, "portal", []string{"read:all", "read:tap"}, specNow, specLifetime)
+	want := domain.ChildQuery{
+		ParentKey:     p.Token.Key,
+		Type:          domain.TokenTypeInternal,
+		Service:       "portal",
+		Scopes:        []string{"read:all", "read:tap"},
+		MinExpiration: specNow.Add(specLifetime / 2),
+	}
+	wantLock := domain.InternalCacheKey(p, "portal", want.Scopes)
+	f.repo.EXPECT().Begin(gomock.Any(), wantLock).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), want).Return(child.Token.Key, nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+
+	got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:tap", "read:all"}, "192.0.2.1", 0)
+	if err != nil || got != child.Token {
+		t.Fatalf("got %v, %v; want the stored child", got.Key, err)
+	}
+	if c := f.observer.Counts(); c.Lookups != 1 || c.LookupsFound != 1 || c.Created != 0 {
+		t.Fatalf("observer counts = %+v", c)
+	}
+
+	// It is cached now.
+	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(child, nil)
+	if got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all", "read:tap"}, "192.0.2.1", 0); err != nil || got != child.Token {
+		t.Fatalf("second request = %v, %v; want the now cached child", got.Key, err)
+	}
+}
+
+func TestRule4LookupQueryUsesMinimumLifetime(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
+	want := domain.ChildQuery{
+		ParentKey:     p.Token.Key,
+		Type:          domain.TokenTypeNotebook,
+		Scopes:        p.Scopes,
+		MinExpiration: specNow.Add(3 * time.Hour),
+	}
+	f.repo.EXPECT().Begin(gomock.Any(), domain.NotebookCacheKey(p)).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), want).Return(child.Token.Key, nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+	if got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 3*time.Hour); err != nil || got != child.Token {
+		t.Fatalf("got %v, %v", got.Key, err)
+	}
+}
+
+func TestRule4LookupQueryCappedAtParentExpiry(t *testing.T) {
+	f := newFixture(t)
+	p := shortParent(t) // expires in 2 h, before now + half the token lifetime
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
+		if !q.MinExpiration.Equal(p.Expires) {
+			t.Errorf("MinExpiration = %v, want the parent's expiry %v", q.MinExpiration, p.Expires)
+		}
+		return "", errNotFoundSpec
+	})
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil)
+	if _, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRule4FoundChildMissingFromStoreIsReplaced(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	stale := newSpecToken(t)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(stale.Key, nil)
+	f.store.EXPECT().GetByKey(gomock.Any(), stale.Key).Return(domain.TokenData{}, errNotFoundSpec)
+	var created domain.TokenData
+	gomock.InOrder(
+		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+			created = d
+			return nil
+		}),
+		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
+		f.tx.EXPECT().Commit(gomock.Any()).Return(nil),
+	)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if err != nil || got == stale || got != created.Token {
+		t.Fatalf("got %v, %v; want a new child", got.Key, err)
+	}
+	if c := f.observer.Counts(); c.Lookups != 1 || c.LookupsFound != 0 || c.Created != 1 {
+		t.Fatalf("observer counts = %+v", c)
+	}
+}
+
+func TestRule4FoundChildFailingRule2IsReplaced(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	// Found, but it carries a scope the parent no longer has.
+	child := childOf(t, p, domain.TokenTypeNotebook, "", []string{"admin:token", "read:all"}, specNow, specLifetime)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(child.Token.Key, nil)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if err != nil || got == child.Token {
+		t.Fatalf("got %v, %v; want a new child", got.Key, err)
+	}
+}
+
+func TestRule4RepositoryFailuresAreReported(t *testing.T) {
+	t.Run("Begin", func(t *testing.T) {
+		f := newFixture(t)
+		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(nil, errUnreachable)
+		_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
+			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
+		}
+	})
+	t.Run("FindChild", func(t *testing.T) {
+		f := newFixture(t)
+		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errUnreachable)
+		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+		_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
+			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
+		}
+	})
+	t.Run("TokenStoreReadOfFoundChild", func(t *testing.T) {
+		f := newFixture(t)
+		key := newSpecToken(t).Key
+		f.expectLookupFinds(key)
+		f.store.EXPECT().GetByKey(gomock.Any(), key).Return(domain.TokenData{}, errUnreachable)
+		_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
+			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
+		}
+	})
+}

@@ -1,0 +1,243 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang/mock/gomock"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// Rule 5: a new child is stored in the token store first, then recorded in
+// one repository unit of work; if that fails the stored token is deleted,
+// even when the caller has given up.
+
+// expectNoExisting expects the lookup that precedes every creation.
+func (f *fixture) expectNoExisting() {
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+}
+
+func TestRule5NewInternalChildStoredThenRecorded(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	f.expectNoExisting()
+	var stored domain.TokenData
+	var rec domain.TokenRecord
+	gomock.InOrder(
+		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+			stored = d
+			return nil
+		}),
+		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r domain.TokenRecord) error {
+			rec = r
+			return nil
+		}),
+		f.tx.EXPECT().Commit(gomock.Any()).Return(nil),
+	)
+	got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:tap", "read:all"}, "2001:db8::7", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := specNow.Truncate(time.Second)
+	want := domain.TokenData{
+		Token: got, Username: "alice", Type: domain.TokenTypeInternal, Service: "portal",
+		Scopes: []string{"read:all", "read:tap"}, Created: created, Expires: created.Add(specLifetime),
+		Name: p.Name, Email: p.Email, UID: p.UID, GID: p.GID, Groups: p.Groups,
+	}
+	if !reflect.DeepEqual(stored, want) {
+		t.Fatalf("stored\n%+v\nwant\n%+v", stored, want)
+	}
+	wantRec := domain.TokenRecord{Data: want, ParentKey: p.Token.Key, Actor: "alice", IPAddress: "2001:db8::7"}
+	if !reflect.DeepEqual(rec, wantRec) {
+		t.Fatalf("recorded\n%+v\nwant\n%+v", rec, wantRec)
+	}
+	if c := f.observer.Counts(); c.Created != 1 || c.Lookups != 1 {
+		t.Fatalf("observer counts = %+v", c)
+	}
+}
+
+func TestRule5NewNotebookChildCopiesParentScopes(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	var stored domain.TokenData
+	f.expectCreate(&stored)
+	if _, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if stored.Type != domain.TokenTypeNotebook || stored.Service != "" || !reflect.DeepEqual(stored.Scopes, p.Scopes) {
+		t.Fatalf("stored %+v; want a notebook token with the parent's scopes", stored)
+	}
+}
+
+func TestRule5ExpiryCappedAtParentExpiry(t *testing.T) {
+	f := newFixture(t)
+	p := shortParent(t)
+	var stored domain.TokenData
+	f.expectCreate(&stored)
+	if _, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if !stored.Expires.Equal(p.Expires) {
+		t.Fatalf("expires %v, want the parent's %v", stored.Expires, p.Expires)
+	}
+}
+
+func TestRule5TokenStoreFailureWritesNoRows(t *testing.T) {
+	f := newFixture(t)
+	f.expectNoExisting()
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(errUnreachable)
+	// No AddToken, Commit or Delete is expected.
+	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
+		t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
+	}
+}
+
+// expectStoredThenDeleted expects a child to be stored and then, after the
+// recording step fails, deleted by its key on a live context.
+func (f *fixture) expectStoredThenDeleted(t *testing.T, failRecording func()) {
+	t.Helper()
+	f.expectNoExisting()
+	var stored domain.TokenData
+	gomock.InOrder(
+		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+			stored = d
+			return nil
+		}),
+		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil).MaxTimes(1),
+	)
+	failRecording()
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, key string) error {
+		if key != stored.Token.Key {
+			t.Errorf("deleted %s, want the stored %s", key, stored.Token.Key)
+		}
+		if err := ctx.Err(); err != nil {
+			t.Errorf("clean-up ran on a dead context: %v", err)
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("clean-up context has no timeout of its own")
+		}
+		return nil
+	})
+}
+
+func TestRule5AddFailureDeletesStoredToken(t *testing.T) {
+	f := newFixture(t)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	var stored domain.TokenData
+	gomock.InOrder(
+		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+			stored = d
+			return nil
+		}),
+		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(errUnreachable),
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) error {
+			if key != stored.Token.Key {
+				t.Errorf("deleted %s, want %s", key, stored.Token.Key)
+			}
+			return nil
+		}),
+	)
+	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	if !errorsIs(err, errUnreachable) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRule5CommitFailureDeletesStoredToken(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoredThenDeleted(t, func() {
+		f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	})
+	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
+		t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
+	}
+}
+
+func TestRule5UnknownParentIsInvalidToken(t *testing.T) {
+	f := newFixture(t)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).
+		Return(fmt.Errorf("adding token: %w: parent is not in the repository", domain.ErrInvalidToken))
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil)
+	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	if !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("err = %v, want ErrInvalidToken", err)
+	}
+	if n := f.observer.Counts().StoreErrors; n != 0 {
+		t.Fatalf("an unknown parent counted as %d store errors, want 0", n)
+	}
+}
+
+func TestRule5CancelledMidwayStillCleansUp(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.expectStoredThenDeleted(t, func() {
+		// The caller gives up while the rows are being committed.
+		f.tx.EXPECT().Commit(gomock.Any()).DoAndReturn(func(ctx context.Context) error {
+			cancel()
+			return ctx.Err()
+		})
+	})
+	_, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if n := f.observer.Counts().StoreErrors; n != 0 {
+		t.Fatalf("a cancellation counted as %d store errors, want 0", n)
+	}
+}
+
+func TestRule5FailedCleanUpIsLoggedWithKeyOnly(t *testing.T) {
+	f := newFixture(t)
+	f.expectNoExisting()
+	var stored domain.TokenData
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		stored = d
+		return nil
+	})
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, `"token_key":"`+stored.Token.Key+`"`) {
+		t.Fatalf("log lacks the token key: %s", logs)
+	}
+	if strings.Contains(logs, stored.Token.Secret) {
+		t.Fatalf("log contains the secret: %s", logs)
+	}
+	if n := f.observer.Counts().StoreErrors; n != 2 {
+		t.Fatalf("StoreErrors = %d, want 2 (commit and delete)", n)
+	}
+}
+
+func TestRule5RandomSourceFailureWritesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.svc.random = failingReader{}
+	f.expectNoExisting()
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error when no random bytes can be read")
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("entropy exhausted") }
