@@ -153,6 +153,8 @@ func describeJSONError(err error) error {
 		return errBadScopes
 	case errors.As(err, &syntax):
 		return fmt.Errorf("token data is not JSON (syntax error at byte %d)", syntax.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return errors.New("token data is not a JSON object")
 	case errors.As(err, &typ):
 		return fmt.Errorf("token data field %q has the wrong JSON type (want %s)", typ.Field, typ.Type)
 	default:

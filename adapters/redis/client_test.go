@@ -1,0 +1,86 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/adapters/redis"
+	"github.com/tokencache/tokencache/internal/integration"
+)
+
+const urlPassword = "hunter2-do-not-print"
+
+func TestNewClientConnects(t *testing.T) {
+	t.Parallel()
+	client, cleanup, err := redis.NewClient(context.Background(), integration.RedisURL(t))
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	cleanup()
+	if err := client.Ping(context.Background()).Err(); !errors.Is(err, goredis.ErrClosed) {
+		t.Fatalf("PING after cleanup returned %v, want goredis.ErrClosed", err)
+	}
+}
+
+func TestNewClientRejectsBadURL(t *testing.T) {
+	t.Parallel()
+	for name, url := range map[string]string{
+		"empty":            "",
+		"wrong scheme":     "http://127.0.0.1:6379/0",
+		"bad database":     "redis://127.0.0.1:6379/zero",
+		"bad port":         "redis://:" + urlPassword + "@127.0.0.1:port/0",
+		"control char":     "redis://user:" + urlPassword + "@127.0.0.1:6379/0\x7f",
+		"unknown option":   "redis://:" + urlPassword + "@127.0.0.1:6379/0?bogus=1",
+		"bad option value": "redis://:" + urlPassword + "@127.0.0.1:6379/0?dial_timeout=soon",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			client, cleanup, err := redis.NewClient(context.Background(), url)
+			if err == nil {
+				cleanup()
+				t.Fatalf("NewClient accepted %q", url)
+			}
+			if client != nil || cleanup != nil {
+				t.Error("NewClient returned a client or cleanup with its error")
+			}
+			if strings.Contains(err.Error(), urlPassword) {
+				t.Fatalf("error %q contains the password", err)
+			}
+		})
+	}
+}
+
+func TestNewClientUnreachable(t *testing.T) {
+	t.Parallel()
+	// A port that was just free: nothing listens there.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	url := fmt.Sprintf("redis://:%s@%s/0", urlPassword, addr)
+	client, cleanup, err := redis.NewClient(context.Background(), url)
+	if err == nil {
+		cleanup()
+		t.Fatalf("NewClient connected to %s, where nothing listens", addr)
+	}
+	if client != nil || cleanup != nil {
+		t.Error("NewClient returned a client or cleanup with its error")
+	}
+	if strings.Contains(err.Error(), urlPassword) {
+		t.Fatalf("error %q contains the password", err)
+	}
+	if !strings.Contains(err.Error(), addr) {
+		t.Errorf("error %q does not name the address", err)
+	}
+}
