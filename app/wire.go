@@ -2,10 +2,22 @@
 
 package app
 
-import "github.com/google/wire"
+import (
+	"context"
+
+	"github.com/google/wire"
+)
 
 // InitializeInMemory composes the service over the in-memory adapters.
 func InitializeInMemory(cfg Config) (*TokenCacheService, func(), error) {
 	wire.Build(MemorySet, ServiceSet)
+	return nil, nil, nil
+}
+
+// InitializeTokenCacheService composes the service over Redis and
+// PostgreSQL, located by cfg. The cleanup closes both connections; on error
+// whatever was opened is already closed.
+func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheService, func(), error) {
+	wire.Build(RealSet, ServiceSet)
 	return nil, nil, nil
 }

@@ -7,7 +7,9 @@
 package app
 
 import (
+	"context"
 	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/adapters/postgres"
 )
 
 // Injectors from wire.go:
@@ -33,4 +35,48 @@ func InitializeInMemory(cfg Config) (*TokenCacheService, func(), error) {
 
 var (
 	_wireSystemClockValue = memory.SystemClock{}
+)
+
+// InitializeTokenCacheService composes the service over Redis and
+// PostgreSQL, located by cfg. The cleanup closes both connections; on error
+// whatever was opened is already closed.
+func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheService, func(), error) {
+	universalClient, cleanup, err := ProvideRedisClient(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	clock := _wireMemorySystemClockValue
+	logger := ProvideLogger()
+	tokenStore, err := ProvideRedisTokenStore(universalClient, cfg, clock, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	db, cleanup2, err := ProvideDatabase(ctx, cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	tokenRepository := postgres.NewTokenRepository(db, logger)
+	caches, err := ProvideMemoryCaches(cfg)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	observer := memory.NewObserver()
+	tokenCacheService, err := NewTokenCacheService(cfg, tokenStore, tokenRepository, caches, clock, observer, logger)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	return tokenCacheService, func() {
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+var (
+	_wireMemorySystemClockValue = memory.SystemClock{}
 )

@@ -1,0 +1,139 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/adapters/postgres"
+	"github.com/tokencache/tokencache/adapters/redis"
+	"github.com/tokencache/tokencache/app"
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
+)
+
+// realEnv is the service composed by InitializeTokenCacheService over the
+// integration Redis and PostgreSQL, with a fresh session secret, plus raw
+// access to both stores to look behind the service.
+type realEnv struct {
+	cfg   app.Config
+	svc   *app.TokenCacheService
+	store *redis.TokenStore // same Redis and secret as the service
+	raw   goredis.UniversalClient
+	db    *sqlx.DB
+}
+
+var migrateOnce sync.Once
+
+func newRealEnv(t *testing.T) *realEnv {
+	t.Helper()
+	ctx := context.Background()
+	cfg := app.Config{
+		RedisURL:      integration.RedisURL(t),
+		DatabaseURL:   integration.DatabaseURL(t),
+		SessionSecret: newSessionSecret(t),
+		TokenLifetime: 24 * time.Hour,
+		CacheSize:     100,
+	}
+	db, closeDB, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	migrateOnce.Do(func() { err = postgres.Migrate(ctx, db) })
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	raw, closeRaw, err := redis.NewClient(ctx, cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeRaw)
+	store, err := redis.NewTokenStore(raw, cfg.SessionSecret, memory.SystemClock{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, cleanup, err := app.InitializeTokenCacheService(ctx, cfg)
+	if err != nil {
+		t.Fatalf("InitializeTokenCacheService: %v", err)
+	}
+	t.Cleanup(cleanup)
+	return &realEnv{cfg: cfg, svc: svc, store: store, raw: raw, db: db}
+}
+
+// newSessionSecret returns a fresh Fernet key, as Python's
+// Fernet.generate_key() makes them.
+func newSessionSecret(t *testing.T) string {
+	t.Helper()
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.URLEncoding.EncodeToString(key[:])
+}
+
+// addParent writes a fresh session token of a unique user into both
+// stores through the adapters, and removes what it can at the end.
+func (e *realEnv) addParent(t *testing.T, lifetime time.Duration) domain.TokenData {
+	t.Helper()
+	ctx := context.Background()
+	tok, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	p := domain.TokenData{
+		Token: tok, Username: "it-" + tok.Key[:8], Type: domain.TokenTypeSession,
+		Scopes:  []string{"exec:notebook", "read:all", "read:tap"},
+		Created: now, Expires: now.Add(lifetime),
+		Name: "Integration Test", Email: "it@example.com", UID: 4123, GID: 4124,
+		Groups: []domain.Group{{Name: "g_users", ID: 4124}},
+	}
+	if err := e.store.Store(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	repo := postgres.NewTokenRepository(e.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tx, err := repo.Begin(ctx, domain.CacheKey("seed-"+tok.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username, IPAddress: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.removeUser(p.Username) })
+	return p
+}
+
+// removeUser deletes every row and Redis key of username.
+func (e *realEnv) removeUser(username string) {
+	ctx := context.Background()
+	var keys []string
+	_ = e.db.SelectContext(ctx, &keys, `SELECT token FROM token WHERE username = $1`, username)
+	for _, k := range keys {
+		_ = e.raw.Del(ctx, "token:"+k).Err()
+	}
+	_, _ = e.db.ExecContext(ctx, `DELETE FROM token_change_history WHERE username = $1`, username)
+	_, _ = e.db.ExecContext(ctx, `DELETE FROM token WHERE username = $1`, username)
+}
+
+// children counts the child rows of parentKey.
+func (e *realEnv) children(t *testing.T, parentKey string) int {
+	t.Helper()
+	var n int
+	if err := e.db.GetContext(context.Background(), &n, `SELECT count(*) FROM subtoken WHERE parent = $1`, parentKey); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

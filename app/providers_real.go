@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/google/wire"
+	"github.com/jmoiron/sqlx"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/adapters/postgres"
+	"github.com/tokencache/tokencache/adapters/redis"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// RealSet provides the ports from Redis and PostgreSQL, as located by
+// Config, with in-memory caches and observer and the real time.
+var RealSet = wire.NewSet(
+	ProvideMemoryCaches,
+	ProvideRedisClient,
+	ProvideRedisTokenStore,
+	wire.Bind(new(ports.TokenStore), new(*redis.TokenStore)),
+	ProvideDatabase,
+	postgres.NewTokenRepository,
+	wire.Bind(new(ports.TokenRepository), new(*postgres.TokenRepository)),
+	wire.InterfaceValue(new(ports.Clock), memory.SystemClock{}),
+	memory.NewObserver,
+	wire.Bind(new(ports.Observer), new(*memory.Observer)),
+)
+
+// ProvideRedisClient connects to cfg.RedisURL; the cleanup closes the
+// client.
+func ProvideRedisClient(ctx context.Context, cfg Config) (goredis.UniversalClient, func(), error) {
+	if cfg.RedisURL == "" {
+		return nil, nil, errors.New("no Redis URL configured")
+	}
+	return redis.NewClient(ctx, cfg.RedisURL)
+}
+
+// ProvideRedisTokenStore is the token store in Redis, encrypted with
+// cfg.SessionSecret.
+func ProvideRedisTokenStore(client goredis.UniversalClient, cfg Config, clock ports.Clock, logger *slog.Logger) (*redis.TokenStore, error) {
+	return redis.NewTokenStore(client, cfg.SessionSecret, clock, logger)
+}
+
+// ProvideDatabase connects to cfg.DatabaseURL; the cleanup closes the
+// connection pool. It does not migrate: see postgres.Migrate.
+func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) {
+	if cfg.DatabaseURL == "" {
+		return nil, nil, errors.New("no database URL configured")
+	}
+	return postgres.Open(ctx, cfg.DatabaseURL)
+}
