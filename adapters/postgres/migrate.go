@@ -15,8 +15,9 @@ var migrations embed.FS
 
 // Migrate creates Gafaelfawr's token schema where it is missing, leaving
 // every existing type, table and index alone, so it may run on each start
-// and on a database Gafaelfawr already manages. Processes migrating at once
-// take turns: each holds an advisory lock while it works.
+// and on a database Gafaelfawr already manages, even as a role that may
+// only read and write Gafaelfawr's tables. Processes migrating at once take
+// turns: each holds an advisory lock while it works.
 func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {

@@ -3,14 +3,17 @@ package postgres
 import (
 	"context"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -292,5 +295,58 @@ func TestMigrateOnOldGafaelfawrSchema(t *testing.T) {
 	q.Service = "other"
 	if _, err := mustFind(t, repo, q); !errors.Is(err, ports.ErrNotFound) {
 		t.Fatalf("FindChild for another service = %v, want ErrNotFound", err)
+	}
+}
+
+func TestMigrateAsRoleThatMayOnlyUseTheTables(t *testing.T) {
+	t.Parallel()
+	// A role of tokencache's own beside Gafaelfawr's: it may use the tables
+	// but neither create in the schema nor alter the tables. Roles belong
+	// to the cluster, so it is created, and dropped after the scratch
+	// database, from the shared test database.
+	admin := mustOpenURL(t, integration.DatabaseURL(t))
+	role := strings.ReplaceAll("tokencache_role_"+strings.ToLower(newToken(t).Key[:12]), "-", "_")
+	password := newToken(t).Secret
+	if _, err := admin.Exec("CREATE ROLE " + pq.QuoteIdentifier(role) + " LOGIN PASSWORD " + pq.QuoteLiteral(password)); err != nil {
+		t.Fatalf("creating role: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP ROLE IF EXISTS " + pq.QuoteIdentifier(role)); err != nil {
+			t.Errorf("dropping role: %v", err)
+		}
+	})
+	dbURL := mustCreateScratchDB(t)
+	owner := mustOpenURL(t, dbURL)
+	ctx := context.Background()
+	if _, err := owner.ExecContext(ctx, oldGafaelfawrSchema); err != nil {
+		t.Fatalf("creating the old schema: %v", err)
+	}
+	for _, grant := range []string{
+		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON token, subtoken, token_change_history TO " + pq.QuoteIdentifier(role),
+		"GRANT USAGE ON SEQUENCE token_change_history_id_seq TO " + pq.QuoteIdentifier(role),
+	} {
+		if _, err := owner.ExecContext(ctx, grant); err != nil {
+			t.Fatalf("%s: %v", grant, err)
+		}
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(role, password)
+	db := mustOpenURL(t, u.String())
+	if _, err := db.ExecContext(ctx, "CREATE TABLE probe (x int)"); err == nil {
+		t.Fatal("the role may create tables; the test would prove nothing")
+	}
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatalf("Migrate as a role that may only use the tables: %v", err)
+	}
+	parent := sessionRecord(t, 24*time.Hour)
+	child := childRecord(t, parent, domain.TokenTypeNotebook, "", parent.Data.Scopes, time.Hour)
+	mustAdd(t, db, parent, child)
+	q := domain.ChildQuery{ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: testCreated}
+	if key, err := mustFind(t, NewTokenRepository(db, nil), q); err != nil || key != child.Data.Token.Key {
+		t.Fatalf("FindChild = %q, %v; want %q", key, err, child.Data.Token.Key)
 	}
 }

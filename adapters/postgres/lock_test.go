@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+func TestBeginWaitsForTheSameLock(t *testing.T) {
+	t.Parallel()
+	db := mustOpenDB(t)
+	repo := NewTokenRepository(db, nil)
+	ctx := context.Background()
+	lock := newLock(t)
+	first := mustBegin(t, repo, lock)
+
+	// While first holds the lock, a Begin that may wait only briefly fails.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if tx, err := repo.Begin(short, lock); err == nil {
+		_ = tx.Rollback(ctx)
+		t.Fatal("second Begin on a held lock returned at once")
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second Begin = %v, want context.DeadlineExceeded", err)
+	}
+
+	// A patient Begin returns only after first commits.
+	committing := make(chan struct{})
+	type result struct {
+		tx           ports.RepositoryTx
+		err          error
+		beforeCommit bool
+	}
+	got := make(chan result, 1)
+	go func() {
+		tx, err := repo.Begin(ctx, lock)
+		r := result{tx: tx, err: err}
+		select {
+		case <-committing:
+		default:
+			r.beforeCommit = true
+		}
+		got <- r
+	}()
+	waitForLockWaiter(t, db, lock)
+	close(committing)
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("Begin after the holder committed: %v", r.err)
+	}
+	defer func() { _ = r.tx.Rollback(ctx) }()
+	if r.beforeCommit {
+		t.Fatal("second Begin returned before the holder committed")
+	}
+}
+
+func TestBeginOnDifferentLocksDoesNotWait(t *testing.T) {
+	t.Parallel()
+	repo := NewTokenRepository(mustOpenDB(t), nil)
+	mustBegin(t, repo, newLock(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tx, err := repo.Begin(ctx, newLock(t))
+	if err != nil {
+		t.Fatalf("Begin on another lock: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBeginCancelledWhileWaiting(t *testing.T) {
+	t.Parallel()
+	db := mustOpenDB(t)
+	repo := NewTokenRepository(db, nil)
+	lock := newLock(t)
+	mustBegin(t, repo, lock)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan error, 1)
+	go func() {
+		tx, err := repo.Begin(ctx, lock)
+		if err == nil {
+			_ = tx.Rollback(context.Background())
+		}
+		got <- err
+	}()
+	waitForLockWaiter(t, db, lock)
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Begin cancelled while waiting = %v, want context.Canceled", err)
+	}
+}
+
+func TestBeginReleasesLockOnRollback(t *testing.T) {
+	t.Parallel()
+	repo := NewTokenRepository(mustOpenDB(t), nil)
+	ctx := context.Background()
+	lock := newLock(t)
+	first, err := repo.Begin(ctx, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	second, err := repo.Begin(waitCtx, lock)
+	if err != nil {
+		t.Fatalf("Begin after Rollback: %v", err)
+	}
+	if err := second.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLockIDMatchesItsDefinition(t *testing.T) {
+	t.Parallel()
+	// Every replica, whatever its version, must map a key to the same
+	// lock, so the mapping is checked against an independent computation
+	// of its definition in SQL, which an operator can also use to find a
+	// key's lock in pg_locks.
+	db := mustOpenDB(t)
+	const query = `SELECT ('x' || left(encode(sha256($1::bytea), 'hex'), 16))::bit(64)::bigint`
+	for _, key := range []domain.CacheKey{"", "notebook\x00key\x001764321600\x00", newLock(t), migrationLock} {
+		var want int64
+		if err := db.Get(&want, query, []byte(key)); err != nil {
+			t.Fatal(err)
+		}
+		if got := lockID(key); got != want {
+			t.Errorf("lockID(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
