@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ type column struct {
 func (c column) String() string {
 	s := c.Table + "." + c.Name + " " + c.UDT
 	if c.MaxLength != nil {
-		s += "(" + itoa(*c.MaxLength) + ")"
+		s += "(" + strconv.Itoa(*c.MaxLength) + ")"
 	}
 	if c.Collation != nil {
 		s += ` COLLATE "` + *c.Collation + `"`
@@ -40,14 +41,6 @@ func (c column) String() string {
 		s += " NOT NULL"
 	}
 	return s
-}
-
-func itoa(n int) string {
-	var b []byte
-	for ; n > 0 || len(b) == 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 // schema describes the token tables of db: columns, indexes, constraints
