@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,6 +134,25 @@ func (e *realEnv) children(t *testing.T, parentKey string) int {
 	t.Helper()
 	var n int
 	if err := e.db.GetContext(context.Background(), &n, `SELECT count(*) FROM subtoken WHERE parent = $1`, parentKey); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// redisChildren counts the child tokens of username in Redis that this
+// environment's session secret can read.
+func (e *realEnv) redisChildren(t *testing.T, username string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	iter := e.raw.Scan(ctx, 0, "token:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		data, err := e.store.GetByKey(ctx, strings.TrimPrefix(iter.Val(), "token:"))
+		if err == nil && data.Username == username && data.Type != domain.TokenTypeSession {
+			n++
+		}
+	}
+	if err := iter.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -1,0 +1,129 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/adapters/postgres"
+	"github.com/tokencache/tokencache/app"
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// Failures on the real stores leave nothing behind in either.
+
+func TestIntegrationParentMissingFromDatabaseLeavesNothing(t *testing.T) {
+	t.Parallel()
+	e := newRealEnv(t)
+	ctx := context.Background()
+	tok, _ := domain.NewToken(rand.Reader)
+	now := time.Now().UTC().Truncate(time.Second)
+	p := domain.TokenData{Token: tok, Username: "it-orphan-" + tok.Key[:6], Type: domain.TokenTypeSession,
+		Scopes: []string{"read:all"}, Created: now, Expires: now.Add(time.Hour)}
+	if err := e.store.Store(ctx, p); err != nil { // in Redis only
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.removeUser(p.Username); _ = e.store.Delete(ctx, tok.Key) })
+
+	_, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	if !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("err = %v, want ErrInvalidToken", err)
+	}
+	if n := e.redisChildren(t, p.Username); n != 0 {
+		t.Fatalf("%d children left in Redis, want 0", n)
+	}
+	if n := e.children(t, p.Token.Key); n != 0 {
+		t.Fatalf("%d child rows, want 0", n)
+	}
+}
+
+// cancellingStore is the real token store, except that it cancels the
+// caller's context as soon as a token has been stored: the caller gives up
+// between the two stores.
+type cancellingStore struct {
+	ports.TokenStore
+	cancel context.CancelFunc
+}
+
+func (s cancellingStore) Store(ctx context.Context, data domain.TokenData) error {
+	err := s.TokenStore.Store(ctx, data)
+	s.cancel()
+	return err
+}
+
+func TestIntegrationCancelledBetweenStoresLeavesNothing(t *testing.T) {
+	t.Parallel()
+	e := newRealEnv(t)
+	p := e.addParent(t, 7*24*time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	caches, err := app.ProvideMemoryCaches(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := app.NewTokenCacheService(e.cfg, cancellingStore{e.store, cancel},
+		postgres.NewTokenRepository(e.db, logger), caches, memory.SystemClock{}, memory.NewObserver(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if n := e.redisChildren(t, p.Username); n != 0 {
+		t.Fatalf("%d children left in Redis, want 0", n)
+	}
+	if n := e.children(t, p.Token.Key); n != 0 {
+		t.Fatalf("%d child rows, want 0", n)
+	}
+	// The repository lock was released: the next request succeeds at once.
+	next, cancelNext := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelNext()
+	if _, err := e.svc.GetNotebookToken(next, p, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIntegrationBadConfigurationFailsClearly(t *testing.T) {
+	t.Parallel()
+	e := newRealEnv(t)
+	for name, edit := range map[string]func(*app.Config){
+		"BadRedisURL":        func(c *app.Config) { c.RedisURL = "http://127.0.0.1:6379" },
+		"NoRedisURL":         func(c *app.Config) { c.RedisURL = "" },
+		"UnreachableRedis":   func(c *app.Config) { c.RedisURL = "redis://127.0.0.1:1/0" },
+		"BadDatabaseURL":     func(c *app.Config) { c.DatabaseURL = "mysql://x" },
+		"NoDatabaseURL":      func(c *app.Config) { c.DatabaseURL = "" },
+		"UnreachableDB":      func(c *app.Config) { c.DatabaseURL = "postgres://u:hunter2@127.0.0.1:1/db?sslmode=disable" },
+		"BadSessionSecret":   func(c *app.Config) { c.SessionSecret = "hunter2-not-a-fernet-key" },
+		"EmptySessionSecret": func(c *app.Config) { c.SessionSecret = "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := e.cfg
+			edit(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			svc, cleanup, err := app.InitializeTokenCacheService(ctx, cfg)
+			if err == nil {
+				cleanup()
+				t.Fatal("InitializeTokenCacheService succeeded")
+			}
+			if svc != nil || cleanup != nil {
+				t.Fatal("a failed composition returned a service or cleanup")
+			}
+			for _, secret := range []string{"hunter2", e.cfg.SessionSecret} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error %q reveals a secret", err)
+				}
+			}
+		})
+	}
+}
