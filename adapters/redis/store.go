@@ -55,7 +55,7 @@ func (s *TokenStore) Get(ctx context.Context, token domain.Token) (domain.TokenD
 	if !data.Token.SecretMatches(token) {
 		// Gafaelfawr logs this too: it may be someone guessing secrets.
 		s.logger.WarnContext(ctx, "token secret does not match", "token_key", token.Key)
-		return domain.TokenData{}, fmt.Errorf("token %s: %w", token.Key, ports.ErrNotFound)
+		return domain.TokenData{}, notFound(token.Key)
 	}
 	return data, nil
 }
@@ -64,10 +64,9 @@ func (s *TokenStore) Get(ctx context.Context, token domain.Token) (domain.TokenD
 // ports.ErrNotFound if there is none or its entry cannot be read. An
 // unreadable entry is logged as an error.
 func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData, error) {
-	notFound := fmt.Errorf("token %s: %w", key, ports.ErrNotFound)
 	value, err := s.client.Get(ctx, redisKey(key)).Bytes()
 	if errors.Is(err, goredis.Nil) {
-		return domain.TokenData{}, notFound
+		return domain.TokenData{}, notFound(key)
 	}
 	if err != nil {
 		return domain.TokenData{}, fmt.Errorf("reading token %s from redis: %w", key, err)
@@ -75,17 +74,17 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 	plain := s.sealer.open(value)
 	if plain == nil {
 		s.logger.ErrorContext(ctx, "cannot decrypt token data in redis", "token_key", key)
-		return domain.TokenData{}, notFound
+		return domain.TokenData{}, notFound(key)
 	}
 	data, err := decodeTokenData(plain, key)
 	if err != nil {
 		s.logger.ErrorContext(ctx, "cannot parse token data in redis", "token_key", key, "error", err)
-		return domain.TokenData{}, notFound
+		return domain.TokenData{}, notFound(key)
 	}
 	// Redis ends the entry at expiry by its own clock; this makes the
 	// store agree with ours, whichever runs ahead.
 	if !data.Expires.IsZero() && !s.clock.Now().Before(data.Expires) {
-		return domain.TokenData{}, notFound
+		return domain.TokenData{}, notFound(key)
 	}
 	return data, nil
 }
@@ -145,6 +144,10 @@ func checkStorable(data domain.TokenData) error {
 		return fmt.Errorf("token type %q is unknown", data.Type)
 	}
 	return nil
+}
+
+func notFound(key string) error {
+	return fmt.Errorf("token %s: %w", key, ports.ErrNotFound)
 }
 
 func redisKey(key string) string {
