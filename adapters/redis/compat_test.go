@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fernet/fernet-go"
+
 	"github.com/tokencache/tokencache/domain"
 )
 
@@ -217,4 +219,38 @@ func topLevelKeys(t *testing.T, doc []byte) []string {
 		}
 	}
 	return keys
+}
+
+// Gafaelfawr decrypts without a TTL, so an entry sealed long ago (a user
+// token that never expires) or by a server whose clock runs ahead still
+// reads; fernet-go checks neither when given a ttl of 0.
+func TestReadsEntriesSealedAtAnyTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.clock.Set(docCreated.Add(time.Minute))
+	key, err := fernet.DecodeKey(e.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sealedAt := range map[string]time.Time{
+		"five years ago":   time.Now().AddDate(-5, 0, 0),
+		"an hour from now": time.Now().Add(time.Hour),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tok := e.newToken(t)
+			value, err := fernet.EncryptAndSignAtTime(gafaelfawrJSON(tok), key, sealedAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.set(t, tok.Key, value)
+			got, err := e.store.Get(context.Background(), tok)
+			if err != nil {
+				t.Fatalf("Get: %v", err)
+			}
+			if want := docData(tok); !reflect.DeepEqual(got, want) {
+				t.Fatalf("Get returned\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
 }
