@@ -42,7 +42,7 @@ func writeParent(b *strings.Builder, kind string, parent TokenData) {
 	b.WriteString(parent.Token.Key)
 	b.WriteByte(0)
 	if !parent.Expires.IsZero() {
-		b.WriteString(strconv.FormatInt(parent.Expires.Unix(), 10))
+		b.WriteString(strconv.FormatInt(parent.Expires.UnixNano(), 10))
 	}
 	b.WriteByte(0)
 }

@@ -64,8 +64,13 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 	if err := r.Parent.Token.Validate(); err != nil {
 		return fmt.Errorf("%w: parent %w", ErrInvalidRequest, err)
 	}
-	if r.Type == TokenTypeInternal && r.Service == "" {
+	switch {
+	case r.Type == TokenTypeInternal && r.Service == "":
 		return fmt.Errorf("%w: service is empty", ErrInvalidRequest)
+	case r.Type == TokenTypeNotebook && r.Service != "":
+		return fmt.Errorf("%w: a notebook token has no service", ErrInvalidRequest)
+	case r.Type != TokenTypeInternal && r.Type != TokenTypeNotebook:
+		return fmt.Errorf("%w: cannot delegate a token of type %q", ErrInvalidRequest, r.Type)
 	}
 	for _, s := range r.Scopes {
 		if !ValidScope(s) {
@@ -77,7 +82,8 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 			return fmt.Errorf("%w: parent token lacks scope %q", ErrPermissionDenied, s)
 		}
 	}
-	if _, err := netip.ParseAddr(r.IPAddress); err != nil {
+	if addr, err := netip.ParseAddr(r.IPAddress); err != nil || addr.Zone() != "" {
+		// A zone ("fe80::1%eth0") parses here but not as PostgreSQL INET.
 		return fmt.Errorf("%w: IP address %q does not parse", ErrInvalidRequest, r.IPAddress)
 	}
 	if r.MinimumLifetime < 0 {

@@ -12,8 +12,10 @@ const MinimumLifetime = 5 * time.Minute
 func ChildTimes(parent TokenData, now time.Time, tokenLifetime time.Duration) (created, expires time.Time) {
 	created = now.UTC().Truncate(time.Second)
 	expires = created.Add(tokenLifetime)
-	if !parent.Expires.IsZero() && parent.Expires.Before(expires) {
-		expires = parent.Expires.UTC()
+	// Stores keep whole seconds; rounding down keeps the child within its
+	// parent's life.
+	if capped := parent.Expires.UTC().Truncate(time.Second); !parent.Expires.IsZero() && capped.Before(expires) {
+		expires = capped
 	}
 	return created, expires
 }

@@ -20,5 +20,5 @@ type TokenRecord struct {
 	Data      TokenData
 	ParentKey string
 	Actor     string
-	IPAddress string // "" = unknown
+	IPAddress string // "" = unknown (stored as NULL)
 }

@@ -48,8 +48,7 @@ func JoinScopes(scopes []string) string {
 
 // SplitScopes parses JoinScopes's form back into canonical scopes.
 func SplitScopes(s string) []string {
-	if s == "" {
-		return []string{}
-	}
-	return CanonicalScopes(strings.Split(s, ","))
+	scopes := strings.Split(s, ",")
+	scopes = slices.DeleteFunc(scopes, func(scope string) bool { return scope == "" })
+	return CanonicalScopes(scopes)
 }

@@ -73,8 +73,9 @@ func (t Token) Validate() error {
 }
 
 // SecretMatches compares the secrets in constant time.
+// An empty secret matches nothing.
 func (t Token) SecretMatches(other Token) bool {
-	return subtle.ConstantTimeCompare([]byte(t.Secret), []byte(other.Secret)) == 1
+	return t.Secret != "" && subtle.ConstantTimeCompare([]byte(t.Secret), []byte(other.Secret)) == 1
 }
 
 // ValidTokenPart reports whether s could be a token key or secret.
