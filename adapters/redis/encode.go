@@ -1,0 +1,74 @@
+package redis
+
+import (
+	"encoding/json"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// storedToken is token data as Gafaelfawr writes it to Redis: its fields in
+// Gafaelfawr's order, and null (a nil pointer) for each optional field that
+// is unset.
+type storedToken struct {
+	Username  string        `json:"username"`
+	Name      *string       `json:"name"`
+	Email     *string       `json:"email"`
+	UID       *int64        `json:"uid"`
+	GID       *int64        `json:"gid"`
+	Groups    []storedGroup `json:"groups"`
+	TokenType string        `json:"token_type"`
+	Service   *string       `json:"service"`
+	Scopes    []string      `json:"scopes"`
+	Created   int64         `json:"created"`
+	Expires   *int64        `json:"expires"`
+	Token     tokenPair     `json:"token"`
+}
+
+// storedGroup is one group. Newer Gafaelfawr allows a group without a GID,
+// written with a null id; the domain has no unset group ID, so 0 stands for
+// it, and is written as null rather than handing services a real-looking
+// GID 0.
+type storedGroup struct {
+	Name string `json:"name"`
+	ID   *int64 `json:"id"`
+}
+
+type tokenPair struct {
+	Key    string `json:"key"`
+	Secret string `json:"secret"`
+}
+
+// encodeTokenData is the JSON Gafaelfawr would write for d.
+func encodeTokenData(d domain.TokenData) ([]byte, error) {
+	j := storedToken{
+		Username:  d.Username,
+		Name:      orNull(d.Name, ""),
+		Email:     orNull(d.Email, ""),
+		UID:       orNull(d.UID, 0),
+		GID:       orNull(d.GID, 0),
+		TokenType: string(d.Type),
+		Service:   orNull(d.Service, ""),
+		Scopes:    domain.CanonicalScopes(d.Scopes),
+		Created:   d.Created.Unix(),
+		Token:     tokenPair{Key: d.Token.Key, Secret: d.Token.Secret},
+	}
+	if d.Groups != nil {
+		j.Groups = make([]storedGroup, len(d.Groups))
+		for i, g := range d.Groups {
+			j.Groups[i] = storedGroup{Name: g.Name, ID: orNull(g.ID, 0)}
+		}
+	}
+	if !d.Expires.IsZero() {
+		j.Expires = orNull(d.Expires.Unix(), 0)
+	}
+	return json.Marshal(j)
+}
+
+// orNull is nil for the domain's "unset" value, which Gafaelfawr writes as
+// null.
+func orNull[T comparable](v, unset T) *T {
+	if v == unset {
+		return nil
+	}
+	return &v
+}
