@@ -1,0 +1,306 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+var parentScopes = []string{"read:all", "user:token"}
+
+func TestDelegateNotebookOK(t *testing.T) {
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+
+	resp, _ := f.delegate(t, parent, "notebook=true")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	}
+	if got := resp.Header.Get("X-Auth-Request-User"); got != "alice" {
+		t.Errorf("X-Auth-Request-User = %q, want alice", got)
+	}
+	child := f.childData(t, resp)
+	if child.Type != domain.TokenTypeNotebook || !slices.Equal(child.Scopes, parentScopes) {
+		t.Errorf("child = %s with scopes %v, want a notebook token with %v", child.Type, child.Scopes, parentScopes)
+	}
+	if h := f.repo.History(child.Token.Key); len(h) != 1 || h[0].IPAddress != "192.0.2.1" {
+		t.Errorf("history = %+v, want one entry from httptest's client address 192.0.2.1", h)
+	}
+
+	again, _ := f.delegate(t, parent, "notebook=true")
+	if got, want := again.Header.Get("X-Auth-Request-Token"), resp.Header.Get("X-Auth-Request-Token"); got != want {
+		t.Error("a second request got a different child, want the cached one")
+	}
+}
+
+func TestDelegateInternalOKIntersectsScopes(t *testing.T) {
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+
+	resp, _ := f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all,admin:everything&delegate_scope=exec:notebook")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200", resp.StatusCode)
+	}
+	child := f.childData(t, resp)
+	if child.Type != domain.TokenTypeInternal || child.Service != "portal" {
+		t.Errorf("child = %s for %q, want internal for portal", child.Type, child.Service)
+	}
+	if want := []string{"read:all"}; !slices.Equal(child.Scopes, want) {
+		t.Errorf("child scopes = %v, want the intersection %v", child.Scopes, want)
+	}
+}
+
+func TestDelegateBadRequest(t *testing.T) {
+	tests := map[string]string{
+		"neither":                        "",
+		"notebook false":                 "notebook=false",
+		"both":                           "notebook=true&delegate_to=portal",
+		"delegate_scope without service": "notebook=true&delegate_scope=read:all",
+	}
+	for name, query := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+			resp, body := f.delegate(t, parent, query)
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400", resp.StatusCode)
+			}
+			checkDetail(t, body, "bad_request")
+			if f.repo.Len() != 1 {
+				t.Error("a bad request wrote to the repository")
+			}
+		})
+	}
+}
+
+func TestDelegateUnauthorized(t *testing.T) {
+	type setup func(t *testing.T, f *fixture) (authorization, query string)
+	tests := []struct {
+		name string
+		bare bool // a challenge without error="invalid_token"
+		setup
+	}{
+		{"missing", true, func(*testing.T, *fixture) (string, string) { return "", "notebook=true" }},
+		{"other scheme", true, func(t *testing.T, f *fixture) (string, string) {
+			return "Basic " + f.mintParent(t, "alice", parentScopes, time.Hour).String(), "notebook=true"
+		}},
+		{"malformed", false, func(*testing.T, *fixture) (string, string) {
+			return "Bearer gt-not-a-token", "notebook=true"
+		}},
+		{"unknown", false, func(t *testing.T, _ *fixture) (string, string) {
+			return "Bearer " + newToken(t).String(), "notebook=true"
+		}},
+		{"wrong secret", false, func(t *testing.T, f *fixture) (string, string) {
+			parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+			parent.Secret = newToken(t).Secret
+			return "Bearer " + parent.String(), "notebook=true"
+		}},
+		{"expired parent", false, func(t *testing.T, f *fixture) (string, string) {
+			parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+			f.clock.Advance(time.Hour)
+			return "Bearer " + parent.String(), "notebook=true"
+		}},
+		{"parent expiring within a second", false, func(t *testing.T, f *fixture) (string, string) {
+			parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+			f.clock.Advance(time.Hour - 500*time.Millisecond)
+			return "Bearer " + parent.String(), "notebook=true"
+		}},
+		{"parent too short-lived for minimum_lifetime", false, func(t *testing.T, f *fixture) (string, string) {
+			parent := f.mintParent(t, "alice", parentScopes, 10*time.Minute)
+			return "Bearer " + parent.String(), "notebook=true&minimum_lifetime=3600"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			authorization, query := tt.setup(t, f)
+			resp, body := f.get(t, authorization, "/auth/delegate?"+query)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("status = %d, want 401; body %s", resp.StatusCode, body)
+			}
+			challenge := resp.Header.Get("WWW-Authenticate")
+			if !strings.HasPrefix(challenge, "Bearer ") {
+				t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", challenge)
+			}
+			if got := strings.Contains(challenge, `error="invalid_token"`); got == tt.bare {
+				t.Errorf("WWW-Authenticate = %q; want error=\"invalid_token\" only for a presented token", challenge)
+			}
+			if resp.Header.Get("X-Auth-Request-Token") != "" {
+				t.Error("a refused request got a token")
+			}
+			checkDetail(t, body, "invalid_token")
+		})
+	}
+}
+
+func TestDelegateForbidden(t *testing.T) {
+	// The handler's intersection keeps the service from ever being asked
+	// for scopes the parent lacks, so the service's refusal is simulated.
+	f := newFixture(t, options{issuer: refusingIssuer{}})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	resp, body := f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("status = %d, want 403", resp.StatusCode)
+	}
+	if c := resp.Header.Get("WWW-Authenticate"); !strings.Contains(c, `error="insufficient_scope"`) {
+		t.Errorf("WWW-Authenticate = %q, want error=\"insufficient_scope\"", c)
+	}
+	checkDetail(t, body, "insufficient_scope")
+}
+
+func TestDelegateUnprocessable(t *testing.T) {
+	tests := map[string]string{
+		"minimum_lifetime not a number":     "notebook=true&minimum_lifetime=soon",
+		"minimum_lifetime fractional":       "notebook=true&minimum_lifetime=1.5",
+		"minimum_lifetime negative":         "notebook=true&minimum_lifetime=-5",
+		"minimum_lifetime overflowing":      "notebook=true&minimum_lifetime=99999999999999999999",
+		"minimum_lifetime given twice":      "notebook=true&minimum_lifetime=60&minimum_lifetime=70",
+		"minimum_lifetime over the maximum": "notebook=true&minimum_lifetime=2592000", // the service refuses it
+		"notebook not a boolean":            "notebook=maybe",
+		"delegate_to empty":                 "delegate_to=",
+		"delegate_scope malformed":          "delegate_to=portal&delegate_scope=read%20all",
+	}
+	for name, query := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			parent := f.mintParent(t, "alice", parentScopes, 60*24*time.Hour)
+			resp, body := f.delegate(t, parent, query)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status = %d, want 422; body %s", resp.StatusCode, body)
+			}
+			checkDetail(t, body, "invalid_parameter")
+		})
+	}
+}
+
+func TestDelegateUnavailable(t *testing.T) {
+	t.Run("parent lookup fails", func(t *testing.T) {
+		f := newFixture(t, options{wrap: func(s ports.TokenStore) ports.TokenStore {
+			return &failingStore{TokenStore: s, failGet: true}
+		}})
+		resp, body := f.delegate(t, newToken(t), "notebook=true")
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", resp.StatusCode)
+		}
+		checkDetail(t, body, "unavailable")
+		if strings.Contains(body, "10.0.0.1") {
+			t.Errorf("body %s reveals the store's error", body)
+		}
+	})
+	t.Run("storing the child fails", func(t *testing.T) {
+		f := newFixture(t, options{wrap: func(s ports.TokenStore) ports.TokenStore {
+			return &failingStore{TokenStore: s, failStore: true}
+		}})
+		parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+		resp, body := f.delegate(t, parent, "notebook=true")
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", resp.StatusCode)
+		}
+		checkDetail(t, body, "unavailable")
+		if !strings.Contains(f.logs.String(), "connection refused") {
+			t.Errorf("the log does not say why: %s", f.logs.String())
+		}
+	})
+}
+
+func TestDelegateTimeout(t *testing.T) {
+	f := newFixture(t, options{issuer: stuckIssuer{}, timeout: 20 * time.Millisecond})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	resp, body := f.delegate(t, parent, "notebook=true")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503", resp.StatusCode)
+	}
+	checkDetail(t, body, "unavailable")
+	if !strings.Contains(f.logs.String(), `"outcome":"timeout"`) {
+		t.Errorf("the request log does not record the timeout: %s", f.logs.String())
+	}
+}
+
+func TestDelegateOnlyGet(t *testing.T) {
+	f := newFixture(t, options{})
+	req, _ := http.NewRequest(http.MethodPost, "/auth/delegate?notebook=true", nil)
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST status = %d, want 405", rec.Code)
+	}
+}
+
+func TestRequestLogNeverHoldsAuthorization(t *testing.T) {
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	f.delegate(t, parent, "notebook=true")
+	logs := f.logs.String()
+	for _, want := range []string{`"status":200`, `"username":"alice"`, `"path":"/auth/delegate"`, `"duration"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("request log lacks %s: %s", want, logs)
+		}
+	}
+	if strings.Contains(logs, parent.String()) || strings.Contains(logs, "Bearer") {
+		t.Errorf("request log holds the Authorization header: %s", logs)
+	}
+}
+
+// checkDetail checks an error body's shape and its type.
+func checkDetail(t *testing.T, body, wantType string) {
+	t.Helper()
+	var b struct {
+		Detail []struct {
+			Msg  string `json:"msg"`
+			Type string `json:"type"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		t.Fatalf("body %q is not JSON: %v", body, err)
+	}
+	if len(b.Detail) != 1 || b.Detail[0].Type != wantType || b.Detail[0].Msg == "" {
+		t.Errorf("body = %s, want one detail of type %q with a message", body, wantType)
+	}
+	if strings.Contains(body, "goroutine") || strings.Contains(body, ".go:") {
+		t.Errorf("body looks like a stack trace: %s", body)
+	}
+}
+
+func newToken(t *testing.T) domain.Token {
+	t.Helper()
+	tok, err := domain.NewToken(randReader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// refusingIssuer refuses every request as the service does when the
+// parent lacks a scope.
+type refusingIssuer struct{}
+
+func (refusingIssuer) GetNotebookToken(context.Context, domain.TokenData, string, time.Duration) (domain.Token, error) {
+	return domain.Token{}, errors.New("GetNotebookToken was not expected")
+}
+
+func (refusingIssuer) GetInternalToken(context.Context, domain.TokenData, string, []string, string, time.Duration) (domain.Token, error) {
+	return domain.Token{}, domain.ErrPermissionDenied
+}
+
+// stuckIssuer waits for its context to end, as a service waiting on a
+// store that does not answer would.
+type stuckIssuer struct{}
+
+func (stuckIssuer) GetNotebookToken(ctx context.Context, _ domain.TokenData, _ string, _ time.Duration) (domain.Token, error) {
+	<-ctx.Done()
+	return domain.Token{}, ctx.Err()
+}
+
+func (stuckIssuer) GetInternalToken(ctx context.Context, _ domain.TokenData, _ string, _ []string, _ string, _ time.Duration) (domain.Token, error) {
+	<-ctx.Done()
+	return domain.Token{}, ctx.Err()
+}
