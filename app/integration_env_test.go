@@ -35,7 +35,7 @@ type realEnv struct {
 
 var migrateOnce sync.Once
 
-func newRealEnv(t *testing.T) *realEnv {
+func newRealEnv(t testing.TB) *realEnv {
 	t.Helper()
 	ctx := context.Background()
 	cfg := app.Config{
@@ -73,7 +73,7 @@ func newRealEnv(t *testing.T) *realEnv {
 
 // newSessionSecret returns a fresh Fernet key, as Python's
 // Fernet.generate_key() makes them.
-func newSessionSecret(t *testing.T) string {
+func newSessionSecret(t testing.TB) string {
 	t.Helper()
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
@@ -84,7 +84,7 @@ func newSessionSecret(t *testing.T) string {
 
 // addParent writes a fresh session token of a unique user into both
 // stores through the adapters, and removes what it can at the end.
-func (e *realEnv) addParent(t *testing.T, lifetime time.Duration) domain.TokenData {
+func (e *realEnv) addParent(t testing.TB, lifetime time.Duration) domain.TokenData {
 	t.Helper()
 	ctx := context.Background()
 	tok, err := domain.NewToken(rand.Reader)
