@@ -17,9 +17,10 @@ type sealer struct {
 	keys []*fernet.Key // one key; fernet-go's decrypt takes a list
 }
 
-// newSealer accepts the session secret only in the form Gafaelfawr is
-// configured with. fernet.DecodeKey would also take hex and standard
-// base64, which Gafaelfawr's configuration does not promise to accept.
+// newSealer accepts the session secret only in the form Fernet.generate_key()
+// makes, which is what Gafaelfawr's configuration holds. fernet.DecodeKey
+// would also take hex, so a secret pasted in another form could start a
+// server that can read nothing Gafaelfawr wrote.
 func newSealer(sessionSecret string) (*sealer, error) {
 	raw, err := base64.URLEncoding.DecodeString(sessionSecret)
 	if err != nil || len(raw) != len(fernet.Key{}) {
@@ -41,10 +42,10 @@ func (s *sealer) seal(plain []byte) ([]byte, error) {
 // The token's age is not checked (ttl 0 makes fernet-go skip that check, as
 // Python's decrypt does with ttl=None): Redis's TTL is what ends a token.
 func (s *sealer) open(value []byte) (plain []byte) {
-	// fernet-go indexes out of range on a token whose HMAC is valid but
-	// whose payload is empty or shorter than its header says, instead of
-	// rejecting it. Only a holder of the session secret could make one,
-	// but a bad value in Redis must never crash the process.
+	// fernet-go indexes out of range, instead of rejecting the token, when
+	// the HMAC is valid but no ciphertext block follows the header. Only a
+	// holder of the session secret could make such a token, but a bad value
+	// in Redis must never crash the process.
 	defer func() {
 		if recover() != nil {
 			plain = nil
