@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tokencache/tokencache/adapters/httpapi"
+	"github.com/tokencache/tokencache/app"
+)
+
+func (c *cli) serve(ctx context.Context, args []string) error {
+	var (
+		stores          storeFlags
+		listen          string
+		tokenLifetime   time.Duration
+		cacheSize       int
+		requestTimeout  time.Duration
+		shutdownTimeout time.Duration
+		logLevel        = slog.LevelInfo
+	)
+	fs := c.newFlagSet("serve", `
+Run the HTTP daemon: GET /auth/delegate hands out delegated child tokens to an
+ingress such as nginx's auth_request; GET /healthz checks the stores; GET
+/metrics serves Prometheus metrics. Logs are JSON on standard error.
+
+With none of the store flags, tokens live in memory (nothing survives a
+restart) and a demo parent token is printed with a curl command to try. With
+all three, tokens live in Redis and PostgreSQL, shared with Gafaelfawr (run
+"tokencache migrate" first).
+
+SIGINT or SIGTERM stops accepting connections and finishes the requests in
+flight, for at most --shutdown-timeout; a second signal stops at once.`, storeEnv)
+	stores.register(fs)
+	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free port, printed at start")
+	fs.DurationVar(&tokenLifetime, "token-lifetime", app.DefaultTokenLifetime,
+		"longest lifetime of a child token (whole seconds, over 5m)")
+	fs.IntVar(&cacheSize, "cache-size", app.DefaultCacheSize, "entries in each of the two in-process child caches")
+	fs.DurationVar(&requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout,
+		"longest time to answer a request before giving up with 503")
+	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", httpapi.DefaultShutdownTimeout,
+		"longest wait for in-flight requests after SIGINT or SIGTERM")
+	fs.TextVar(&logLevel, "log-level", logLevel, "least `level` logged: debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if requestTimeout <= 0 || shutdownTimeout <= 0 {
+		return usageError("--request-timeout and --shutdown-timeout must be positive")
+	}
+	stores.fillFromEnv(c.getenv)
+	real, err := stores.real()
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	logger := newLogger(c.stderr, logLevel)
+	cfg := app.Config{
+		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
+		TokenLifetime: tokenLifetime, CacheSize: cacheSize,
+	}
+	comp, cleanup, err := compose(ctx, real, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	handler := httpapi.NewHandler(httpapi.Config{
+		Issuer: comp.Service, Parents: comp.Store, Health: comp.Health, Metrics: comp.Metrics,
+		Logger: logger, RequestTimeout: requestTimeout,
+	})
+	srv, err := httpapi.Listen(ctx, httpapi.ServerConfig{
+		Addr: listen, ShutdownTimeout: shutdownTimeout, Logger: logger,
+	}, handler)
+	if err != nil {
+		return err
+	}
+	base := baseURL(srv.Addr())
+	logger.Info("listening", slog.String("addr", srv.Addr().String()), slog.Bool("in_memory", !real))
+	if real {
+		fmt.Fprintf(c.stdout, "tokencache serve: listening on %s with the Redis and PostgreSQL stores\n", base)
+	} else if err := c.printDemo(ctx, comp, base); err != nil {
+		return err
+	}
+	return srv.Serve(ctx)
+}
+
+// compose builds the components over the real stores if asked, else in
+// memory.
+func compose(ctx context.Context, real bool, cfg app.Config, logger *slog.Logger) (*components, func(), error) {
+	if !real {
+		return initializeMemory(cfg, logger)
+	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	return initializeReal(ctx, cfg, logger)
+}

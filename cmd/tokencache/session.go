@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// cleanupTimeout bounds deleting a half-made session after a failure.
+const cleanupTimeout = 10 * time.Second
+
+// sessionRequest describes a parent session token to mint.
+type sessionRequest struct {
+	username string
+	scopes   []string
+	lifetime time.Duration
+}
+
+// validate checks the request before anything is written.
+func (r sessionRequest) validate() error {
+	if r.username == "" {
+		return errors.New("a username is required")
+	}
+	for _, s := range r.scopes {
+		if !domain.ValidScope(s) {
+			return fmt.Errorf("scope %q is not of the form [a-zA-Z0-9:._-]+", s)
+		}
+	}
+	if r.lifetime < time.Second || r.lifetime%time.Second != 0 {
+		return fmt.Errorf("lifetime %v must be a whole number of seconds, at least one", r.lifetime)
+	}
+	return nil
+}
+
+// mintSession creates a session token in both stores, as Gafaelfawr does
+// at login: the token store first, then, in one unit of work, its row and a
+// "create" history entry by the user itself from no known address. If the
+// row cannot be recorded the stored token is deleted again, so that
+// nothing half-made is left behind.
+func mintSession(ctx context.Context, store ports.TokenStore, repo ports.TokenRepository, now time.Time, req sessionRequest) (domain.Token, error) {
+	if err := req.validate(); err != nil {
+		return domain.Token{}, err
+	}
+	token, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		return domain.Token{}, err
+	}
+	created := now.UTC().Truncate(time.Second)
+	data := domain.TokenData{
+		Token:    token,
+		Username: req.username,
+		Type:     domain.TokenTypeSession,
+		Scopes:   domain.CanonicalScopes(req.scopes),
+		Created:  created,
+		Expires:  created.Add(req.lifetime),
+	}
+	if err := store.Store(ctx, data); err != nil {
+		return domain.Token{}, fmt.Errorf("storing session token %s: %w", token.Key, err)
+	}
+	if err := record(ctx, repo, domain.TokenRecord{Data: data, Actor: req.username}); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if derr := store.Delete(dctx, token.Key); derr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting session token %s again: %w", token.Key, derr))
+		}
+		return domain.Token{}, err
+	}
+	return token, nil
+}
+
+// record adds rec in a unit of work of its own. Its lock is named after the
+// new token, which no one else can be waiting for.
+func record(ctx context.Context, repo ports.TokenRepository, rec domain.TokenRecord) error {
+	key := rec.Data.Token.Key
+	tx, err := repo.Begin(ctx, domain.CacheKey("session\x00"+key))
+	if err != nil {
+		return fmt.Errorf("recording session token %s: %w", key, err)
+	}
+	// Rolling back after Commit is a no-op; this releases the lock on
+	// every failure.
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := tx.AddToken(ctx, rec); err != nil {
+		return fmt.Errorf("recording session token %s: %w", key, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("recording session token %s: %w", key, err)
+	}
+	return nil
+}

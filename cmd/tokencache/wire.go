@@ -1,0 +1,27 @@
+//go:build wireinject
+
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/google/wire"
+
+	"github.com/tokencache/tokencache/app"
+)
+
+// initializeMemory composes the commands' components over the in-memory
+// stores.
+func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(), error) {
+	wire.Build(memorySet, commonSet)
+	return nil, nil, nil
+}
+
+// initializeReal composes the commands' components over Redis and
+// PostgreSQL, connecting to both; ctx bounds the connecting. The cleanup
+// closes both connections.
+func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*components, func(), error) {
+	wire.Build(realSet, commonSet)
+	return nil, nil, nil
+}
