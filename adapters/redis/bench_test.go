@@ -10,6 +10,7 @@ import (
 
 	"github.com/fernet/fernet-go"
 
+	"github.com/tokencache/tokencache/adapters/memory"
 	"github.com/tokencache/tokencache/adapters/redis"
 	"github.com/tokencache/tokencache/domain"
 )
@@ -19,7 +20,7 @@ func benchEnv(b *testing.B) (*redis.TokenStore, *env, domain.TokenData) {
 	b.Helper()
 	raw := newRawClient(b)
 	secret := newSessionSecret(b)
-	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	clock := memory.NewManualClock(time.Now().UTC().Truncate(time.Second))
 	store, err := redis.NewTokenStore(raw, secret, clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

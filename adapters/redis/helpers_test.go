@@ -14,40 +14,18 @@ import (
 	"github.com/fernet/fernet-go"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tokencache/tokencache/adapters/memory"
 	"github.com/tokencache/tokencache/adapters/redis"
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/internal/integration"
 )
-
-// testClock is a clock that stands still unless a test moves it.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = now
-}
-
-// systemClock reads the real time, for the conformance suite.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // env is one test's store and what it needs to look behind the store.
 type env struct {
 	store  *redis.TokenStore
 	raw    goredis.UniversalClient // the same server, bypassing the store
 	secret string                  // the session secret
-	clock  *testClock
+	clock  *memory.ManualClock
 	logs   *logBuffer // the store's log, as JSON lines
 }
 
@@ -60,7 +38,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{
 		raw:    raw,
 		secret: newSessionSecret(t),
-		clock:  &testClock{now: time.Now().UTC().Truncate(time.Second)},
+		clock:  memory.NewManualClock(time.Now().UTC().Truncate(time.Second)),
 		logs:   new(logBuffer),
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))

@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tokencache/tokencache/adapters/memory"
 	"github.com/tokencache/tokencache/adapters/redis"
 )
 
@@ -34,7 +35,7 @@ func TestNewTokenStoreRejectsBadSessionSecret(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := redis.NewTokenStore(client, secret, systemClock{}, logger)
+			_, err := redis.NewTokenStore(client, secret, memory.SystemClock{}, logger)
 			if err == nil {
 				t.Fatal("NewTokenStore accepted the session secret")
 			}
@@ -46,7 +47,7 @@ func TestNewTokenStoreRejectsBadSessionSecret(t *testing.T) {
 			}
 		})
 	}
-	if _, err := redis.NewTokenStore(client, good, systemClock{}, logger); err != nil {
+	if _, err := redis.NewTokenStore(client, good, memory.SystemClock{}, logger); err != nil {
 		t.Fatalf("NewTokenStore rejected a good secret: %v", err)
 	}
 }
@@ -58,9 +59,13 @@ func TestNewTokenStoreRejectsMissingDependencies(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	secret := newSessionSecret(t)
 	for name, newStore := range map[string]func() (*redis.TokenStore, error){
-		"client": func() (*redis.TokenStore, error) { return redis.NewTokenStore(nil, secret, systemClock{}, logger) },
-		"clock":  func() (*redis.TokenStore, error) { return redis.NewTokenStore(client, secret, nil, logger) },
-		"logger": func() (*redis.TokenStore, error) { return redis.NewTokenStore(client, secret, systemClock{}, nil) },
+		"client": func() (*redis.TokenStore, error) {
+			return redis.NewTokenStore(nil, secret, memory.SystemClock{}, logger)
+		},
+		"clock": func() (*redis.TokenStore, error) { return redis.NewTokenStore(client, secret, nil, logger) },
+		"logger": func() (*redis.TokenStore, error) {
+			return redis.NewTokenStore(client, secret, memory.SystemClock{}, nil)
+		},
 	} {
 		if _, err := newStore(); err == nil {
 			t.Errorf("NewTokenStore accepted a nil %s", name)
