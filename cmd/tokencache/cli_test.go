@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestVersion(t *testing.T) {
+	stdout, _, code := runBinary(t, nil, "version")
+	if code != exitOK || stdout != "tokencache "+testVersion+"\n" {
+		t.Fatalf("version = %q, exit %d; want %q", stdout, code, "tokencache "+testVersion)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Run("top level", func(t *testing.T) {
+		stdout, _, code := runBinary(t, nil, "--help")
+		if code != exitOK {
+			t.Fatalf("exit code = %d, want 0", code)
+		}
+		for _, cmd := range []string{"serve", "migrate", "mint-session", "version"} {
+			if !strings.Contains(stdout, "\n  "+cmd+" ") {
+				t.Errorf("usage does not list %s:\n%s", cmd, stdout)
+			}
+		}
+	})
+	// Every command explains each of its flags and environment variables.
+	tests := map[string][]string{
+		"serve": {"-listen", "-token-lifetime", "-cache-size", "-request-timeout", "-shutdown-timeout",
+			"-log-level", "-redis-url", "-database-url", "-session-secret",
+			envRedisURL, envDatabaseURL, envSessionSecret},
+		"migrate":      {"-database-url", envDatabaseURL},
+		"mint-session": {"-user", "-scope", "-lifetime", "-redis-url", "-database-url", "-session-secret", envSessionSecret},
+		"version":      {"Print the version"},
+	}
+	for cmd, wants := range tests {
+		for _, flag := range []string{"-h", "--help"} {
+			t.Run(cmd+" "+flag, func(t *testing.T) {
+				secret := "do-not-print-this-secret"
+				_, stderr, code := runBinary(t, []string{envSessionSecret + "=" + secret}, cmd, flag)
+				if code != exitOK {
+					t.Fatalf("exit code = %d, want 0", code)
+				}
+				for _, want := range wants {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("help lacks %s:\n%s", want, stderr)
+					}
+				}
+				if strings.Contains(stderr, secret) {
+					t.Error("help shows the session secret from the environment")
+				}
+			})
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"no command", nil, nil, "Usage:"},
+		{"unknown command", nil, []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"unknown flag", nil, []string{"serve", "--frobnicate"}, "flag provided but not defined"},
+		{"stray argument", nil, []string{"version", "now"}, `unexpected argument "now"`},
+		{"some store flags", []string{envRedisURL + "=redis://127.0.0.1:1/0"}, []string{"serve"},
+			"missing --database-url (TOKENCACHE_DATABASE_URL), --session-secret (TOKENCACHE_SESSION_SECRET)"},
+		{"mint-session in memory", nil, []string{"mint-session", "--user", "alice"}, "needs --redis-url"},
+		{"migrate without a database", nil, []string{"migrate"}, "--database-url (or TOKENCACHE_DATABASE_URL) is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runBinary(t, tt.env, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestServeRefusesAnUnreachableStoreClearly(t *testing.T) {
+	// Port 1 on loopback refuses connections at once.
+	env := []string{
+		envRedisURL + "=redis://:hunter2@127.0.0.1:1/0",
+		envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable",
+		envSessionSecret + "=" + newSessionSecret(t),
+	}
+	_, stderr, code := runBinary(t, env, "serve", "--listen", "127.0.0.1:0")
+	if code != exitError {
+		t.Errorf("exit code = %d, want %d", code, exitError)
+	}
+	if !strings.Contains(stderr, "connecting to redis") {
+		t.Errorf("stderr = %q, want it to say Redis cannot be reached", stderr)
+	}
+	if strings.Contains(stderr, "hunter2") {
+		t.Error("stderr shows the Redis password")
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/golang/mock/gomock"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/mocks"
+)
+
+var mintTime = time.Date(2026, 5, 6, 7, 8, 9, 500, time.UTC)
+
+func TestMintSessionWritesBothStores(t *testing.T) {
+	ctx := context.Background()
+	clock := memory.NewManualClock(mintTime)
+	store, repo := memory.NewTokenStore(clock), memory.NewRepository()
+	req := sessionRequest{username: "alice", scopes: []string{"user:token", "read:all", "read:all"}, lifetime: time.Hour}
+
+	token, err := mintSession(ctx, store, repo, clock.Now(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := store.Get(ctx, token)
+	if err != nil {
+		t.Fatalf("token store: %v", err)
+	}
+	created := mintTime.Truncate(time.Second)
+	if data.Type != domain.TokenTypeSession || data.Username != "alice" ||
+		!slices.Equal(data.Scopes, []string{"read:all", "user:token"}) ||
+		!data.Created.Equal(created) || !data.Expires.Equal(created.Add(time.Hour)) {
+		t.Errorf("stored %+v", data)
+	}
+	if _, ok := repo.Token(token.Key); !ok {
+		t.Error("no token row")
+	}
+	h := repo.History(token.Key)
+	if len(h) != 1 || h[0].Actor != "alice" || h[0].Action != "create" || h[0].IPAddress != "" {
+		t.Errorf("history = %+v, want one create by alice from no known address", h)
+	}
+}
+
+func TestMintSessionDeletesTheTokenWhenItCannotBeRecorded(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	store := mocks.NewMockTokenStore(ctrl)
+	repo := mocks.NewMockTokenRepository(ctrl)
+	tx := mocks.NewMockRepositoryTx(ctrl)
+	failure := errors.New("connection reset")
+
+	var stored domain.TokenData
+	gomock.InOrder(
+		store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(
+			func(_ context.Context, d domain.TokenData) error { stored = d; return nil }),
+		repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(tx, nil),
+		tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(failure),
+		tx.EXPECT().Rollback(gomock.Any()).Return(nil),
+		store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(
+			func(_ context.Context, key string) error {
+				if key != stored.Token.Key {
+					t.Errorf("deleted %s, want the stored token %s", key, stored.Token.Key)
+				}
+				return nil
+			}),
+	)
+	req := sessionRequest{username: "alice", lifetime: time.Hour}
+	if _, err := mintSession(context.Background(), store, repo, mintTime, req); !errors.Is(err, failure) {
+		t.Fatalf("mintSession = %v, want the repository's error", err)
+	}
+}
+
+func TestMintSessionRefusesBadRequests(t *testing.T) {
+	tests := map[string]sessionRequest{
+		"no username":        {lifetime: time.Hour},
+		"bad scope":          {username: "alice", scopes: []string{"read all"}, lifetime: time.Hour},
+		"zero lifetime":      {username: "alice"},
+		"fractional seconds": {username: "alice", lifetime: 1500 * time.Millisecond},
+	}
+	for name, req := range tests {
+		t.Run(name, func(t *testing.T) {
+			// No expectations: nothing may be written.
+			ctrl := gomock.NewController(t)
+			store, repo := mocks.NewMockTokenStore(ctrl), mocks.NewMockTokenRepository(ctrl)
+			if _, err := mintSession(context.Background(), store, repo, mintTime, req); err == nil {
+				t.Fatal("mintSession succeeded")
+			}
+		})
+	}
+}
