@@ -40,10 +40,10 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.write(w)
 		return
 	}
-	h2 := w.Header()
-	h2.Set("X-Auth-Request-Token", d.child.String())
-	h2.Set("X-Auth-Request-User", d.username)
-	h2.Set("Cache-Control", "no-store")
+	hdr := w.Header()
+	hdr.Set("X-Auth-Request-Token", d.child.String())
+	hdr.Set("X-Auth-Request-User", d.username)
+	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }
 
