@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +61,42 @@ func BenchmarkIntegrationCacheHit(b *testing.B) {
 	b.ReportMetric(float64(floorTime.Nanoseconds())/float64(b.N), "floor-ns/op")
 	b.ReportMetric(float64(hitTime.Nanoseconds())/float64(b.N), "hit-ns/op")
 	b.ReportMetric(float64(hitTime)/float64(floorTime), "hit/floor")
+}
+
+// BenchmarkIntegrationColdBurst sends 1000 concurrent requests for the same
+// cold child (a new parent each round) and reports how many children each
+// burst made (the target is exactly 1) and the burst's duration.
+func BenchmarkIntegrationColdBurst(b *testing.B) {
+	quiet := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer slog.SetDefault(quiet)
+
+	const burst = 1000
+	e := newRealEnv(b)
+	ctx := context.Background()
+	children := 0
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		p := e.addParent(b, 7*24*time.Hour)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range burst {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		b.StartTimer()
+		close(start)
+		wg.Wait()
+		b.StopTimer()
+		children += e.children(b, p.Token.Key)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(children)/float64(b.N), "children/burst")
 }

@@ -10,25 +10,39 @@ import (
 )
 
 // getChild is the whole decision: the cache, then under the child's lock
-// the cache again, the repository, and finally a new child.
+// the cache again, the repository, and finally a new child. Requests that
+// find the lock taken wait for its holder and then look in the cache again,
+// all at once, rather than queueing for the lock one by one.
 func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildRequest) (domain.Token, error) {
 	if err := req.Validate(s.clock.Now(), s.lifetime); err != nil {
 		return domain.Token{}, err
 	}
 	key := req.CacheKey()
-	seen, ok, err := s.fromCache(ctx, req, key, domain.Token{})
-	if err != nil || ok {
-		return seen, err
+	var rejected domain.Token
+	for attempt := 0; ; attempt++ {
+		token, ok, err := s.fromCache(ctx, req, key, rejected)
+		if err != nil || ok {
+			return token, err
+		}
+		if attempt == 0 {
+			s.observer.CacheMiss(req.Type)
+		}
+		rejected = token
+		unlock, err := s.flights.LockOrWait(ctx, string(key))
+		if err != nil {
+			return domain.Token{}, fmt.Errorf("waiting for another request for the same %s token: %w", req.Type, err)
+		}
+		if unlock != nil {
+			defer unlock()
+			return s.getChildLocked(ctx, req, key, rejected)
+		}
 	}
-	s.observer.CacheMiss(req.Type)
+}
 
-	unlock, err := s.locks.Lock(ctx, string(key))
-	if err != nil {
-		return domain.Token{}, fmt.Errorf("waiting for another request for the same %s token: %w", req.Type, err)
-	}
-	defer unlock()
-	// Whoever held the lock before us has probably just cached the child.
-	if token, ok, err := s.fromCache(ctx, req, key, seen); err != nil || ok {
+// getChildLocked runs holding the child's lock. Whoever held it before may
+// have just cached the child, so it looks in the cache once more.
+func (s *TokenCacheService) getChildLocked(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) (domain.Token, error) {
+	if token, ok, err := s.fromCache(ctx, req, key, rejected); err != nil || ok {
 		return token, err
 	}
 	return s.findOrCreate(ctx, req, key)

@@ -130,7 +130,7 @@ func (e *realEnv) removeUser(username string) {
 }
 
 // children counts the child rows of parentKey.
-func (e *realEnv) children(t *testing.T, parentKey string) int {
+func (e *realEnv) children(t testing.TB, parentKey string) int {
 	t.Helper()
 	var n int
 	if err := e.db.GetContext(context.Background(), &n, `SELECT count(*) FROM subtoken WHERE parent = $1`, parentKey); err != nil {

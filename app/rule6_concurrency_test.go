@@ -108,7 +108,7 @@ func TestRule6ThousandGoroutinesCreateOneChild(t *testing.T) {
 	if got := w.store.Len(); got != 2 {
 		t.Fatalf("token store holds %d tokens, want 2 (parent and child)", got)
 	}
-	if got := w.svc.locks.Len(); got != 0 {
+	if got := w.svc.flights.Len(); got != 0 {
 		t.Fatalf("lock table keeps %d entries, want 0", got)
 	}
 }
@@ -264,7 +264,7 @@ func TestRule6WaiterGivesUpWhenItsContextEnds(t *testing.T) {
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	if n := f.svc.locks.Len(); n != 0 {
+	if n := f.svc.flights.Len(); n != 0 {
 		t.Fatalf("lock table keeps %d entries, want 0", n)
 	}
 }

@@ -36,7 +36,7 @@ type TokenCacheService struct {
 	logger   *slog.Logger
 	lifetime time.Duration
 	random   io.Reader
-	locks    keylock.Table
+	flights  keylock.Flights
 }
 
 // NewTokenCacheService composes the service from its ports. cfg supplies
