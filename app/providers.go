@@ -13,15 +13,27 @@ import (
 // provide along with Config.
 var ServiceSet = wire.NewSet(NewTokenCacheService, ProvideLogger)
 
-// MemorySet provides every port from adapters/memory, reading the real
-// time: the embedded default.
-var MemorySet = wire.NewSet(
-	ProvideMemoryCaches,
+// MemoryStoresSet provides the token store and repository from
+// adapters/memory. It needs a ports.Clock.
+var MemoryStoresSet = wire.NewSet(
 	memory.NewTokenStore,
 	wire.Bind(new(ports.TokenStore), new(*memory.TokenStore)),
 	memory.NewRepository,
 	wire.Bind(new(ports.TokenRepository), new(*memory.Repository)),
+)
+
+// ProcessSet provides what lives in the process whatever the stores: the
+// child caches and the real time.
+var ProcessSet = wire.NewSet(
+	ProvideMemoryCaches,
 	wire.InterfaceValue(new(ports.Clock), memory.SystemClock{}),
+)
+
+// MemorySet provides every port from adapters/memory, reading the real
+// time: the embedded default.
+var MemorySet = wire.NewSet(
+	MemoryStoresSet,
+	ProcessSet,
 	memory.NewObserver,
 	wire.Bind(new(ports.Observer), new(*memory.Observer)),
 )

@@ -15,17 +15,23 @@ import (
 	"github.com/tokencache/tokencache/ports"
 )
 
-// RealSet provides the ports from Redis and PostgreSQL, as located by
-// Config, with in-memory caches and observer and the real time.
-var RealSet = wire.NewSet(
-	ProvideMemoryCaches,
+// RealStoresSet provides the token store on Redis and the repository on
+// PostgreSQL, as located by Config. It needs a context (bounding the
+// connection checks), a ports.Clock and a logger.
+var RealStoresSet = wire.NewSet(
 	ProvideRedisClient,
 	ProvideRedisTokenStore,
 	wire.Bind(new(ports.TokenStore), new(*redis.TokenStore)),
 	ProvideDatabase,
 	postgres.NewTokenRepository,
 	wire.Bind(new(ports.TokenRepository), new(*postgres.TokenRepository)),
-	wire.InterfaceValue(new(ports.Clock), memory.SystemClock{}),
+)
+
+// RealSet provides the ports from Redis and PostgreSQL, with the
+// in-process caches, an in-memory observer and the real time.
+var RealSet = wire.NewSet(
+	RealStoresSet,
+	ProcessSet,
 	memory.NewObserver,
 	wire.Bind(new(ports.Observer), new(*memory.Observer)),
 )

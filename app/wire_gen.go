@@ -45,7 +45,7 @@ func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheSe
 	if err != nil {
 		return nil, nil, err
 	}
-	clock := _wireMemorySystemClockValue
+	clock := _wireSystemClockValue
 	logger := ProvideLogger()
 	tokenStore, err := ProvideRedisTokenStore(universalClient, cfg, clock, logger)
 	if err != nil {
@@ -76,7 +76,3 @@ func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheSe
 		cleanup()
 	}, nil
 }
-
-var (
-	_wireMemorySystemClockValue = memory.SystemClock{}
-)

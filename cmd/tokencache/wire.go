@@ -14,7 +14,7 @@ import (
 // initializeMemory composes the commands' components over the in-memory
 // stores.
 func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(), error) {
-	wire.Build(memorySet, commonSet)
+	wire.Build(app.MemoryStoresSet, commonSet)
 	return nil, nil, nil
 }
 
@@ -22,6 +22,6 @@ func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(),
 // PostgreSQL, connecting to both; ctx bounds the connecting. The cleanup
 // closes both connections.
 func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*components, func(), error) {
-	wire.Build(realSet, commonSet)
+	wire.Build(app.RealStoresSet, commonSet)
 	return nil, nil, nil
 }

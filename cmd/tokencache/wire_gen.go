@@ -53,17 +53,17 @@ var (
 // PostgreSQL, connecting to both; ctx bounds the connecting. The cleanup
 // closes both connections.
 func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*components, func(), error) {
-	universalClient, cleanup, err := provideRedisClient(ctx, cfg)
+	universalClient, cleanup, err := app.ProvideRedisClient(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	clock := _wireSystemClockValue
-	tokenStore, err := provideRedisStore(universalClient, cfg, clock, logger)
+	tokenStore, err := app.ProvideRedisTokenStore(universalClient, cfg, clock, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	db, cleanup2, err := provideDatabase(ctx, cfg)
+	db, cleanup2, err := app.ProvideDatabase(ctx, cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
