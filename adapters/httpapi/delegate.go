@@ -73,6 +73,11 @@ func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
 	case errors.Is(err, ports.ErrNotFound):
 		return d, invalidToken("Token is unknown or expired", err)
 	case err != nil:
+		// The service counts its own store failures; this lookup is the
+		// handler's, and when Redis is down it is the one that fails.
+		if ctx.Err() == nil {
+			h.metrics.StoreError("token_store.get_parent")
+		}
 		return d, failure(r, err)
 	}
 	d.username = parent.Username

@@ -68,3 +68,21 @@ func causeStoreError(t *testing.T, metrics *httpapi.Metrics) {
 		t.Fatalf("status = %d, want 503", resp.StatusCode)
 	}
 }
+
+func TestMetricsCountParentLookupFailures(t *testing.T) {
+	// When Redis is down every request fails here, before the service is
+	// asked, so this is the store error an operator most needs to see.
+	f := newFixture(t, options{wrap: func(s ports.TokenStore) ports.TokenStore {
+		return &failingStore{TokenStore: s, failGet: true}
+	}})
+	for range 2 {
+		if resp, _ := f.delegate(t, newToken(t), "notebook=true"); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status = %d, want 503", resp.StatusCode)
+		}
+	}
+	_, body := f.get(t, "", "/metrics")
+	want := `tokencache_store_errors_total{operation="token_store.get_parent"} 2`
+	if !slices.Contains(strings.Split(body, "\n"), want) {
+		t.Errorf("/metrics lacks the line %s", want)
+	}
+}
