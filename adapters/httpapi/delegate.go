@@ -26,12 +26,15 @@ type delegation struct {
 
 func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// Until delegate returns, the outcome is a panic, which recoverPanics
+	// answers with a 500: count it as such.
+	out := outcomeInternal
+	defer func() { h.metrics.observeRequest(out, time.Since(start)) }()
 	d, p := h.delegate(r)
-	out := outcomeOK
+	out = outcomeOK
 	if p != nil {
 		out = p.outcome
 	}
-	h.metrics.observeRequest(out, time.Since(start))
 	info := requestInfoFrom(r.Context())
 	info.outcome = out
 	info.username = d.username
