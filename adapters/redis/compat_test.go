@@ -159,6 +159,9 @@ func TestWritesGafaelfawrEntries(t *testing.T) {
 				"token": map[string]any{"key": d.Token.Key, "secret": d.Token.Secret},
 			}
 		}},
+		// Gafaelfawr 11.0 and later refuse a group whose id is null, so a
+		// group without a GID (as older releases wrote it) is written with
+		// id 0, like a group whose GID is 0.
 		{"group without a GID, unsorted scopes", func(t *testing.T) domain.TokenData {
 			d := e.minimalData(t)
 			d.Groups = []domain.Group{{Name: "g_nogid"}}
@@ -167,7 +170,7 @@ func TestWritesGafaelfawrEntries(t *testing.T) {
 		}, func(d domain.TokenData) map[string]any {
 			return map[string]any{
 				"username": "someuser", "name": nil, "email": nil, "uid": nil, "gid": nil,
-				"groups":     []any{map[string]any{"name": "g_nogid", "id": nil}},
+				"groups":     []any{map[string]any{"name": "g_nogid", "id": 0.0}},
 				"token_type": "user", "service": nil, "scopes": []any{"read:all", "user:token"},
 				"created": float64(d.Created.Unix()), "expires": nil,
 				"token": map[string]any{"key": d.Token.Key, "secret": d.Token.Secret},

@@ -24,13 +24,13 @@ type storedToken struct {
 	Token     tokenPair     `json:"token"`
 }
 
-// storedGroup is one group. Newer Gafaelfawr allows a group without a GID,
-// written with a null id; the domain has no unset group ID, so 0 stands for
-// it, and is written as null rather than handing services a real-looking
-// GID 0.
+// storedGroup is one group. Its id is always a number: Gafaelfawr 11.0 and
+// later require one and cannot read token data holding a null id (only
+// releases 6.0 to 10.x allowed it). A group read with a null id is written
+// back as 0.
 type storedGroup struct {
 	Name string `json:"name"`
-	ID   *int64 `json:"id"`
+	ID   int64  `json:"id"`
 }
 
 type tokenPair struct {
@@ -55,7 +55,7 @@ func encodeTokenData(d domain.TokenData) ([]byte, error) {
 	if d.Groups != nil {
 		j.Groups = make([]storedGroup, len(d.Groups))
 		for i, g := range d.Groups {
-			j.Groups[i] = storedGroup{Name: g.Name, ID: orNull(g.ID, 0)}
+			j.Groups[i] = storedGroup{Name: g.Name, ID: g.ID}
 		}
 	}
 	if !d.Expires.IsZero() {
