@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +198,52 @@ func TestWritesGafaelfawrEntries(t *testing.T) {
 			}
 			if keys := topLevelKeys(t, plain); !reflect.DeepEqual(keys, fieldOrder) {
 				t.Errorf("stored JSON has fields in the order %v, want %v", keys, fieldOrder)
+			}
+		})
+	}
+}
+
+// The plaintext is byte for byte what Pydantic's model_dump_json makes of
+// the same data: compact, in Gafaelfawr's field order, with non-ASCII and
+// HTML characters written as they are.
+func TestWritesPydanticBytes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name string
+		data func(t *testing.T) domain.TokenData
+		want string // with KEY, SECRET, CREATED and EXPIRES to fill in
+	}{
+		{"full", func(t *testing.T) domain.TokenData {
+			d := e.fullData(t)
+			d.Name = "Zoë <zoe> & Co"
+			return d
+		}, `{"username":"someuser","name":"Zoë <zoe> & Co","email":"someuser@example.com","uid":4123,"gid":4124,` +
+			`"groups":[{"name":"g_users","id":4123},{"name":"g_special","id":5000}],"token_type":"internal",` +
+			`"service":"portal","scopes":["read:all","read:tap"],"created":CREATED,"expires":EXPIRES,` +
+			`"token":{"key":"KEY","secret":"SECRET"}}`},
+		{"minimal", e.minimalData,
+			`{"username":"someuser","name":null,"email":null,"uid":null,"gid":null,"groups":null,` +
+				`"token_type":"user","service":null,"scopes":[],"created":CREATED,"expires":null,` +
+				`"token":{"key":"KEY","secret":"SECRET"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			data := tc.data(t)
+			if err := e.store.Store(context.Background(), data); err != nil {
+				t.Fatalf("Store: %v", err)
+			}
+			value, err := e.raw.Get(context.Background(), "token:"+data.Token.Key).Bytes()
+			if err != nil {
+				t.Fatalf("GET: %v", err)
+			}
+			want := strings.NewReplacer(
+				"KEY", data.Token.Key, "SECRET", data.Token.Secret,
+				"CREATED", strconv.FormatInt(data.Created.Unix(), 10),
+				"EXPIRES", strconv.FormatInt(data.Expires.Unix(), 10),
+			).Replace(tc.want)
+			if got := string(open(t, e.secret, value)); got != want {
+				t.Errorf("stored plaintext is\n%s\nwant\n%s", got, want)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/tokencache/tokencache/domain"
@@ -38,7 +39,8 @@ type tokenPair struct {
 	Secret string `json:"secret"`
 }
 
-// encodeTokenData is the JSON Gafaelfawr would write for d.
+// encodeTokenData is the JSON Gafaelfawr would write for d: compact, in
+// its field order, with non-ASCII and HTML characters unescaped.
 func encodeTokenData(d domain.TokenData) ([]byte, error) {
 	j := storedToken{
 		Username:  d.Username,
@@ -61,7 +63,15 @@ func encodeTokenData(d domain.TokenData) ([]byte, error) {
 	if !d.Expires.IsZero() {
 		j.Expires = orNull(d.Expires.Unix(), 0)
 	}
-	return json.Marshal(j)
+	// Pydantic writes &, < and > as they are; json.Marshal would write
+	// \u0026, \u003c and \u003e, the same JSON in other bytes.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // orNull is nil for the domain's "unset" value, which Gafaelfawr writes as
