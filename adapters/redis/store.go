@@ -97,8 +97,8 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	key := data.Token.Key
 	var ttl time.Duration // 0: no expiry
 	if !data.Expires.IsZero() {
-		// Rounded down, as Gafaelfawr does, so the entry never outlives
-		// the token.
+		// Rounded down, so the entry never outlives the token. Gafaelfawr
+		// rounds its clock down instead, so its TTL can be a second longer.
 		ttl = data.Expires.Sub(s.clock.Now()).Truncate(time.Second)
 		if ttl < time.Second {
 			return fmt.Errorf("storing token %s: it expires in less than a second", key)
