@@ -165,6 +165,10 @@ func TestGetWrongSecretIsNotFound(t *testing.T) {
 	if containsSecret(e.logs.String(), data.Token.Secret) || containsSecret(e.logs.String(), wrong.Secret) {
 		t.Fatalf("log contains a secret:\n%s", e.logs)
 	}
+	// As in Gafaelfawr, a mismatch is logged: it may be someone guessing.
+	if records := logRecordsFor(t, e.logs.String(), data.Token.Key); len(records) != 1 || records[0]["level"] != "WARN" {
+		t.Errorf("log records for the key = %v, want one warning", records)
+	}
 }
 
 func TestGetMissingIsNotFound(t *testing.T) {
