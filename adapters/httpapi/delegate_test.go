@@ -46,7 +46,8 @@ func TestDelegateInternalOKIntersectsScopes(t *testing.T) {
 	f := newFixture(t, options{})
 	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
 
-	resp, _ := f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all,admin:everything&delegate_scope=exec:notebook")
+	// Empty items of a comma list are skipped, not refused.
+	resp, _ := f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all,,admin:everything,&delegate_scope=exec:notebook")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", resp.StatusCode)
 	}
@@ -158,27 +159,55 @@ func TestDelegateForbidden(t *testing.T) {
 }
 
 func TestDelegateUnprocessable(t *testing.T) {
-	tests := map[string]string{
-		"minimum_lifetime not a number":     "notebook=true&minimum_lifetime=soon",
-		"minimum_lifetime fractional":       "notebook=true&minimum_lifetime=1.5",
-		"minimum_lifetime negative":         "notebook=true&minimum_lifetime=-5",
-		"minimum_lifetime overflowing":      "notebook=true&minimum_lifetime=99999999999999999999",
-		"minimum_lifetime given twice":      "notebook=true&minimum_lifetime=60&minimum_lifetime=70",
-		"minimum_lifetime over the maximum": "notebook=true&minimum_lifetime=2592000", // the service refuses it
-		"notebook not a boolean":            "notebook=maybe",
-		"delegate_to empty":                 "delegate_to=",
-		"delegate_scope malformed":          "delegate_to=portal&delegate_scope=read%20all",
+	tests := []struct {
+		name, query string
+		param       string // the parameter "loc" names; "" when the service refuses
+	}{
+		{"minimum_lifetime not a number", "notebook=true&minimum_lifetime=soon", "minimum_lifetime"},
+		{"minimum_lifetime fractional", "notebook=true&minimum_lifetime=1.5", "minimum_lifetime"},
+		{"minimum_lifetime negative", "notebook=true&minimum_lifetime=-5", "minimum_lifetime"},
+		{"minimum_lifetime overflowing", "notebook=true&minimum_lifetime=99999999999999999999", "minimum_lifetime"},
+		{"minimum_lifetime given twice", "notebook=true&minimum_lifetime=60&minimum_lifetime=70", "minimum_lifetime"},
+		{"minimum_lifetime over the maximum", "notebook=true&minimum_lifetime=2592000", ""},
+		{"notebook not a boolean", "notebook=maybe", "notebook"},
+		{"delegate_to empty", "delegate_to=", "delegate_to"},
+		{"delegate_scope malformed", "delegate_to=portal&delegate_scope=read%20all", "delegate_scope"},
 	}
-	for name, query := range tests {
-		t.Run(name, func(t *testing.T) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, options{})
 			parent := f.mintParent(t, "alice", parentScopes, 60*24*time.Hour)
-			resp, body := f.delegate(t, parent, query)
+			resp, body := f.delegate(t, parent, tt.query)
 			if resp.StatusCode != http.StatusUnprocessableEntity {
 				t.Fatalf("status = %d, want 422; body %s", resp.StatusCode, body)
 			}
 			checkDetail(t, body, "invalid_parameter")
+			var b struct{ Detail []struct{ Loc []string } }
+			if err := json.Unmarshal([]byte(body), &b); err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if tt.param != "" {
+				want = []string{"query", tt.param}
+			}
+			if len(b.Detail) != 1 || !slices.Equal(b.Detail[0].Loc, want) {
+				t.Errorf("body = %s, want loc %q", body, want)
+			}
+			// The service's refusal says what was wrong: it holds no secret.
+			if tt.param == "" && !strings.Contains(body, "minimum lifetime") {
+				t.Errorf("body = %s, want the service's reason", body)
+			}
 		})
+	}
+}
+
+func TestDelegateSchemeIsCaseInsensitive(t *testing.T) {
+	// RFC 7235: the auth-scheme is case-insensitive.
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	resp, body := f.get(t, "bearer "+parent.String(), "/auth/delegate?notebook=true")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", resp.StatusCode, body)
 	}
 }
 

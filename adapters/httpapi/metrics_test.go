@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tokencache/tokencache/adapters/httpapi"
+	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -84,5 +85,28 @@ func TestMetricsCountParentLookupFailures(t *testing.T) {
 	want := `tokencache_store_errors_total{operation="token_store.get_parent"} 2`
 	if !slices.Contains(strings.Split(body, "\n"), want) {
 		t.Errorf("/metrics lacks the line %s", want)
+	}
+}
+
+func TestMetricsFoldUnknownLabelValues(t *testing.T) {
+	// Labels come from fixed sets, so that no caller can put a secret or
+	// unbounded text into a series.
+	m := httpapi.NewMetrics()
+	m.StoreError(`token_store.get{secret="x"}`)
+	m.StoreError("")
+	m.CacheHit(domain.TokenType("no such type"))
+	f := newFixture(t, options{metrics: m})
+	_, body := f.get(t, "", "/metrics")
+	lines := strings.Split(body, "\n")
+	for _, want := range []string{
+		`tokencache_store_errors_total{operation="other"} 2`,
+		`tokencache_cache_hits_total{token_type="other"} 1`,
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("/metrics lacks the line %s", want)
+		}
+	}
+	if strings.Contains(body, "secret") || strings.Contains(body, "no such type") {
+		t.Errorf("/metrics passed a label value through:\n%s", body)
 	}
 }
