@@ -250,30 +250,45 @@ func jsonEqual(t *testing.T, got, want string) bool {
 // of lock, so a test knows a Begin is blocked rather than merely started.
 func waitForLockWaiter(t *testing.T, db *sqlx.DB, lock domain.CacheKey) {
 	t.Helper()
+	waitUntil(t, "a session waits for the lock", func() bool { return advisoryLocks(t, db, lock, false) > 0 })
+}
+
+// lockHeld reports whether some session holds the advisory lock of lock.
+func lockHeld(t *testing.T, db *sqlx.DB, lock domain.CacheKey) bool {
+	t.Helper()
+	return advisoryLocks(t, db, lock, true) > 0
+}
+
+// advisoryLocks counts the advisory locks of lock in db's database that
+// are granted, or that sessions wait for.
+func advisoryLocks(t *testing.T, db *sqlx.DB, lock domain.CacheKey, granted bool) int {
+	t.Helper()
 	// PostgreSQL shows a bigint advisory key as its high half in classid
 	// and its low half in objid, with objsubid 1.
 	id := uint64(lockID(lock))
 	const query = `
 SELECT count(*) FROM pg_locks
-WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+WHERE locktype = 'advisory' AND granted = $3 AND objsubid = 1
   AND classid::bigint = $1 AND objid::bigint = $2
   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	var n int
+	if err := db.Get(&n, query, int64(id>>32), int64(id&0xffffffff), granted); err != nil {
+		t.Fatalf("reading pg_locks: %v", err)
+	}
+	return n
+}
+
+// waitUntil returns once cond holds, polling for up to 10 seconds, for
+// what happens on the server or in database/sql's own goroutines.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		var n int
-		if err := db.GetContext(ctx, &n, query, int64(id>>32), int64(id&0xffffffff)); err != nil {
-			t.Fatalf("waiting for a session to wait for the lock: %v", err)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
 		}
-		if n > 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("no session started waiting for the lock")
-		case <-tick.C:
-		}
+		<-tick.C
 	}
 }

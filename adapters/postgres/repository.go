@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -47,12 +48,17 @@ func (r *TokenRepository) Begin(ctx context.Context, lock domain.CacheKey) (port
 		if rbErr := rollback(tx); rbErr != nil {
 			r.logger.ErrorContext(ctx, "rolling back after failing to take lock", "lock_id", id, "error", rbErr)
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			// lib/pq may report the server's "canceling statement" error;
-			// callers want to see why with errors.Is.
-			err = fmt.Errorf("%w (%w)", ctxErr, err)
-		}
-		return nil, fmt.Errorf("waiting for repository lock %d: %w", id, err)
+		return nil, fmt.Errorf("waiting for repository lock %d: %w", id, withContext(ctx, err))
 	}
 	return &repoTx{tx: tx, logger: r.logger}, nil
+}
+
+// withContext adds ctx's error to err once ctx has ended, so that callers
+// can tell with errors.Is why a statement failed: lib/pq reports one
+// cancelled while running as the server's "canceling statement" error.
+func withContext(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w (%w)", ctxErr, err)
+	}
+	return err
 }

@@ -78,7 +78,7 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 		return "", ports.ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("finding %s child of %s: %w", q.Type, q.ParentKey, err)
+		return "", fmt.Errorf("finding %s child of %s: %w", q.Type, q.ParentKey, withContext(ctx, err))
 	}
 	return key, nil
 }
@@ -90,7 +90,7 @@ func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 	key := rec.Data.Token.Key
 	row := newTokenRow(rec)
 	if _, err := t.tx.NamedExecContext(ctx, insertToken, row); err != nil {
-		return fmt.Errorf("adding token %s: %w", key, err)
+		return fmt.Errorf("adding token %s: %w", key, withContext(ctx, err))
 	}
 	if rec.ParentKey != "" {
 		link := subtokenRow{Child: key, Parent: rec.ParentKey}
@@ -99,11 +99,11 @@ func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 				return fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
 					key, domain.ErrInvalidToken, rec.ParentKey)
 			}
-			return fmt.Errorf("adding token %s: linking to parent %s: %w", key, rec.ParentKey, err)
+			return fmt.Errorf("adding token %s: linking to parent %s: %w", key, rec.ParentKey, withContext(ctx, err))
 		}
 	}
 	if _, err := t.tx.NamedExecContext(ctx, insertHistory, newHistoryRow(rec)); err != nil {
-		return fmt.Errorf("adding token %s: recording history: %w", key, err)
+		return fmt.Errorf("adding token %s: recording history: %w", key, withContext(ctx, err))
 	}
 	t.logger.DebugContext(ctx, "added token to repository",
 		"token_key", key, "token_type", row.TokenType, "service", row.Service.String,
