@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -82,59 +83,62 @@ WHERE t.typname IN ('tokentype', 'tokenchange') GROUP BY t.typname`); err != nil
 	return lines
 }
 
+// gafaelfawrSchema is schema's description of the token tables after all
+// of Gafaelfawr's migrations.
+var gafaelfawrSchema = []string{
+	`subtoken.child text COLLATE "C" NOT NULL`,
+	`subtoken.parent text COLLATE "C"`,
+	`token.created timestamp NOT NULL`,
+	`token.expires timestamp`,
+	`token.last_used timestamp`,
+	`token.scopes text NOT NULL`,
+	`token.service text`,
+	`token.token text COLLATE "C" NOT NULL`,
+	`token.token_name text`,
+	`token.token_type tokentype NOT NULL`,
+	`token.username text NOT NULL`,
+	`token_change_history.action tokenchange NOT NULL`,
+	`token_change_history.actor text`,
+	`token_change_history.event_time timestamp NOT NULL`,
+	`token_change_history.expires timestamp`,
+	`token_change_history.id int4 NOT NULL`,
+	`token_change_history.ip_address inet`,
+	`token_change_history.old_expires timestamp`,
+	`token_change_history.old_scopes text`,
+	`token_change_history.old_token_name text`,
+	`token_change_history.parent text`,
+	`token_change_history.scopes text NOT NULL`,
+	`token_change_history.service text`,
+	`token_change_history.token text NOT NULL`,
+	`token_change_history.token_name text`,
+	`token_change_history.token_type tokentype NOT NULL`,
+	`token_change_history.username text NOT NULL`,
+	`CREATE INDEX subtoken_by_parent ON public.subtoken USING btree (parent)`,
+	`CREATE INDEX token_by_username ON public.token USING btree (username, token_type)`,
+	`CREATE INDEX token_change_history_by_time ON public.token_change_history USING btree (event_time, id)`,
+	`CREATE INDEX token_change_history_by_token ON public.token_change_history USING btree (token, event_time, id)`,
+	`CREATE INDEX token_change_history_by_username ON public.token_change_history USING btree (username, event_time, id)`,
+	`CREATE UNIQUE INDEX subtoken_pkey ON public.subtoken USING btree (child)`,
+	`CREATE UNIQUE INDEX token_change_history_pkey ON public.token_change_history USING btree (id)`,
+	`CREATE UNIQUE INDEX token_pkey ON public.token USING btree (token)`,
+	`CREATE UNIQUE INDEX token_username_token_name_key ON public.token USING btree (username, token_name)`,
+	`subtoken_child_fkey FOREIGN KEY (child) REFERENCES token(token) ON DELETE CASCADE`,
+	`subtoken_parent_fkey FOREIGN KEY (parent) REFERENCES token(token) ON DELETE SET NULL`,
+	`subtoken_pkey PRIMARY KEY (child)`,
+	`token_change_history_pkey PRIMARY KEY (id)`,
+	`token_pkey PRIMARY KEY (token)`,
+	`token_username_token_name_key UNIQUE (username, token_name)`,
+	`tokenchange create,revoke,expire,edit`,
+	`tokentype session,user,notebook,internal,service,oidc`,
+}
+
 func TestMigrateCreatesGafaelfawrSchema(t *testing.T) {
 	t.Parallel()
 	db := mustOpenURL(t, mustCreateScratchDB(t))
 	if err := Migrate(context.Background(), db); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	want := []string{
-		`subtoken.child text COLLATE "C" NOT NULL`,
-		`subtoken.parent text COLLATE "C"`,
-		`token.created timestamp NOT NULL`,
-		`token.expires timestamp`,
-		`token.last_used timestamp`,
-		`token.scopes text NOT NULL`,
-		`token.service text`,
-		`token.token text COLLATE "C" NOT NULL`,
-		`token.token_name text`,
-		`token.token_type tokentype NOT NULL`,
-		`token.username text NOT NULL`,
-		`token_change_history.action tokenchange NOT NULL`,
-		`token_change_history.actor text`,
-		`token_change_history.event_time timestamp NOT NULL`,
-		`token_change_history.expires timestamp`,
-		`token_change_history.id int4 NOT NULL`,
-		`token_change_history.ip_address inet`,
-		`token_change_history.old_expires timestamp`,
-		`token_change_history.old_scopes text`,
-		`token_change_history.old_token_name text`,
-		`token_change_history.parent text`,
-		`token_change_history.scopes text NOT NULL`,
-		`token_change_history.service text`,
-		`token_change_history.token text NOT NULL`,
-		`token_change_history.token_name text`,
-		`token_change_history.token_type tokentype NOT NULL`,
-		`token_change_history.username text NOT NULL`,
-		`CREATE INDEX subtoken_by_parent ON public.subtoken USING btree (parent)`,
-		`CREATE INDEX token_by_username ON public.token USING btree (username, token_type)`,
-		`CREATE INDEX token_change_history_by_time ON public.token_change_history USING btree (event_time, id)`,
-		`CREATE INDEX token_change_history_by_token ON public.token_change_history USING btree (token, event_time, id)`,
-		`CREATE INDEX token_change_history_by_username ON public.token_change_history USING btree (username, event_time, id)`,
-		`CREATE UNIQUE INDEX subtoken_pkey ON public.subtoken USING btree (child)`,
-		`CREATE UNIQUE INDEX token_change_history_pkey ON public.token_change_history USING btree (id)`,
-		`CREATE UNIQUE INDEX token_pkey ON public.token USING btree (token)`,
-		`CREATE UNIQUE INDEX token_username_token_name_key ON public.token USING btree (username, token_name)`,
-		`subtoken_child_fkey FOREIGN KEY (child) REFERENCES token(token) ON DELETE CASCADE`,
-		`subtoken_parent_fkey FOREIGN KEY (parent) REFERENCES token(token) ON DELETE SET NULL`,
-		`subtoken_pkey PRIMARY KEY (child)`,
-		`token_change_history_pkey PRIMARY KEY (id)`,
-		`token_pkey PRIMARY KEY (token)`,
-		`token_username_token_name_key UNIQUE (username, token_name)`,
-		`tokenchange create,revoke,expire,edit`,
-		`tokentype session,user,notebook,internal,service,oidc`,
-	}
-	slices.Sort(want)
+	want := slices.Sorted(slices.Values(gafaelfawrSchema))
 	got := schema(t, db)
 	if !slices.Equal(got, want) {
 		t.Errorf("schema after Migrate:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -291,47 +295,62 @@ func TestMigrateOnOldGafaelfawrSchema(t *testing.T) {
 	}
 }
 
+// toTextMigration is what Gafaelfawr's migration 5a54e4db3cf4 ("Change all
+// text columns to Text") does to the token tables of oldGafaelfawrSchema,
+// in its order; its other tables do not matter here.
+const toTextMigration = `
+ALTER TABLE subtoken ALTER COLUMN child TYPE TEXT COLLATE "C";
+ALTER TABLE subtoken ALTER COLUMN parent TYPE TEXT COLLATE "C";
+ALTER TABLE token ALTER COLUMN token TYPE TEXT COLLATE "C";
+ALTER TABLE token ALTER COLUMN username TYPE TEXT;
+ALTER TABLE token ALTER COLUMN token_name TYPE TEXT;
+ALTER TABLE token ALTER COLUMN scopes TYPE TEXT;
+ALTER TABLE token ALTER COLUMN service TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN token TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN username TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN token_name TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN parent TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN scopes TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN service TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN actor TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN old_token_name TYPE TEXT;
+ALTER TABLE token_change_history ALTER COLUMN old_scopes TYPE TEXT;
+`
+
+// On a database that Gafaelfawr migrated to its newest schema, Migrate
+// changes nothing, and that schema is the one Migrate creates.
+func TestMigrateOnNewestGafaelfawrSchema(t *testing.T) {
+	t.Parallel()
+	db := mustOpenURL(t, mustCreateScratchDB(t))
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, oldGafaelfawrSchema+toTextMigration); err != nil {
+		t.Fatalf("creating Gafaelfawr's newest schema: %v", err)
+	}
+	before := schema(t, db)
+	if want := slices.Sorted(slices.Values(gafaelfawrSchema)); !slices.Equal(before, want) {
+		t.Errorf("Gafaelfawr's newest schema:\n%s\nthe one Migrate creates:\n%s", strings.Join(before, "\n"), strings.Join(want, "\n"))
+	}
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if after := schema(t, db); !slices.Equal(before, after) {
+		t.Fatalf("Migrate changed the existing schema:\n%s\nwas:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+}
+
 func TestMigrateAsRoleThatMayOnlyUseTheTables(t *testing.T) {
 	t.Parallel()
 	// A role of tokencache's own beside Gafaelfawr's: it may use the tables
-	// but neither create in the schema nor alter the tables. Roles belong
-	// to the cluster, so it is created, and dropped after the scratch
-	// database, from the shared test database.
-	admin := mustOpenURL(t, integration.DatabaseURL(t))
-	role := strings.ReplaceAll("tokencache_role_"+strings.ToLower(newToken(t).Key[:12]), "-", "_")
-	password := newToken(t).Secret
-	if _, err := admin.Exec("CREATE ROLE " + pq.QuoteIdentifier(role) + " LOGIN PASSWORD " + pq.QuoteLiteral(password)); err != nil {
-		t.Fatalf("creating role: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP ROLE IF EXISTS " + pq.QuoteIdentifier(role)); err != nil {
-			t.Errorf("dropping role: %v", err)
-		}
-	})
+	// but neither create in the schema nor alter the tables.
 	dbURL := mustCreateScratchDB(t)
 	owner := mustOpenURL(t, dbURL)
 	ctx := context.Background()
 	if _, err := owner.ExecContext(ctx, oldGafaelfawrSchema); err != nil {
 		t.Fatalf("creating the old schema: %v", err)
 	}
-	for _, grant := range []string{
-		"REVOKE CREATE ON SCHEMA public FROM PUBLIC",
-		"GRANT SELECT, INSERT, UPDATE, DELETE ON token, subtoken, token_change_history TO " + pq.QuoteIdentifier(role),
-		"GRANT USAGE ON SEQUENCE token_change_history_id_seq TO " + pq.QuoteIdentifier(role),
-	} {
-		if _, err := owner.ExecContext(ctx, grant); err != nil {
-			t.Fatalf("%s: %v", grant, err)
-		}
-	}
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.UserPassword(role, password)
-	db := mustOpenURL(t, u.String())
-	if _, err := db.ExecContext(ctx, "CREATE TABLE probe (x int)"); err == nil {
-		t.Fatal("the role may create tables; the test would prove nothing")
-	}
+	db := mustOpenURL(t, asNewRole(t, owner, dbURL,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON token, subtoken, token_change_history TO %s",
+		"GRANT USAGE ON SEQUENCE token_change_history_id_seq TO %s"))
 	if err := Migrate(ctx, db); err != nil {
 		t.Fatalf("Migrate as a role that may only use the tables: %v", err)
 	}
@@ -342,4 +361,67 @@ func TestMigrateAsRoleThatMayOnlyUseTheTables(t *testing.T) {
 	if key, err := mustFind(t, NewTokenRepository(db, nil), q); err != nil || key != child.Data.Token.Key {
 		t.Fatalf("FindChild = %q, %v; want %q", key, err, child.Data.Token.Key)
 	}
+}
+
+// A Migrate that fails (here: the schema is missing and the role may not
+// create it) rolls back, releasing its lock and its connection.
+func TestMigrateFailureReleasesLockAndConnection(t *testing.T) {
+	t.Parallel()
+	dbURL := mustCreateScratchDB(t)
+	owner := mustOpenURL(t, dbURL)
+	db := mustOpenURL(t, asNewRole(t, owner, dbURL))
+	err := Migrate(context.Background(), db)
+	if err == nil {
+		t.Fatal("Migrate succeeded as a role that may not create tables")
+	}
+	if !strings.Contains(err.Error(), "0001_gafaelfawr_schema.sql") {
+		t.Errorf("Migrate error %q does not name the migration", err)
+	}
+	if n := db.Stats().InUse; n != 0 {
+		t.Errorf("%d connections still in use after Migrate failed", n)
+	}
+	if lockHeld(t, owner, migrationLock) {
+		t.Error("the migration lock is still held after Migrate failed")
+	}
+}
+
+// asNewRole creates a login role that may not create in dbURL's public
+// schema, runs grants (each with %s for the role) as owner, and returns
+// dbURL for the role. Roles belong to the cluster, so the role is created
+// and dropped from the shared test database, once owner has revoked what
+// was granted to it.
+func asNewRole(t *testing.T, owner *sqlx.DB, dbURL string, grants ...string) string {
+	t.Helper()
+	admin := mustOpenURL(t, integration.DatabaseURL(t))
+	role := strings.ReplaceAll("tokencache_role_"+strings.ToLower(newToken(t).Key[:12]), "-", "_")
+	password := newToken(t).Secret
+	if _, err := admin.Exec("CREATE ROLE " + pq.QuoteIdentifier(role) + " LOGIN PASSWORD " + pq.QuoteLiteral(password)); err != nil {
+		t.Fatalf("creating role: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := owner.Exec("DROP OWNED BY " + pq.QuoteIdentifier(role)); err != nil {
+			t.Errorf("revoking the role's privileges: %v", err)
+		}
+		if _, err := admin.Exec("DROP ROLE IF EXISTS " + pq.QuoteIdentifier(role)); err != nil {
+			t.Errorf("dropping role: %v", err)
+		}
+	})
+	for _, grant := range append([]string{"REVOKE CREATE ON SCHEMA public FROM PUBLIC"}, grants...) {
+		if strings.Contains(grant, "%s") {
+			grant = fmt.Sprintf(grant, pq.QuoteIdentifier(role))
+		}
+		if _, err := owner.Exec(grant); err != nil {
+			t.Fatalf("%s: %v", grant, err)
+		}
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(role, password)
+	db := mustOpenURL(t, u.String())
+	if _, err := db.Exec("CREATE TABLE probe (x int)"); err == nil {
+		t.Fatal("the role may create tables; the test would prove nothing")
+	}
+	return u.String()
 }
