@@ -72,3 +72,28 @@ func TestServeReportsAddressInUse(t *testing.T) {
 		t.Errorf("stderr = %q, want it to say the address is in use", stderr)
 	}
 }
+
+func TestServePassesTokenLifetimeToTheService(t *testing.T) {
+	// With 10m, the longest minimum_lifetime the service accepts is 5m.
+	d := startServe(t, nil, "--listen", "127.0.0.1:0", "--token-lifetime", "10m")
+	demo, err := domain.ParseToken(d.stdout.waitFor(t, curlLine)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		minimum string
+		want    int
+	}{
+		{"300", http.StatusOK},
+		{"301", http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		t.Run("minimum_lifetime="+tt.minimum, func(t *testing.T) {
+			resp := d.delegate(t, http.DefaultClient, demo, "notebook=true&minimum_lifetime="+tt.minimum)
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.want)
+			}
+		})
+	}
+	d.stop(t)
+}
