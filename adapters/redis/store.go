@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -92,7 +93,8 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 // Store writes data under its token's key, replacing any entry, to expire
 // from Redis after the whole seconds left until data.Expires (never, if
 // that is zero). It writes nothing and fails if less than a second is left,
-// since Redis refuses an expiry of 0 seconds.
+// since Redis refuses an expiry of 0 seconds, or if Gafaelfawr could not
+// read data back (such as a service name over 64 characters).
 func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	key := data.Token.Key
 	var ttl time.Duration // 0: no expiry
@@ -131,16 +133,27 @@ func (s *TokenStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// maxNameLength is the most characters Gafaelfawr's TokenData allows in
+// username and service.
+const maxNameLength = 64
+
 // checkStorable refuses data that Gafaelfawr, or this store, would later
 // refuse to read. Its errors never contain the secret.
 func checkStorable(data domain.TokenData) error {
 	if err := data.Token.Validate(); err != nil {
 		return err
 	}
-	if data.Username == "" {
+	switch {
+	case data.Username == "":
 		return errors.New("token data has no username")
-	}
-	if !data.Type.Valid() {
+	case utf8.RuneCountInString(data.Username) > maxNameLength:
+		return fmt.Errorf("username is longer than %d characters", maxNameLength)
+	case utf8.RuneCountInString(data.Service) > maxNameLength:
+		return fmt.Errorf("service is longer than %d characters", maxNameLength)
+	case data.UID < 0 || data.GID < 0:
+		// 0 is written as null; Gafaelfawr refuses anything else below 1.
+		return errors.New("token data has a negative UID or GID")
+	case !data.Type.Valid():
 		return fmt.Errorf("token type %q is unknown", data.Type)
 	}
 	return nil

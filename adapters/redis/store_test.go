@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,11 @@ func TestRoundTrip(t *testing.T) {
 		"empty groups": func(t *testing.T) domain.TokenData {
 			d := e.minimalData(t)
 			d.Groups = []domain.Group{}
+			return d
+		},
+		"longest username and service": func(t *testing.T) domain.TokenData {
+			d := e.fullData(t)
+			d.Username, d.Service = strings.Repeat("ü", 64), strings.Repeat("s", 64)
 			return d
 		},
 		"unsorted scopes": func(t *testing.T) domain.TokenData {
@@ -133,6 +139,11 @@ func TestStoreRefusesInvalidData(t *testing.T) {
 		"bad token type":   func(d *domain.TokenData) { d.Type = "bogus" },
 		"bad token key":    func(d *domain.TokenData) { d.Token.Key = "short" },
 		"bad token secret": func(d *domain.TokenData) { d.Token.Secret = "short-secret" },
+		// Gafaelfawr's TokenData allows at most 64 characters in each.
+		"long username": func(d *domain.TokenData) { d.Username = strings.Repeat("ü", 65) },
+		"long service":  func(d *domain.TokenData) { d.Service = strings.Repeat("s", 65) },
+		"negative UID":  func(d *domain.TokenData) { d.UID = -1 },
+		"negative GID":  func(d *domain.TokenData) { d.GID = -1 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
