@@ -21,9 +21,7 @@ import (
 // an error that names the key and quotes neither the entry nor a secret.
 func TestCorruptValueIsNotFound(t *testing.T) {
 	t.Parallel()
-	corruptWith(t, newEnv(t))
-}
-func corruptWith(t *testing.T, e *env) {
+	e := newEnv(t)
 	otherSecret := newSessionSecret(t)
 	for _, tc := range []struct {
 		name  string
