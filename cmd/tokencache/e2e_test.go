@@ -114,7 +114,11 @@ func burstThenSIGTERM(t *testing.T, d *daemon, client *http.Client, db *sql.DB, 
 	}
 	// Each request counts a cache miss before it waits, so this is the
 	// moment all of them are in the daemon's hands.
-	for internalMisses(t, d) < before+n {
+	deadline := time.Now().Add(time.Minute)
+	for got := internalMisses(t, d); got < before+n; got = internalMisses(t, d) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d requests reached the daemon within a minute", got-before, n)
+		}
 		time.Sleep(10 * time.Millisecond) // polling /metrics: there is no event to wait on
 	}
 

@@ -39,8 +39,9 @@ func TestNginxAuthRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	app := newRecordingApp(t)
-	listen := freeAddr(t)
-	startNginx(t, nginx, exampleConfig(t, strings.TrimPrefix(d.base, "http://"), app.addr, listen), listen)
+	listen := startNginx(t, nginx, func(listen string) string {
+		return exampleConfig(t, strings.TrimPrefix(d.base, "http://"), app.addr, listen)
+	})
 
 	t.Run("delegated token reaches the app", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+"/some/page", nil)
@@ -158,10 +159,30 @@ func exampleConfig(t *testing.T, tokencache, app, listen string) string {
 	return conf
 }
 
-// startNginx runs nginx in the foreground with site in a main
-// configuration that keeps every file it writes in a temporary directory,
-// and waits until it accepts connections on listen.
-func startNginx(t *testing.T, nginx, site, listen string) {
+// startNginx runs nginx with site(listen) on a free loopback address,
+// which it returns once nginx accepts connections there. The address is
+// only free when chosen: if another process binds it before nginx does,
+// nginx is started again on another.
+func startNginx(t *testing.T, nginx string, site func(listen string) string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		listen := freeAddr(t)
+		output, started := tryNginx(t, nginx, site(listen), listen)
+		if started {
+			return listen
+		}
+		if attempt == 3 || !strings.Contains(output, "Address already in use") {
+			t.Fatalf("nginx exited at start:\n%s", output)
+		}
+		t.Logf("nginx could not bind %s, which another process took; trying another port", listen)
+	}
+}
+
+// tryNginx runs nginx in the foreground with site in a main configuration
+// that keeps every file it writes in a temporary directory, and waits until
+// it accepts connections on listen. If nginx exits first, it returns
+// nginx's output and false.
+func tryNginx(t *testing.T, nginx, site, listen string) (output string, started bool) {
 	t.Helper()
 	dir := t.TempDir()
 	// Workers run as the master's user only when that is not root; as
@@ -212,17 +233,22 @@ http {
 		}
 	})
 
+	// nginx writes its pid file once it has bound its addresses. Until
+	// then, a connection to listen may reach whoever else took the port.
+	pidFile := filepath.Join(dir, "nginx.pid")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := net.Dial("tcp", listen)
-		if err == nil {
-			conn.Close()
-			return
-		}
 		select {
 		case <-exited:
-			t.Fatalf("nginx exited at start:\n%s", stderr.String())
+			return stderr.String(), false
 		default:
+		}
+		if pid, err := os.ReadFile(pidFile); err == nil && len(pid) > 0 {
+			conn, err := net.Dial("tcp", listen)
+			if err == nil {
+				conn.Close()
+				return "", true
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("nginx does not accept connections on %s:\n%s", listen, stderr.String())
