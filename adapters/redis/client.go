@@ -13,11 +13,18 @@ import (
 // redis://127.0.0.1:6379/0; see goredis.ParseURL for the forms accepted)
 // and checks that it answers a PING. The returned func closes the client.
 // Errors never contain the URL's password.
+//
+// The client's commands end at their context's deadline, not only at the
+// URL's read and write timeouts (5 seconds unless set), so a server that
+// stops answering cannot hold a request past its own timeout. A context
+// cancelled without a deadline still waits for those timeouts: go-redis
+// bounds socket reads with deadlines only.
 func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, func(), error) {
 	opts, err := goredis.ParseURL(rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("parsing redis URL: %w", withoutURL(err))
 	}
+	opts.ContextTimeoutEnabled = true
 	client := goredis.NewClient(opts)
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()

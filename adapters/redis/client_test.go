@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tokencache/tokencache/adapters/memory"
 	"github.com/tokencache/tokencache/adapters/redis"
 	"github.com/tokencache/tokencache/internal/integration"
 )
@@ -82,5 +86,31 @@ func TestNewClientUnreachable(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), addr) {
 		t.Errorf("error %q does not name the address", err)
+	}
+}
+
+// A server that stops answering holds a store call only until the call's
+// deadline, not for the client's 5-second read timeout.
+func TestNewClientHonoursDeadlines(t *testing.T) {
+	t.Parallel()
+	client, cleanup, err := redis.NewClient(context.Background(), "redis://"+silentServer(t)+"/0")
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(cleanup)
+	store, err := redis.NewTokenStore(client, newSessionSecret(t), memory.SystemClock{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = store.GetByKey(ctx, "5KVApqcVbSQWtO3VIRgOhQ")
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("GetByKey returned %v after its deadline", elapsed-200*time.Millisecond)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("GetByKey on a silent server = %v, want context.DeadlineExceeded", err)
 	}
 }
