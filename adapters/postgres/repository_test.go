@@ -132,7 +132,10 @@ func TestFindChild(t *testing.T) {
 	want := childRecord(t, parent, domain.TokenTypeInternal, "portal", readAll, time.Hour)
 	twoScopes := childRecord(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all", "exec:notebook"}, 2*time.Hour)
 	noScopes := childRecord(t, parent, domain.TokenTypeInternal, "portal", nil, 2*time.Hour)
-	notebook := childRecord(t, parent, domain.TokenTypeNotebook, "", parent.Data.Scopes, 2*time.Hour)
+	// Gafaelfawr's notebook lookup filters neither service nor scopes, so
+	// neither does this one: this child has a service and scopes that no
+	// query below asks for.
+	notebook := childRecord(t, parent, domain.TokenTypeNotebook, "jupyter", []string{"exec:notebook"}, 2*time.Hour)
 	mustAdd(t, db, parent, other, want, twoScopes, noScopes, notebook,
 		childRecord(t, parent, domain.TokenTypeInternal, "other", readAll, 2*time.Hour),
 		childRecord(t, other, domain.TokenTypeInternal, "portal", readAll, 2*time.Hour),
