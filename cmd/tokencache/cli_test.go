@@ -49,6 +49,9 @@ func TestHelp(t *testing.T) {
 				if strings.Contains(stderr, secret) {
 					t.Error("help shows the session secret from the environment")
 				}
+				if cmd == "version" && strings.Contains(stderr, "Flags:") {
+					t.Errorf("help announces flags that version does not have:\n%s", stderr)
+				}
 			})
 		}
 	}

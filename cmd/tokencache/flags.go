@@ -21,8 +21,13 @@ func (c *cli) newFlagSet(name, synopsis string, env [][2]string) *flag.FlagSet {
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: tokencache %s [flags]\n\n%s\n\nFlags:\n", name, strings.TrimSpace(synopsis))
-		fs.PrintDefaults()
+		fmt.Fprintf(w, "Usage: tokencache %s [flags]\n\n%s\n", name, strings.TrimSpace(synopsis))
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 		if len(env) > 0 {
 			fmt.Fprint(w, "\nEnvironment (a flag given on the command line wins):\n")
 			for _, e := range env {
