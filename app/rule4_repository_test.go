@@ -159,3 +159,30 @@ func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 		}
 	})
 }
+
+func TestRule4CappedChildOfParentWithFractionalExpiryIsFound(t *testing.T) {
+	w := newMemoryWorld(t, 10)
+	p := w.addParent(t)
+	// Expiring within half the token lifetime, so the lookup is capped at
+	// the parent's expiry, and at a fraction of a second, which the child's
+	// whole-second expiry rounds down.
+	p.Expires = time.Now().Add(2*time.Hour + 500*time.Millisecond)
+	ctx := context.Background()
+	first, err := w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again, err := w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Fatalf("after Clear got %s, want the existing child %s from the repository", again.Key, first.Key)
+	}
+	if n := len(w.repo.Children(p.Token.Key)); n != 1 {
+		t.Fatalf("%d children recorded, want 1", n)
+	}
+}

@@ -92,8 +92,10 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 	if limit := tokenLifetime - MinimumLifetime; r.MinimumLifetime > limit {
 		return fmt.Errorf("%w: minimum lifetime %v is longer than %v", ErrInvalidRequest, r.MinimumLifetime, limit)
 	}
-	if !r.Parent.Expires.IsZero() {
-		left := r.Parent.Expires.Sub(now)
+	// The parent's life is measured to the latest expiry a child can get,
+	// so that a request accepted here can always be met by a child.
+	if capped := childCap(r.Parent); !capped.IsZero() {
+		left := capped.Sub(now)
 		if left < time.Second {
 			return fmt.Errorf("%w: parent token has expired or expires within a second", ErrInvalidToken)
 		}

@@ -67,3 +67,46 @@ func TestEmptySecretMatchesNothing(t *testing.T) {
 		t.Fatal("two empty secrets match")
 	}
 }
+
+// A parent expiring at a fraction of a second caps its children at the
+// whole second before; the rules that compare against its expiry must use
+// the same cap, or a capped child could never satisfy them.
+func TestFractionalParentExpiryUsesTheChildCap(t *testing.T) {
+	p := testParent(t)
+	p.Expires = testNow.Add(time.Hour + 700*time.Millisecond)
+	capped := testNow.Add(time.Hour)
+
+	t.Run("MinimumExpiration", func(t *testing.T) {
+		if got := domain.MinimumExpiration(p, testNow, 0, testLifetime); !got.Equal(capped) {
+			t.Fatalf("MinimumExpiration = %v, want the capped %v, which the child gets", got, capped)
+		}
+	})
+	t.Run("AcceptedRequestsGetReusableChildren", func(t *testing.T) {
+		// Otherwise every such request would make another child.
+		req := domain.NewNotebookRequest(p, "192.0.2.1", time.Hour)
+		for _, d := range []time.Duration{0, time.Millisecond, 300 * time.Millisecond, 699 * time.Millisecond} {
+			now := testNow.Add(d)
+			if err := req.Validate(now, testLifetime); err != nil {
+				continue
+			}
+			child := req.NewChild(testToken(t, 2), now, testLifetime)
+			if !req.Reusable(child, now, testLifetime) {
+				t.Errorf("at now+%v the request is accepted, but the child made for it is not reusable", d)
+			}
+		}
+	})
+	t.Run("InsufficientLifetime", func(t *testing.T) {
+		// The parent outlives the minimum by 0.7 s, but no child can.
+		req := domain.NewNotebookRequest(p, "192.0.2.1", time.Hour)
+		if err := req.Validate(testNow.Add(time.Millisecond), testLifetime); !errors.Is(err, domain.ErrInsufficientLifetime) {
+			t.Fatalf("err = %v, want ErrInsufficientLifetime", err)
+		}
+	})
+	t.Run("ExpiresWithinASecond", func(t *testing.T) {
+		// 1.4 s left, but a child could live only 0.7 s.
+		req := domain.NewNotebookRequest(p, "192.0.2.1", 0)
+		if err := req.Validate(capped.Add(-time.Second+300*time.Millisecond), testLifetime); !errors.Is(err, domain.ErrInvalidToken) {
+			t.Fatalf("err = %v, want ErrInvalidToken", err)
+		}
+	})
+}

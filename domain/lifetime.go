@@ -12,25 +12,37 @@ const MinimumLifetime = 5 * time.Minute
 func ChildTimes(parent TokenData, now time.Time, tokenLifetime time.Duration) (created, expires time.Time) {
 	created = now.UTC().Truncate(time.Second)
 	expires = created.Add(tokenLifetime)
-	// Stores keep whole seconds; rounding down keeps the child within its
-	// parent's life.
-	if capped := parent.Expires.UTC().Truncate(time.Second); !parent.Expires.IsZero() && capped.Before(expires) {
+	if capped := childCap(parent); !capped.IsZero() && capped.Before(expires) {
 		expires = capped
 	}
 	return created, expires
 }
 
+// childCap is the latest expiry any child of parent can have, or zero if
+// the parent never expires: the parent's expiry rounded down to whole
+// seconds, because stores keep whole seconds and rounding down keeps the
+// child within its parent's life. Every rule that compares against the
+// parent's expiry uses this, so that a parent expiring at a fraction of a
+// second cannot demand a child that no child can match.
+func childCap(parent TokenData) time.Time {
+	if parent.Expires.IsZero() {
+		return time.Time{}
+	}
+	return parent.Expires.UTC().Truncate(time.Second)
+}
+
 // MinimumExpiration is the earliest expiry an existing child may have to be
 // reused from the repository: now plus minimumLifetime, or plus half the
-// token lifetime when minimumLifetime is zero, capped at the parent's expiry.
+// token lifetime when minimumLifetime is zero, capped at the latest expiry
+// a child of parent can have (ChildTimes).
 func MinimumExpiration(parent TokenData, now time.Time, minimumLifetime, tokenLifetime time.Duration) time.Time {
 	want := minimumLifetime
 	if want == 0 {
 		want = tokenLifetime / 2
 	}
 	min := now.UTC().Add(want)
-	if !parent.Expires.IsZero() && parent.Expires.Before(min) {
-		min = parent.Expires.UTC()
+	if capped := childCap(parent); !capped.IsZero() && capped.Before(min) {
+		min = capped
 	}
 	return min
 }
