@@ -61,8 +61,10 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 	if r.Parent.Username == "" {
 		return fmt.Errorf("%w: parent token has no username", ErrInvalidRequest)
 	}
-	if err := r.Parent.Token.Validate(); err != nil {
-		return fmt.Errorf("%w: parent %w", ErrInvalidRequest, err)
+	if problem := r.Parent.Token.problem(); problem != "" {
+		// Not ErrInvalidToken as well: callers that test for it first
+		// would take a caller's mistake for a bad bearer token.
+		return fmt.Errorf("%w: parent %s", ErrInvalidRequest, problem)
 	}
 	switch {
 	case r.Type == TokenTypeInternal && r.Service == "":

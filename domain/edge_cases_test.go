@@ -110,3 +110,15 @@ func TestFractionalParentExpiryUsesTheChildCap(t *testing.T) {
 		}
 	})
 }
+
+func TestMalformedParentIsOnlyAnInvalidRequest(t *testing.T) {
+	req := domain.NewNotebookRequest(testParent(t), "192.0.2.1", 0)
+	req.Parent.Token.Key = "short"
+	err := req.Validate(testNow, testLifetime)
+	if !errors.Is(err, domain.ErrInvalidRequest) || errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("err = %v, want ErrInvalidRequest and not ErrInvalidToken", err)
+	}
+	if want := "invalid request: parent token key is not 22 characters of URL-safe base64"; err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
+}

@@ -63,13 +63,23 @@ func (t Token) String() string {
 // Validate reports, wrapping ErrInvalidToken, whether the key or the secret
 // is not 22 characters of URL-safe base64.
 func (t Token) Validate() error {
-	if !ValidTokenPart(t.Key) {
-		return fmt.Errorf("%w: token key is not %d characters of URL-safe base64", ErrInvalidToken, partLength)
-	}
-	if !ValidTokenPart(t.Secret) {
-		return fmt.Errorf("%w: token secret is not %d characters of URL-safe base64", ErrInvalidToken, partLength)
+	if problem := t.problem(); problem != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidToken, problem)
 	}
 	return nil
+}
+
+// problem says what is wrong with t, without quoting it, or is "" if
+// nothing is. It lets a caller report a malformed token under a sentinel
+// of its own rather than under both that and ErrInvalidToken.
+func (t Token) problem() string {
+	switch {
+	case !ValidTokenPart(t.Key):
+		return fmt.Sprintf("token key is not %d characters of URL-safe base64", partLength)
+	case !ValidTokenPart(t.Secret):
+		return fmt.Sprintf("token secret is not %d characters of URL-safe base64", partLength)
+	}
+	return ""
 }
 
 // SecretMatches compares the secrets in constant time.
