@@ -62,8 +62,10 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 }
 
 // create makes a new child: the token store first, then its rows in tx. If
-// the rows cannot be committed, the stored token is deleted again, even if
-// the caller has given up, so that nothing half-made is left behind.
+// the rows cannot be committed, or the store write failed in a way that
+// may have written it all the same, the token is deleted from the store,
+// even if the caller has given up, so that nothing half-made is left
+// behind.
 func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.Token, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
@@ -71,6 +73,9 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	}
 	child := req.NewChild(token, s.clock.Now(), s.lifetime)
 	if err := s.store.Store(ctx, child); err != nil {
+		if outcomeUnknown(ctx, err) {
+			s.discard(ctx, token.Key)
+		}
 		return domain.Token{}, s.storeFailed(ctx, "token_store.store",
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, err))
 	}
@@ -81,6 +86,17 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	s.observer.ChildCreated(child.Type)
 	s.logCreated(ctx, child)
 	return token, nil
+}
+
+// outcomeUnknown reports whether a write that failed with err may still
+// have been applied: the caller gave up, or the store did not answer in
+// time, after the write may have reached it. A store that refused the
+// connection, by contrast, wrote nothing, and needs no clean-up.
+func outcomeUnknown(ctx context.Context, err error) bool {
+	var timeout interface{ Timeout() bool }
+	return ctx.Err() != nil ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &timeout) && timeout.Timeout()
 }
 
 // record adds and commits the child's rows.
@@ -100,7 +116,8 @@ func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, r
 	return nil
 }
 
-// discard deletes a token whose rows could not be recorded. It runs on a
+// discard deletes a token whose rows could not be recorded, or whose write
+// may have been applied although it failed. It runs on a
 // context detached from the caller's cancellation: a caller that gave up
 // mid-way must not leave the token behind.
 func (s *TokenCacheService) discard(ctx context.Context, key string) {

@@ -241,3 +241,87 @@ func TestRule5RandomSourceFailureWritesNothing(t *testing.T) {
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("entropy exhausted") }
+
+// timeoutError is how a network client reports a reply that did not come
+// in time: the request may have been applied all the same.
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "read tcp 127.0.0.1:6379: i/o timeout" }
+func (timeoutError) Timeout() bool { return true }
+
+func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
+	tests := []struct {
+		name        string
+		storeFails  func(cancel context.CancelFunc) error
+		wantErr     error
+		storeErrors int
+	}{
+		{"CallerGaveUp", func(cancel context.CancelFunc) error {
+			cancel() // the write was sent, the reply never read
+			return fmt.Errorf("set: %w", context.Canceled)
+		}, context.Canceled, 0},
+		{"StoreTimedOut", func(context.CancelFunc) error {
+			return fmt.Errorf("set: %w", timeoutError{})
+		}, timeoutError{}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.expectNoExisting()
+			var stored domain.TokenData
+			gomock.InOrder(
+				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+					stored = d
+					return tt.storeFails(cancel)
+				}),
+				f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, key string) error {
+					if key != stored.Token.Key {
+						t.Errorf("deleted %s, want the stored %s", key, stored.Token.Key)
+					}
+					if err := ctx.Err(); err != nil {
+						t.Errorf("clean-up ran on a dead context: %v", err)
+					}
+					return nil
+				}),
+			)
+			// No AddToken or Commit is expected.
+			_, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if n := f.observer.Counts().StoreErrors; n != tt.storeErrors {
+				t.Fatalf("StoreErrors = %d, want %d", n, tt.storeErrors)
+			}
+		})
+	}
+}
+
+func TestRule5CancelledMidwayRollsBackOnLiveContext(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.TokenRecord) error {
+		cancel()
+		return ctx.Err()
+	})
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil)
+	// The repository lock must be released at once, not left to the
+	// repository to notice that the caller has gone.
+	f.tx.EXPECT().Rollback(gomock.Any()).DoAndReturn(func(ctx context.Context) error {
+		if err := ctx.Err(); err != nil {
+			t.Errorf("rollback ran on a dead context: %v", err)
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("rollback context has no timeout of its own")
+		}
+		return nil
+	})
+	if _, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
