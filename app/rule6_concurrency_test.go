@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +280,94 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// result is what a request running in another goroutine returned.
+type result struct {
+	token domain.Token
+	err   error
+}
+
+// goRequest runs request in a goroutine. Its result arrives even if a
+// gomock failure ends the goroutine early, so the test never hangs.
+func goRequest(request func() (domain.Token, error)) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() { done <- r }()
+		r.token, r.err = request()
+	}()
+	return done
+}
+
+func TestRule6HolderRechecksCacheAfterTakingLock(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	old := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
+	f.cacheNotebook(t, p, old)
+
+	// Request A finds the cached child gone, but is slow to say so; request
+	// B, finding the same, replaces it meanwhile. When A then takes the
+	// lock, the cache holds B's child, and A must take it, not make a third.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var reads atomic.Int32
+	f.store.EXPECT().Get(gomock.Any(), old.Token).Times(2).DoAndReturn(func(context.Context, domain.Token) (domain.TokenData, error) {
+		if reads.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return domain.TokenData{}, errNotFoundSpec
+	})
+	var created domain.TokenData
+	f.expectCreate(&created) // once only
+	request := func() (domain.Token, error) {
+		return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	}
+	a := goRequest(request)
+	<-entered
+	b, err := request()
+	if err != nil || b != created.Token {
+		t.Fatalf("B got %v, %v; want the child it created", b.Key, err)
+	}
+	f.store.EXPECT().Get(gomock.Any(), created.Token).Return(created, nil)
+	close(release)
+	if r := <-a; r.err != nil || r.token != created.Token {
+		t.Fatalf("A got %v, %v; want B's child %v", r.token.Key, r.err, created.Token.Key)
+	}
+	if n := f.observer.Counts().Created; n != 1 {
+		t.Fatalf("%d children created, want 1", n)
+	}
+}
+
+func TestRule6WaiterTriesItselfWhenTheHolderFails(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.repo.EXPECT().Begin(gomock.Any(), domain.NotebookCacheKey(p)).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
+		close(entered)
+		<-release
+		return nil, errUnreachable
+	})
+	var created domain.TokenData
+	f.expectCreate(&created) // the waiter's own attempt
+	request := func() (domain.Token, error) {
+		return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	}
+	holder := goRequest(request)
+	<-entered
+	waiter := goRequest(request)
+	waitFor(t, func() bool { return f.svc.flights.Waiting() == 1 })
+	close(release)
+	if r := <-holder; !errors.Is(r.err, errUnreachable) {
+		t.Fatalf("holder got %v, want its own failure", r.err)
+	}
+	if r := <-waiter; r.err != nil || r.token != created.Token {
+		t.Fatalf("waiter got %v, %v; want the child it created after the holder failed", r.token.Key, r.err)
+	}
+	// Two requests found nothing cached: the waiter's second look is not
+	// another miss.
+	if c := f.observer.Counts(); c.CacheMisses != 2 || c.Created != 1 || c.StoreErrors != 1 {
+		t.Fatalf("observer counts = %+v, want 2 misses, 1 created, 1 store error", c)
 	}
 }

@@ -53,8 +53,9 @@ func (f *Flights) LockOrWait(ctx context.Context, key string) (unlock func(), er
 	}
 }
 
-// waiters is the number of callers waiting for a holder, for tests.
-func (f *Flights) waiters() int {
+// Waiting is the number of callers waiting for a holder. Tests use it to
+// know that a caller has begun to wait.
+func (f *Flights) Waiting() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.waiting

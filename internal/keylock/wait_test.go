@@ -32,7 +32,7 @@ func TestFlightsOneHolderOthersWaitForIt(t *testing.T) {
 			waited.Add(1)
 		}()
 	}
-	for flights.waiters() != 100 {
+	for flights.Waiting() != 100 {
 		runtime.Gosched()
 	}
 	// Different keys are not held up.
