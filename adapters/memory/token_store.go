@@ -16,7 +16,11 @@ type TokenStore struct {
 	clock   ports.Clock
 	mu      sync.RWMutex
 	entries map[string]domain.TokenData
+	sweepAt int // len(entries) at which Store next drops expired entries
 }
+
+// minSweep is the fewest entries worth sweeping for.
+const minSweep = 1024
 
 var _ ports.TokenStore = (*TokenStore)(nil)
 
@@ -65,8 +69,25 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Expired entries are invisible but would otherwise stay for ever: the
+	// daemon's default store would grow with every child it ever made.
+	// Sweeping when the map has doubled keeps it within twice the live
+	// entries at a constant cost per Store.
+	if len(s.entries) >= s.sweepAt {
+		s.dropExpired(s.clock.Now())
+		s.sweepAt = max(2*len(s.entries), minSweep)
+	}
 	s.entries[key] = data.Clone()
 	return nil
+}
+
+// dropExpired deletes the entries expired at now. The caller holds s.mu.
+func (s *TokenStore) dropExpired(now time.Time) {
+	for key, data := range s.entries {
+		if expired(data, now) {
+			delete(s.entries, key)
+		}
+	}
 }
 
 // Delete removes the token with that key, if any.
