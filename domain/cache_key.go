@@ -14,6 +14,7 @@ type CacheKey string
 // NotebookCacheKey is the key of parent's notebook child.
 func NotebookCacheKey(parent TokenData) CacheKey {
 	var b strings.Builder
+	b.Grow(parentKeyLen)
 	writeParent(&b, "notebook", parent)
 	return CacheKey(b.String())
 }
@@ -21,7 +22,13 @@ func NotebookCacheKey(parent TokenData) CacheKey {
 // InternalCacheKey is the key of parent's internal child for service with
 // the given canonical scopes.
 func InternalCacheKey(parent TokenData, service string, scopes []string) CacheKey {
+	// Built on every request, cache hits included: one allocation.
+	n := parentKeyLen + len(scopes) + 1 + len(service)
+	for _, s := range scopes {
+		n += len(s)
+	}
 	var b strings.Builder
+	b.Grow(n)
 	writeParent(&b, "internal", parent)
 	for i, s := range scopes {
 		if i > 0 {
@@ -36,13 +43,18 @@ func InternalCacheKey(parent TokenData, service string, scopes []string) CacheKe
 	return CacheKey(b.String())
 }
 
+// parentKeyLen is the most that writeParent writes: an 8-byte kind, a
+// token key, an int64 in decimal and three separators.
+const parentKeyLen = 8 + partLength + 20 + 3
+
 func writeParent(b *strings.Builder, kind string, parent TokenData) {
 	b.WriteString(kind)
 	b.WriteByte(0)
 	b.WriteString(parent.Token.Key)
 	b.WriteByte(0)
 	if !parent.Expires.IsZero() {
-		b.WriteString(strconv.FormatInt(parent.Expires.UnixNano(), 10))
+		var digits [20]byte
+		b.Write(strconv.AppendInt(digits[:0], parent.Expires.UnixNano(), 10))
 	}
 	b.WriteByte(0)
 }

@@ -156,3 +156,14 @@ func TestCacheKeyFunctionsMatchRequests(t *testing.T) {
 		t.Errorf("internal request's key %q, want InternalCacheKey's %q", got, want)
 	}
 }
+
+func TestCacheKeysAllocateOnce(t *testing.T) {
+	p := testParent(t)
+	scopes := []string{"read:all", "read:tap"}
+	if n := testing.AllocsPerRun(100, func() { domain.NotebookCacheKey(p) }); n != 1 {
+		t.Errorf("NotebookCacheKey allocates %v times, want 1", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { domain.InternalCacheKey(p, "portal", scopes) }); n != 1 {
+		t.Errorf("InternalCacheKey allocates %v times, want 1", n)
+	}
+}
