@@ -48,6 +48,9 @@ func TestRule3ParentCappedChildStillNeedsTheMinimumLifetime(t *testing.T) {
 
 	f.clock.Advance(90 * time.Minute)
 	// 30 minutes left; asking for 40 cannot be met by the parent at all.
+	// The input guard refuses it before the cache is read: a child capped
+	// at its parent's expiry lives as long as the parent, so a minimum the
+	// parent meets it meets too, and this guard is what enforces it.
 	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 40*time.Minute)
 	if !errors.Is(err, domain.ErrInsufficientLifetime) {
 		t.Fatalf("err = %v, want ErrInsufficientLifetime", err)

@@ -122,7 +122,7 @@ func (f *fixture) expectLookupFinds(childKey string) {
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 }
 
-// cacheChild makes the service cache child as the answer to the
+// cacheNotebook makes the service cache child as the answer to the
 // notebook request of p, through a repository hit.
 func (f *fixture) cacheNotebook(t *testing.T, p domain.TokenData, child domain.TokenData) {
 	t.Helper()
