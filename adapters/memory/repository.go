@@ -33,10 +33,10 @@ type HistoryEntry struct {
 type Repository struct {
 	locks keylock.Table
 
-	mu      sync.RWMutex
-	tokens  map[string]domain.TokenData // token rows, secrets removed
-	parents map[string]string           // child key -> parent key
-	history []HistoryEntry
+	mu       sync.RWMutex
+	tokens   map[string]domain.TokenData // token rows, secrets removed
+	children map[string][]string         // parent key -> child keys
+	history  []HistoryEntry
 }
 
 var _ ports.TokenRepository = (*Repository)(nil)
@@ -44,8 +44,8 @@ var _ ports.TokenRepository = (*Repository)(nil)
 // NewRepository returns an empty repository.
 func NewRepository() *Repository {
 	return &Repository{
-		tokens:  make(map[string]domain.TokenData),
-		parents: make(map[string]string),
+		tokens:   make(map[string]domain.TokenData),
+		children: make(map[string][]string),
 	}
 }
 
@@ -63,12 +63,7 @@ func (r *Repository) Begin(ctx context.Context, lock domain.CacheKey) (ports.Rep
 func (r *Repository) Children(parentKey string) []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var keys []string
-	for child, parent := range r.parents {
-		if parent == parentKey {
-			keys = append(keys, child)
-		}
-	}
+	keys := slices.Clone(r.children[parentKey])
 	slices.Sort(keys)
 	return keys
 }
@@ -119,8 +114,10 @@ func (r *Repository) findChild(q domain.ChildQuery, pending []domain.TokenRecord
 			best, found = data, true
 		}
 	}
-	for child, parent := range r.parents {
-		consider(r.tokens[child], parent)
+	// Only the parent's own children: a lookup on every cache miss must not
+	// scan every token ever made.
+	for _, child := range r.children[q.ParentKey] {
+		consider(r.tokens[child], q.ParentKey)
 	}
 	for _, rec := range pending {
 		consider(rec.Data, rec.ParentKey)
@@ -164,7 +161,7 @@ func (r *Repository) apply(recs []domain.TokenRecord) error {
 		data.Token.Secret = ""
 		r.tokens[key] = data
 		if rec.ParentKey != "" {
-			r.parents[key] = rec.ParentKey
+			r.children[rec.ParentKey] = append(r.children[rec.ParentKey], key)
 		}
 		r.history = append(r.history, HistoryEntry{
 			Token:     key,
