@@ -80,8 +80,12 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, err))
 	}
 	if err := s.record(ctx, tx, req.Record(child)); err != nil {
-		s.discard(ctx, token.Key)
-		return domain.Token{}, err
+		if !s.committedAnyway(ctx, err, token.Key) {
+			s.discard(ctx, token.Key)
+			return domain.Token{}, err
+		}
+		s.logger.WarnContext(ctx, "commit reported failure but the token was recorded",
+			slog.String("token_key", token.Key), slog.String("error", err.Error()))
 	}
 	s.observer.ChildCreated(child.Type)
 	s.logCreated(ctx, child)
@@ -110,10 +114,37 @@ func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, r
 			fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, err))
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return s.storeFailed(ctx, "repository.commit",
-			fmt.Errorf("committing new %s token %s: %w", rec.Data.Type, key, err))
+		return &commitError{s.storeFailed(ctx, "repository.commit",
+			fmt.Errorf("committing new %s token %s: %w", rec.Data.Type, key, err))}
 	}
 	return nil
+}
+
+// commitError is a failed commit, which may have taken effect all the same
+// if only its answer was lost.
+type commitError struct{ error }
+
+func (e *commitError) Unwrap() error { return e.error }
+
+// committedAnyway reports whether err is a failed commit that took effect
+// nonetheless (the connection dropped, or the caller gave up, after the
+// repository applied it), so that the token in the store is recorded and
+// must stay. When that cannot be settled, it reports false: a row without
+// a token is harmless, a live token without its rows is not.
+func (s *TokenCacheService) committedAnyway(ctx context.Context, err error, key string) bool {
+	var commit *commitError
+	if !errors.As(err, &commit) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	exists, checkErr := s.repo.TokenExists(ctx, key)
+	if checkErr != nil {
+		s.logger.WarnContext(ctx, "cannot tell whether a failed commit took effect",
+			slog.String("token_key", key), slog.String("error", checkErr.Error()))
+		return false
+	}
+	return exists
 }
 
 // discard deletes a token whose rows could not be recorded, or whose write

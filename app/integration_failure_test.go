@@ -127,3 +127,48 @@ func TestIntegrationBadConfigurationFailsClearly(t *testing.T) {
 		})
 	}
 }
+
+// lostCommitRepository is the real repository, except that each commit
+// takes effect and then reports failure, as when the connection drops
+// before the server's answer arrives.
+type lostCommitRepository struct{ ports.TokenRepository }
+
+func (r lostCommitRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.Begin(ctx, lock)
+	return lostCommitTx{tx}, err
+}
+
+type lostCommitTx struct{ ports.RepositoryTx }
+
+func (tx lostCommitTx) Commit(ctx context.Context) error {
+	if err := tx.RepositoryTx.Commit(ctx); err != nil {
+		return err
+	}
+	return errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
+}
+
+func TestIntegrationLostCommitAnswerKeepsChildInBothStores(t *testing.T) {
+	t.Parallel()
+	e := newRealEnv(t)
+	p := e.addParent(t, 7*24*time.Hour)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	caches, err := app.ProvideMemoryCaches(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := lostCommitRepository{postgres.NewTokenRepository(e.db, logger)}
+	svc, err := app.NewTokenCacheService(e.cfg, e.store, repo, caches, memory.SystemClock{}, memory.NewObserver(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatalf("a commit that took effect failed the request: %v", err)
+	}
+	if _, err := e.store.Get(context.Background(), child); err != nil {
+		t.Fatalf("the child is not in Redis: %v", err)
+	}
+	if n := e.children(t, p.Token.Key); n != 1 {
+		t.Fatalf("%d child rows, want 1", n)
+	}
+}

@@ -158,6 +158,7 @@ func TestRule5CommitFailureDeletesStoredToken(t *testing.T) {
 	f := newFixture(t)
 	f.expectStoredThenDeleted(t, func() {
 		f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+		f.expectCommitSettled(false)
 	})
 	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
 	if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
@@ -193,6 +194,7 @@ func TestRule5CancelledMidwayStillCleansUp(t *testing.T) {
 			cancel()
 			return ctx.Err()
 		})
+		f.expectCommitSettled(false)
 	})
 	_, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0)
 	if !errors.Is(err, context.Canceled) {
@@ -213,6 +215,7 @@ func TestRule5FailedCleanUpIsLoggedWithKeyOnly(t *testing.T) {
 	})
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	f.expectCommitSettled(false)
 	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable)
 	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
 		t.Fatal("want an error")
@@ -323,5 +326,66 @@ func TestRule5CancelledMidwayRollsBackOnLiveContext(t *testing.T) {
 	})
 	if _, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// expectCommitSettled expects the service to ask, on a live context, whether
+// a failed commit took effect, and answers committed.
+func (f *fixture) expectCommitSettled(committed bool) {
+	f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ string) (bool, error) {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		return committed, nil
+	})
+}
+
+func TestRule5CommitAnswerLostButCommittedKeepsTheToken(t *testing.T) {
+	f := newFixture(t)
+	f.expectNoExisting()
+	var stored domain.TokenData
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		stored = d
+		return nil
+	})
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) (bool, error) {
+		if key != stored.Token.Key {
+			t.Errorf("asked about %s, want the new child %s", key, stored.Token.Key)
+		}
+		return true, nil
+	})
+	// No Delete: the child is in both stores.
+	got, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	if err != nil || got != stored.Token {
+		t.Fatalf("got %v, %v; want the recorded child", got.Key, err)
+	}
+	if c := f.observer.Counts(); c.Created != 1 || c.StoreErrors != 1 {
+		t.Fatalf("observer counts = %+v; want the child created and the commit error counted", c)
+	}
+}
+
+func TestRule5CommitOutcomeUnknownDeletesTheToken(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoredThenDeleted(t, func() {
+		f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, errUnreachable)
+	})
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errorsIs(err, errUnreachable) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRule5AddFailureNeedsNoCommitCheck(t *testing.T) {
+	// AddToken failing means nothing was committed: no TokenExists call is
+	// expected (gomock fails the test on one).
+	f := newFixture(t)
+	f.expectNoExisting()
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(errUnreachable)
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errorsIs(err, errUnreachable) {
+		t.Fatalf("err = %v", err)
 	}
 }

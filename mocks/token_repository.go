@@ -51,6 +51,21 @@ func (mr *MockTokenRepositoryMockRecorder) Begin(ctx, lock interface{}) *gomock.
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Begin", reflect.TypeOf((*MockTokenRepository)(nil).Begin), ctx, lock)
 }
 
+// TokenExists mocks base method.
+func (m *MockTokenRepository) TokenExists(ctx context.Context, key string) (bool, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "TokenExists", ctx, key)
+	ret0, _ := ret[0].(bool)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// TokenExists indicates an expected call of TokenExists.
+func (mr *MockTokenRepositoryMockRecorder) TokenExists(ctx, key interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "TokenExists", reflect.TypeOf((*MockTokenRepository)(nil).TokenExists), ctx, key)
+}
+
 // MockRepositoryTx is a mock of RepositoryTx interface.
 type MockRepositoryTx struct {
 	ctrl     *gomock.Controller

@@ -16,6 +16,10 @@ type TokenRepository interface {
 	// process using the same repository, so replicas asking for the same
 	// child take turns. Begin waits for the lock until ctx ends.
 	Begin(ctx context.Context, lock domain.CacheKey) (RepositoryTx, error)
+
+	// TokenExists reports whether a token with that key is committed. It
+	// settles whether a commit whose answer was lost took effect.
+	TokenExists(ctx context.Context, key string) (bool, error)
 }
 
 // RepositoryTx is one unit of work begun by TokenRepository.Begin. It is

@@ -59,6 +59,17 @@ func (r *Repository) Begin(ctx context.Context, lock domain.CacheKey) (ports.Rep
 	return &repositoryTx{repo: r, unlock: unlock}, nil
 }
 
+// TokenExists reports whether a token with that key is committed.
+func (r *Repository) TokenExists(ctx context.Context, key string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("looking up token %s: %w", key, err)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.tokens[key]
+	return ok, nil
+}
+
 // Children returns the keys of parentKey's children, sorted.
 func (r *Repository) Children(parentKey string) []string {
 	r.mu.RLock()

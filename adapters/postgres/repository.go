@@ -62,3 +62,13 @@ func withContext(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// TokenExists reports whether a token row with that key is committed.
+func (r *TokenRepository) TokenExists(ctx context.Context, key string) (bool, error) {
+	var exists bool
+	err := r.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM token WHERE token = $1)`, key)
+	if err != nil {
+		return false, fmt.Errorf("looking up token %s: %w", key, withContext(ctx, err))
+	}
+	return exists, nil
+}

@@ -158,6 +158,24 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("FindChild after commit = %q, %v", key, err)
 		}
 	})
+	t.Run("TokenExists", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		if ok, err := repo.TokenExists(ctx, parent.Token.Key); err != nil || !ok {
+			t.Fatalf("TokenExists(committed) = %v, %v; want true", ok, err)
+		}
+		rec := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, time.Hour)
+		tx := begin(t, domain.CacheKey("porttest-"+rec.Data.Token.Key))
+		if err := tx.AddToken(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := repo.TokenExists(ctx, rec.Data.Token.Key); err != nil || ok {
+			t.Fatalf("TokenExists(uncommitted) = %v, %v; want false", ok, err)
+		}
+		if ok, err := repo.TokenExists(ctx, newToken(t).Key); err != nil || ok {
+			t.Fatalf("TokenExists(unknown) = %v, %v; want false", ok, err)
+		}
+	})
 	t.Run("LockExcludesSameName", func(t *testing.T) {
 		t.Parallel()
 		lock := domain.CacheKey("porttest-lock-" + newToken(t).Key)
