@@ -61,6 +61,9 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 	if r.Parent.Username == "" {
 		return fmt.Errorf("%w: parent token has no username", ErrInvalidRequest)
 	}
+	if !validName(r.Parent.Username) {
+		return fmt.Errorf("%w: parent's username is longer than %d characters or has control characters", ErrInvalidRequest, MaxNameLength)
+	}
 	if problem := r.Parent.Token.problem(); problem != "" {
 		// Not ErrInvalidToken as well: callers that test for it first
 		// would take a caller's mistake for a bad bearer token.
@@ -69,6 +72,8 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 	switch {
 	case r.Type == TokenTypeInternal && r.Service == "":
 		return fmt.Errorf("%w: service is empty", ErrInvalidRequest)
+	case !validName(r.Service):
+		return fmt.Errorf("%w: service is longer than %d characters or has control characters", ErrInvalidRequest, MaxNameLength)
 	case r.Type == TokenTypeNotebook && r.Service != "":
 		return fmt.Errorf("%w: a notebook token has no service", ErrInvalidRequest)
 	case r.Type != TokenTypeInternal && r.Type != TokenTypeNotebook:

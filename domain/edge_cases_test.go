@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +121,35 @@ func TestMalformedParentIsOnlyAnInvalidRequest(t *testing.T) {
 	}
 	if want := "invalid request: parent token key is not 22 characters of URL-safe base64"; err.Error() != want {
 		t.Fatalf("err = %q, want %q", err, want)
+	}
+}
+
+func TestValidateNamesFitTheStores(t *testing.T) {
+	long := strings.Repeat("s", domain.MaxNameLength+1)
+	longest := strings.Repeat("é", domain.MaxNameLength)
+	tests := map[string]struct {
+		username, service string
+		ok                bool
+	}{
+		"LongestService":     {"alice", longest, true},
+		"ServiceTooLong":     {"alice", long, false},
+		"ServiceWithNUL":     {"alice", "por\x00tal", false},
+		"ServiceWithNewline": {"alice", "portal\n", false},
+		"ServiceNotUTF8":     {"alice", "port\xffal", false},
+		"UsernameTooLong":    {long, "portal", false},
+		"UsernameWithTab":    {"ali\tce", "portal", false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := testParent(t)
+			p.Username = tt.username
+			err := domain.NewInternalRequest(p, tt.service, []string{"read:all"}, "192.0.2.1", 0).Validate(testNow, testLifetime)
+			if tt.ok && err != nil {
+				t.Fatalf("err = %v, want none", err)
+			}
+			if !tt.ok && !errors.Is(err, domain.ErrInvalidRequest) {
+				t.Fatalf("err = %v, want ErrInvalidRequest", err)
+			}
+		})
 	}
 }
