@@ -157,3 +157,24 @@ func (e *realEnv) redisChildren(t *testing.T, username string) int {
 	}
 	return n
 }
+
+// notebook asks the service for p's notebook token, failing t on error.
+func (e *realEnv) notebook(t testing.TB, p domain.TokenData) domain.Token {
+	t.Helper()
+	tok, err := e.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// internal asks the service for p's internal token for service with
+// scopes, failing t on error.
+func (e *realEnv) internal(t testing.TB, p domain.TokenData, service string, scopes []string) domain.Token {
+	t.Helper()
+	tok, err := e.svc.GetInternalToken(context.Background(), p, service, scopes, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}

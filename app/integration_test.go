@@ -13,24 +13,11 @@ import (
 func TestIntegrationChildReusedFromCache(t *testing.T) {
 	t.Parallel()
 	e := newRealEnv(t)
-	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
-	first, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb1, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb2, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := e.internal(t, p, "portal", []string{"read:all"})
+	second := e.internal(t, p, "portal", []string{"read:all"})
+	nb1 := e.notebook(t, p)
+	nb2 := e.notebook(t, p)
 	if first != second || nb1 != nb2 || first == nb1 {
 		t.Fatal("want one internal and one notebook child, each reused")
 	}
@@ -42,7 +29,6 @@ func TestIntegrationChildReusedFromCache(t *testing.T) {
 func TestIntegrationDifferentServiceOrScopesGiveDifferentChildren(t *testing.T) {
 	t.Parallel()
 	e := newRealEnv(t)
-	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
 	seen := map[domain.Token]bool{}
 	for _, req := range []struct {
@@ -54,10 +40,7 @@ func TestIntegrationDifferentServiceOrScopesGiveDifferentChildren(t *testing.T) 
 		{"portal", []string{"read:all", "read:tap"}},
 		{"portal", []string{}},
 	} {
-		tok, err := e.svc.GetInternalToken(ctx, p, req.service, req.scopes, "192.0.2.1", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := e.internal(t, p, req.service, req.scopes)
 		if seen[tok] {
 			t.Fatalf("%s %v reused another request's child", req.service, req.scopes)
 		}
@@ -71,17 +54,10 @@ func TestIntegrationDifferentServiceOrScopesGiveDifferentChildren(t *testing.T) 
 func TestIntegrationNewParentGivesNewChildren(t *testing.T) {
 	t.Parallel()
 	e := newRealEnv(t)
-	ctx := context.Background()
 	p1 := e.addParent(t, 7*24*time.Hour)
 	p2 := e.addParent(t, 7*24*time.Hour)
-	a, err := e.svc.GetNotebookToken(ctx, p1, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := e.svc.GetNotebookToken(ctx, p2, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := e.notebook(t, p1)
+	b := e.notebook(t, p2)
 	if a == b {
 		t.Fatal("two parents share a notebook child")
 	}
@@ -90,17 +66,10 @@ func TestIntegrationNewParentGivesNewChildren(t *testing.T) {
 func TestIntegrationParentScopeChangeKeepsInternalChild(t *testing.T) {
 	t.Parallel()
 	e := newRealEnv(t)
-	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
-	before, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := e.internal(t, p, "portal", []string{"read:all"})
 	p.Scopes = []string{"read:all", "user:token"}
-	after, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := e.internal(t, p, "portal", []string{"read:all"})
 	if before != after {
 		t.Fatal("changing the parent's other scopes replaced the internal child")
 	}
@@ -111,17 +80,11 @@ func TestIntegrationChildMissingFromRedisIsReplaced(t *testing.T) {
 	e := newRealEnv(t)
 	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
-	old, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := e.internal(t, p, "portal", []string{"read:all"})
 	if err := e.raw.Del(ctx, "token:"+old.Key).Err(); err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := e.internal(t, p, "portal", []string{"read:all"})
 	if fresh == old {
 		t.Fatal("a child missing from Redis was handed out")
 	}
@@ -135,10 +98,7 @@ func TestIntegrationChildPastHalfLifeIsReplaced(t *testing.T) {
 	e := newRealEnv(t)
 	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
-	old, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := e.notebook(t, p)
 	data, err := e.store.Get(ctx, old)
 	if err != nil {
 		t.Fatal(err)
@@ -149,10 +109,7 @@ func TestIntegrationChildPastHalfLifeIsReplaced(t *testing.T) {
 	if err := e.store.Store(ctx, data); err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := e.notebook(t, p)
 	if fresh == old {
 		t.Fatal("a child past half its lifetime was handed out")
 	}
@@ -163,14 +120,8 @@ func TestIntegrationClearFindsChildInDatabase(t *testing.T) {
 	e := newRealEnv(t)
 	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
-	nb, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nb := e.notebook(t, p)
+	in := e.internal(t, p, "portal", []string{"read:all"})
 	var historyBefore int
 	if err := e.db.Get(&historyBefore, `SELECT count(*) FROM token_change_history WHERE username = $1`, p.Username); err != nil {
 		t.Fatal(err)
@@ -178,14 +129,8 @@ func TestIntegrationClearFindsChildInDatabase(t *testing.T) {
 	if err := e.svc.Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
-	nb2, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in2, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nb2 := e.notebook(t, p)
+	in2 := e.internal(t, p, "portal", []string{"read:all"})
 	if nb2 != nb || in2 != in {
 		t.Fatal("after Clear the existing children were not found in the database")
 	}
@@ -203,10 +148,7 @@ func TestIntegrationParentCappedChildPastHalfLifeSkipsDatabase(t *testing.T) {
 	e := newRealEnv(t)
 	ctx := context.Background()
 	p := e.addParent(t, 2*time.Hour)
-	old, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := e.notebook(t, p)
 	data, err := e.store.Get(ctx, old)
 	if err != nil {
 		t.Fatal(err)
