@@ -25,7 +25,7 @@ type loadedToken struct {
 	Groups    []loadedGroup `json:"groups"`
 	TokenType string        `json:"token_type"`
 	Service   string        `json:"service"`
-	Scopes    any           `json:"scopes"` // a list, or a comma-separated string
+	Scopes    any           `json:"scopes"` // a list, or a comma-separated string; loadFast puts a []string
 	Created   *int64        `json:"created"`
 	Expires   *int64        `json:"expires"`
 	Token     tokenPair     `json:"token"`
@@ -41,10 +41,29 @@ type loadedGroup struct {
 // type, scopes of the wrong type) and when the data is for a token other
 // than key. Its errors never quote the data.
 func decodeTokenData(plain []byte, key string) (domain.TokenData, error) {
+	j, ok := loadFast(plain)
+	if !ok {
+		var err error
+		if j, err = loadJSON(plain); err != nil {
+			return domain.TokenData{}, err
+		}
+	}
+	return j.tokenData(key)
+}
+
+// loadJSON reads token data with encoding/json. It is what loadFast must
+// agree with, and what reads whatever loadFast leaves to it.
+func loadJSON(plain []byte) (loadedToken, error) {
 	var j loadedToken
 	if err := json.Unmarshal(plain, &j); err != nil {
-		return domain.TokenData{}, describeJSONError(err)
+		return loadedToken{}, describeJSONError(err)
 	}
+	return j, nil
+}
+
+// tokenData checks j as Gafaelfawr's model would and converts it. Both
+// ways of reading share it, so they cannot differ in what they accept.
+func (j *loadedToken) tokenData(key string) (domain.TokenData, error) {
 	switch {
 	case j.Token.Key != key: // also when the token is missing
 		return domain.TokenData{}, errors.New("token data is not for this token key")
@@ -89,6 +108,8 @@ func parseScopes(v any) ([]string, error) {
 	switch v := v.(type) {
 	case string:
 		return domain.SplitScopes(v), nil
+	case []string: // only from loadFast, which reads a list of strings only
+		return domain.CanonicalScopes(v), nil
 	case []any:
 		scopes := make([]string, len(v))
 		for i, s := range v {
