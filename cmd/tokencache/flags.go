@@ -56,16 +56,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// scopeList is a repeatable flag whose values may also be comma lists.
-type scopeList []string
+// commaList is a repeatable flag whose values may also be comma lists.
+type commaList []string
 
-func (s *scopeList) String() string { return strings.Join(*s, ",") }
+func (s *commaList) String() string { return strings.Join(*s, ",") }
 
-func (s *scopeList) Set(v string) error {
-	for scope := range strings.SplitSeq(v, ",") {
-		if scope = strings.TrimSpace(scope); scope != "" {
-			*s = append(*s, scope)
-		}
-	}
-	return nil
+func (s *commaList) Set(v string) error {
+	return eachItem(v, func(item string) error {
+		*s = append(*s, item)
+		return nil
+	})
 }

@@ -16,7 +16,7 @@ func (c *cli) mintSession(ctx context.Context, args []string) error {
 	var (
 		stores   storeFlags
 		user     string
-		scopes   scopeList
+		scopes   commaList
 		lifetime time.Duration
 	)
 	fs := c.newFlagSet("mint-session", `
