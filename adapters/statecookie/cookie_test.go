@@ -1,0 +1,164 @@
+package statecookie_test
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fernet/fernet-go"
+
+	"github.com/tokencache/tokencache/adapters/statecookie"
+	"github.com/tokencache/tokencache/domain"
+)
+
+// secret is the key of the golden cookies below, 32 bytes in URL-safe
+// base64 as Fernet.generate_key() writes them.
+const secret = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlBQkNERUY="
+
+// Made once with Python's cryptography Fernet and a pydantic model of
+// Gafaelfawr's cookie state, dumped as Gafaelfawr dumps it
+// (model_dump_json(exclude_none=True)).
+const (
+	// {"csrf":"OmNdVTtKKuK_VuJsGFdrqg","token":"gt-AAAAAAAAAAAAAAAAAAAAAw.bbbbbbbbbbbbbbbbbbbbbQ"}
+	pythonLoggedIn = "gAAAAABrDvdFx-mY9A2CZd-GWN3N6zeXYPNy-CW516urze2Y-fRBHuWVWTJ85XagixnZEcVsbbDneAZQXn5NiixSrU0A_YFM6490EOpsLt9CTizP8pzxsFSosAXVhaP_4SfLSLSWGeFFo2q97yM0R_6uvNIk9jcX-fBnZyhiJDoSJAzq3UGLGS8YlJwe0XBrx8jVBggWHQYQ"
+	// {"csrf":"x","return_url":"https://example.com/"}: a login under way
+	pythonLoggedOut = "gAAAAABrDvdFAyJKNAf9YiJ3OaHMk003KaLtctwIKf4SpgC-WXg-Yo50JfZzubkaVIlsHds067qYJw5aRwt4SeKYIJd40Z70Tw6Ud-r7sJYEyXtrXcFMA9dRP6T8kw7EKCzaWXWbvYOX6OrmCswBI9eR8f-Rj2bTeA=="
+)
+
+func TestTokenReadsGafaelfawrsCookie(t *testing.T) {
+	c := mustNew(t, secret)
+	got, ok := c.Token(pythonLoggedIn)
+	want := domain.Token{Key: "AAAAAAAAAAAAAAAAAAAAAw", Secret: "bbbbbbbbbbbbbbbbbbbbbQ"}
+	if !ok || got != want {
+		t.Fatalf("Token = %v, %v; want the token Gafaelfawr put in the cookie", got.Key, ok)
+	}
+	if _, ok := c.Token(pythonLoggedOut); ok {
+		t.Error("a cookie without a token yielded one")
+	}
+}
+
+func TestEncodeRoundTrips(t *testing.T) {
+	c := mustNew(t, secret)
+	token := newToken(t)
+	value, err := c.Encode(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(value, token.Secret) {
+		t.Fatal("the cookie value holds the token in clear")
+	}
+	if got, ok := c.Token(value); !ok || got != token {
+		t.Errorf("Token(Encode(token)) = %v, %v; want the token back", got.Key, ok)
+	}
+	// The plaintext is what Gafaelfawr's cookie state parses.
+	plain := fernet.VerifyAndDecrypt([]byte(value), 0, fernet.MustDecodeKeys(secret))
+	if want := `{"token":"` + token.String() + `"}`; string(plain) != want {
+		t.Errorf("plaintext = %s, want %s", plain, want)
+	}
+}
+
+func TestTokenRefusesOtherValues(t *testing.T) {
+	c := mustNew(t, secret)
+	other := mustNew(t, base64.URLEncoding.EncodeToString([]byte("another key of thirty-two bytes!")))
+	fromOther, err := other.Encode(newToken(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{
+		"empty":                    "",
+		"not Fernet":               "hello",
+		"another secret":           fromOther,
+		"truncated":                pythonLoggedIn[:len(pythonLoggedIn)-8],
+		"not JSON":                 seal(t, "not json"),
+		"JSON array":               seal(t, `["gt-AAAAAAAAAAAAAAAAAAAAAw.bbbbbbbbbbbbbbbbbbbbbQ"]`),
+		"token null":               seal(t, `{"token":null,"csrf":"x"}`),
+		"token a number":           seal(t, `{"token":5}`),
+		"token malformed":          seal(t, `{"token":"gt-short.short"}`),
+		"token without its prefix": seal(t, `{"token":"AAAAAAAAAAAAAAAAAAAAAw.bbbbbbbbbbbbbbbbbbbbbQ"}`),
+		"HMAC valid, no payload":   emptyPayload(t),
+	}
+	for name, value := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got, ok := c.Token(value); ok {
+				t.Errorf("Token = %v, true; want none", got.Key)
+			}
+		})
+	}
+}
+
+func TestNewRefusesBadSecrets(t *testing.T) {
+	raw := []byte("0123456789abcdef0123456789ABCDEF")
+	good := base64.URLEncoding.EncodeToString(raw)
+	for name, s := range map[string]string{
+		"empty":               "",
+		"passphrase":          "this is not base64 at all, it is a passphrase!!",
+		"31 bytes":            base64.URLEncoding.EncodeToString(raw[:31]),
+		"33 bytes":            base64.URLEncoding.EncodeToString(append(raw, 'x')),
+		"unpadded":            strings.TrimRight(good, "="),
+		"hex":                 hex.EncodeToString(raw),
+		"embedded whitespace": good[:10] + " " + good[10:],
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := statecookie.New(s)
+			if err == nil {
+				t.Fatal("New accepted the secret")
+			}
+			if s != "" && strings.Contains(err.Error(), s) {
+				t.Errorf("error %q quotes the secret", err)
+			}
+			if !strings.Contains(err.Error(), "session secret") {
+				t.Errorf("error %q does not say the session secret is at fault", err)
+			}
+		})
+	}
+}
+
+func mustNew(t *testing.T, s string) *statecookie.Codec {
+	t.Helper()
+	c, err := statecookie.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newToken(t *testing.T) domain.Token {
+	t.Helper()
+	tok, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// seal encrypts plain with the test secret.
+func seal(t *testing.T, plain string) string {
+	t.Helper()
+	tok, err := fernet.EncryptAndSign([]byte(plain), fernet.MustDecodeKeys(secret)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(tok)
+}
+
+// emptyPayload builds, by the Fernet spec, a token with a valid HMAC and
+// no ciphertext block, on which fernet-go panics.
+func emptyPayload(t *testing.T) string {
+	t.Helper()
+	key, err := base64.URLEncoding.DecodeString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 1+8+16) // version, timestamp, IV
+	msg[0] = 0x80
+	binary.BigEndian.PutUint64(msg[1:], uint64(time.Now().Unix()))
+	mac := hmac.New(sha256.New, key[:16])
+	mac.Write(msg)
+	return base64.URLEncoding.EncodeToString(mac.Sum(msg))
+}
