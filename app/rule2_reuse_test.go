@@ -11,8 +11,10 @@ import (
 )
 
 // Rule 2: a cached child is reused only if the token store still holds it
-// with a matching secret, its scopes are a subset of those requested (of
-// the parent's current scopes for notebooks), and it has enough life left.
+// with a matching secret, it is for the requested service (or, written
+// before Gafaelfawr 12.0, for an unknown one), its scopes are a subset of
+// those requested (of the parent's current scopes for notebooks), and it
+// has enough life left.
 
 // expectReplaced expects the cache entry to be passed over: a repository
 // lookup that finds nothing and a new child.
@@ -50,6 +52,36 @@ func TestRule2CachedChildMissingFromStoreIsReplaced(t *testing.T) {
 	f.cacheInternal(t, p, "portal", []string{"read:all"}, child)
 
 	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(domain.TokenData{}, errNotFoundSpec) // once: not again after the lock
+	f.expectReplaced(t, child.Token, func() (domain.Token, error) {
+		return f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0)
+	})
+}
+
+func TestRule2InternalChildWithUnknownServiceIsReused(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	// Written before Gafaelfawr 12.0: the token store has no service.
+	child := childOf(t, p, domain.TokenTypeInternal, "", []string{"read:all"}, specNow, specLifetime)
+	f.cacheInternal(t, p, "portal", []string{"read:all"}, child)
+
+	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(child, nil)
+	// No repository call is expected: gomock fails the test on any.
+	got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0)
+	if err != nil || got != child.Token {
+		t.Fatalf("got %v, %v; want the cached child", got.Key, err)
+	}
+}
+
+func TestRule2InternalChildOfAnotherServiceIsReplaced(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	child := childOf(t, p, domain.TokenTypeInternal, "portal", []string{"read:all"}, specNow, specLifetime)
+	f.cacheInternal(t, p, "portal", []string{"read:all"}, child)
+
+	// The store now says the child is for another service.
+	other := child.Clone()
+	other.Service = "tap"
+	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(other, nil)
 	f.expectReplaced(t, child.Token, func() (domain.Token, error) {
 		return f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0)
 	})

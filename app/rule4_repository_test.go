@@ -129,6 +129,23 @@ func TestRule4FoundChildFailingRule2IsReplaced(t *testing.T) {
 	}
 }
 
+func TestRule4FoundChildWithUnknownServiceIsReused(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	// Written before Gafaelfawr 12.0: the service is in the repository's
+	// row, which the lookup matched, but not in the token store.
+	child := childOf(t, p, domain.TokenTypeInternal, "", []string{"read:all"}, specNow, specLifetime)
+	f.expectLookupFinds(child.Token.Key)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+	got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0)
+	if err != nil || got != child.Token {
+		t.Fatalf("got %v, %v; want the stored child", got.Key, err)
+	}
+	if c := f.observer.Counts(); c.LookupsFound != 1 || c.Created != 0 {
+		t.Fatalf("observer counts = %+v", c)
+	}
+}
+
 func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 	t.Run("Begin", func(t *testing.T) {
 		f := newFixture(t)

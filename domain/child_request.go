@@ -127,18 +127,33 @@ func (r ChildRequest) Query(now time.Time, tokenLifetime time.Duration) ChildQue
 }
 
 // Reusable reports whether child, as read from the token store, may be
-// handed out for this request at now: it is the right kind of token for the
-// right user, its scopes are a subset of those requested (internal) or of
-// the parent's current scopes (notebook), and it has enough life left.
+// handed out for this request at now: it fits the request (see fits) and
+// has enough life left (HasEnoughLife).
 func (r ChildRequest) Reusable(child TokenData, now time.Time, tokenLifetime time.Duration) bool {
-	if child.Type != r.Type || child.Username != r.Parent.Username || child.Service != r.Service {
-		return false
-	}
-	if !ScopesSubset(child.Scopes, r.Scopes) {
+	if !r.fits(child) {
 		return false
 	}
 	_, best := ChildTimes(r.Parent, now, tokenLifetime)
 	return HasEnoughLife(child, now, r.MinimumLifetime, best)
+}
+
+// fits reports whether child is a token this request may be answered with,
+// whatever its lifetime: of the right type, for the right user, for the
+// right service, with scopes a subset of those requested (internal) or of
+// the parent's current scopes (notebook).
+//
+// An internal child whose service is unknown ("") fits any service:
+// Gafaelfawr before 12.0 kept an internal token's service only in the
+// repository, and the cache key or the repository lookup that led to the
+// child has already matched it. A known service must be the requested one.
+func (r ChildRequest) fits(child TokenData) bool {
+	if child.Type != r.Type || child.Username != r.Parent.Username {
+		return false
+	}
+	if child.Service != r.Service && (r.Type != TokenTypeInternal || child.Service != "") {
+		return false
+	}
+	return ScopesSubset(child.Scopes, r.Scopes)
 }
 
 // NewChild builds the token data of a new child with the given token,

@@ -257,6 +257,8 @@ func TestChildRequestReusable(t *testing.T) {
 			child: withChild(internalChild, func(c *domain.TokenData) { c.Username = "mallory" })},
 		{name: "internal, wrong service", req: internal, want: false,
 			child: withChild(internalChild, func(c *domain.TokenData) { c.Service = "tap" })},
+		{name: "internal, service unknown (before Gafaelfawr 12.0)", req: internal, want: true,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Service = "" })},
 		{name: "internal, more scopes than requested", req: internal, want: false,
 			child: withChild(internalChild, func(c *domain.TokenData) { c.Scopes = append(c.Scopes, "exec:notebook") })},
 		{name: "internal, fewer scopes than requested", req: internal, want: true,
