@@ -37,9 +37,12 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRe
 }
 
 // findExisting looks in the repository for a child that the token store
-// still holds and that may be reused for req.
+// still holds and that may be reused for req. The lookup's cut-off decides
+// whether the child has enough life left, not half of its own lifetime as
+// on a cache hit: a child found here is handed out as Gafaelfawr would.
 func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.Token, bool, error) {
-	childKey, err := tx.FindChild(ctx, req.Query(s.clock.Now(), s.lifetime))
+	query := req.Query(s.clock.Now(), s.lifetime)
+	childKey, err := tx.FindChild(ctx, query)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
 		return domain.Token{}, false, nil
@@ -55,7 +58,7 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 		return domain.Token{}, false, s.storeFailed(ctx, "token_store.get",
 			fmt.Errorf("reading existing %s token %s: %w", req.Type, childKey, err))
 	}
-	if !req.Reusable(data, s.clock.Now(), s.lifetime) {
+	if !req.ReusableFromRepository(data, query.MinExpiration) {
 		return domain.Token{}, false, nil
 	}
 	return data.Token, true, nil

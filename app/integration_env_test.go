@@ -37,12 +37,19 @@ var migrateOnce sync.Once
 
 func newRealEnv(t testing.TB) *realEnv {
 	t.Helper()
+	return newRealEnvWithLifetime(t, 24*time.Hour)
+}
+
+// newRealEnvWithLifetime is newRealEnv with the service's token lifetime
+// set to tokenLifetime.
+func newRealEnvWithLifetime(t testing.TB, tokenLifetime time.Duration) *realEnv {
+	t.Helper()
 	ctx := context.Background()
 	cfg := app.Config{
 		RedisURL:      integration.RedisURL(t),
 		DatabaseURL:   integration.DatabaseURL(t),
 		SessionSecret: newSessionSecret(t),
-		TokenLifetime: 24 * time.Hour,
+		TokenLifetime: tokenLifetime,
 		CacheSize:     100,
 	}
 	db, closeDB, err := postgres.Open(ctx, cfg.DatabaseURL)

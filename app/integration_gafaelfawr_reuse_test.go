@@ -47,6 +47,81 @@ func TestIntegrationGafaelfawrPre12InternalChildIsReused(t *testing.T) {
 	}
 }
 
+func TestIntegrationGafaelfawrChildFoundInDatabaseIsReusedPastHalfLife(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		typ     domain.TokenType
+		service string
+		scopes  []string
+	}{
+		{name: "internal", typ: domain.TokenTypeInternal, service: "portal", scopes: []string{"read:all"}},
+		{name: "notebook", typ: domain.TokenTypeNotebook, scopes: []string{"exec:notebook", "read:all", "read:tap"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// The lookup's cut-off is now plus half of 10 days. A 30-day
+			// child with 7 days left passes it, and Gafaelfawr hands it out
+			// without asking how much of its own lifetime has passed.
+			e := newRealEnvWithLifetime(t, 240*time.Hour)
+			p := e.addParent(t, 20*24*time.Hour)
+			now := time.Now().UTC().Truncate(time.Second)
+			created := now.Add(-23 * 24 * time.Hour)
+			child := e.addGafaelfawrChild(t, p, gafaelfawrChild{
+				typ: tt.typ, service: tt.service, scopes: tt.scopes,
+				created: created, expires: created.Add(30 * 24 * time.Hour),
+			})
+			for i := range 2 {
+				got, err := e.request(p, tt.typ, tt.service, tt.scopes, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != child {
+					t.Fatalf("request %d: got %s, want the child %s with 7 of 30 days left", i+1, got.Key, child.Key)
+				}
+			}
+			if n := e.children(t, p.Token.Key); n != 1 {
+				t.Fatalf("%d child rows, want 1 (no duplicate)", n)
+			}
+		})
+	}
+}
+
+func TestIntegrationGafaelfawrNotebookChildReusedWithIngressMinimumLifetime(t *testing.T) {
+	t.Parallel()
+	// Gafaelfawr's default token lifetime, and the minimum lifetime its
+	// ingress asks for: a child with 10 of 30 days left is good for it.
+	e := newRealEnvWithLifetime(t, 30*24*time.Hour)
+	p := e.addParent(t, 20*24*time.Hour)
+	now := time.Now().UTC().Truncate(time.Second)
+	created := now.Add(-20 * 24 * time.Hour)
+	child := e.addGafaelfawrChild(t, p, gafaelfawrChild{
+		typ: domain.TokenTypeNotebook, scopes: p.Scopes,
+		created: created, expires: created.Add(30 * 24 * time.Hour),
+	})
+	for i := range 2 { // from the database, then from the cache
+		got, err := e.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 300*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != child {
+			t.Fatalf("request %d: got %s, want the child %s with 10 of 30 days left", i+1, got.Key, child.Key)
+		}
+	}
+	if n := e.children(t, p.Token.Key); n != 1 {
+		t.Fatalf("%d child rows, want 1 (no duplicate)", n)
+	}
+}
+
+// request asks the service for p's child of type typ (for internal tokens,
+// for service with scopes).
+func (e *realEnv) request(p domain.TokenData, typ domain.TokenType, service string, scopes []string, minimumLifetime time.Duration) (domain.Token, error) {
+	if typ == domain.TokenTypeNotebook {
+		return e.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", minimumLifetime)
+	}
+	return e.svc.GetInternalToken(context.Background(), p, service, scopes, "192.0.2.1", minimumLifetime)
+}
+
 // gafaelfawrChild describes a child token as a Python Gafaelfawr made it.
 type gafaelfawrChild struct {
 	typ              domain.TokenType

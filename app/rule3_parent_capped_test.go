@@ -61,9 +61,15 @@ func TestRule3UncappedChildPastHalfLifeIsReplaced(t *testing.T) {
 	f := newFixture(t)
 	p := shortParent(t)
 	// Created when the token lifetime was shorter: it expires an hour
-	// before the parent, so a new child could do better.
+	// before the parent, so a new child could do better. It is cached by a
+	// request whose minimum lifetime of half an hour made the repository
+	// lookup's cut-off earlier than the parent's expiry.
 	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, time.Hour)
-	f.cacheNotebook(t, p, child)
+	f.expectLookupFinds(child.Token.Key)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+	if got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 30*time.Minute); err != nil || got != child.Token {
+		t.Fatalf("priming the cache: got %v, %v", got.Key, err)
+	}
 
 	f.clock.Advance(45 * time.Minute)
 	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(child, nil)

@@ -11,9 +11,11 @@ import (
 )
 
 // Rule 4: on a miss, the repository is asked for an existing child of the
-// same parent and kind that expires no earlier than the minimum expiration;
-// one the token store still holds and that passes rule 2 is returned and
-// cached.
+// same parent and kind that expires no earlier than the minimum expiration.
+// One the token store still holds is returned and cached if it passes rule
+// 2's checks of type, user, service and scopes, and its expiry in the token
+// store is no earlier than that cut-off too; unlike a cache hit, it need not
+// have half of its own lifetime left.
 
 func TestRule4LookupQueryForInternalToken(t *testing.T) {
 	f := newFixture(t)
@@ -129,6 +131,32 @@ func TestRule4FoundChildFailingRule2IsReplaced(t *testing.T) {
 	}
 }
 
+func TestRule4FoundChildPastHalfLifeIsReused(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	// Made 30 of its 48 hours ago, when the token lifetime was longer: 18
+	// hours left, under half its lifetime but after the lookup's cut-off
+	// (now plus half the token lifetime), and before the expiry a new child
+	// would get, so rule 3 does not apply.
+	child := childOf(t, p, domain.TokenTypeInternal, "portal", []string{"read:all"}, specNow.Add(-30*time.Hour), 48*time.Hour)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
+		if child.Expires.Before(q.MinExpiration) {
+			t.Errorf("the child expires at %v, before the lookup's cut-off %v: the spec is wrong", child.Expires, q.MinExpiration)
+		}
+		return child.Token.Key, nil
+	})
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+	got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0)
+	if err != nil || got != child.Token {
+		t.Fatalf("got %v, %v; want the stored child", got.Key, err)
+	}
+	if c := f.observer.Counts(); c.LookupsFound != 1 || c.Created != 0 {
+		t.Fatalf("observer counts = %+v", c)
+	}
+}
+
 func TestRule4FoundChildWithUnknownServiceIsReused(t *testing.T) {
 	f := newFixture(t)
 	p := parent(t)
@@ -143,6 +171,41 @@ func TestRule4FoundChildWithUnknownServiceIsReused(t *testing.T) {
 	}
 	if c := f.observer.Counts(); c.LookupsFound != 1 || c.Created != 0 {
 		t.Fatalf("observer counts = %+v", c)
+	}
+}
+
+func TestRule4FoundChildRefusedByTokenStoreDataIsReplaced(t *testing.T) {
+	p := parent(t)
+	child := childOf(t, p, domain.TokenTypeInternal, "portal", []string{"read:all"}, specNow, specLifetime)
+	cutOff := specNow.Add(specLifetime / 2)
+	tests := []struct {
+		name string
+		edit func(*domain.TokenData)
+	}{
+		{"another service", func(d *domain.TokenData) { d.Service = "tap" }},
+		{"another user", func(d *domain.TokenData) { d.Username = "mallory" }},
+		{"another type", func(d *domain.TokenData) { d.Type = domain.TokenTypeNotebook }},
+		{"expiring before the cut-off", func(d *domain.TokenData) { d.Expires = cutOff.Add(-time.Second) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			// The repository's row matched the lookup; the token store
+			// says otherwise.
+			stored := child.Clone()
+			tt.edit(&stored)
+			f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+			f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(child.Token.Key, nil)
+			f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(stored, nil)
+			f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+			f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+			f.tx.EXPECT().Commit(gomock.Any()).Return(nil)
+			f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+			got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0)
+			if err != nil || got == child.Token {
+				t.Fatalf("got %v, %v; want a new child", got.Key, err)
+			}
+		})
 	}
 }
 

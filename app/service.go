@@ -67,8 +67,10 @@ func NewTokenCacheService(
 }
 
 // GetNotebookToken returns a notebook token of parent, carrying the
-// parent's scopes, with at least minimumLifetime left (0: not set, then at
-// least half its lifetime). ipAddress is recorded in the change history of
+// parent's scopes, with at least minimumLifetime left. When that is 0 (not
+// set), a cached child needs half of its own lifetime left, and one found
+// in the repository half the token lifetime, or as long as the parent
+// lives if that is shorter. ipAddress is recorded in the change history of
 // a new token. Errors wrap domain.ErrInvalidRequest,
 // domain.ErrInvalidToken or domain.ErrInsufficientLifetime for a bad
 // request; any other error is a store failure.

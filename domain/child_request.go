@@ -126,15 +126,30 @@ func (r ChildRequest) Query(now time.Time, tokenLifetime time.Duration) ChildQue
 	}
 }
 
-// Reusable reports whether child, as read from the token store, may be
-// handed out for this request at now: it fits the request (see fits) and
-// has enough life left (HasEnoughLife).
+// Reusable reports whether child, as read from the token store on a cache
+// hit, may be handed out for this request at now: it fits the request (see
+// fits) and has enough life left (HasEnoughLife).
 func (r ChildRequest) Reusable(child TokenData, now time.Time, tokenLifetime time.Duration) bool {
 	if !r.fits(child) {
 		return false
 	}
 	_, best := ChildTimes(r.Parent, now, tokenLifetime)
 	return HasEnoughLife(child, now, r.MinimumLifetime, best)
+}
+
+// ReusableFromRepository reports whether child, found by the repository
+// lookup whose cut-off was minExpiration (ChildQuery.MinExpiration) and
+// read from the token store, may be handed out for this request: it fits
+// the request (see fits) and expires no earlier than the cut-off, or never.
+//
+// Unlike a cache hit, it need not have half of its own lifetime left: the
+// cut-off already says how much life is enough, and Gafaelfawr hands such a
+// child out too, so replacing it would only make a duplicate.
+func (r ChildRequest) ReusableFromRepository(child TokenData, minExpiration time.Time) bool {
+	if !r.fits(child) {
+		return false
+	}
+	return child.Expires.IsZero() || !child.Expires.Before(minExpiration)
 }
 
 // fits reports whether child is a token this request may be answered with,

@@ -304,6 +304,76 @@ func TestChildRequestReusable(t *testing.T) {
 	}
 }
 
+func TestChildRequestReusableFromRepository(t *testing.T) {
+	parent := testParent(t)
+	internal := domain.NewInternalRequest(parent, "portal", []string{"read:all", "user:token"}, "192.0.2.1", 0)
+	notebook := domain.NewNotebookRequest(parent, "192.0.2.1", 0)
+	// The lookup's cut-off with a 10-day token lifetime: now plus 5 days.
+	const tokenLifetime = 10 * 24 * time.Hour
+	cutOff := internal.Query(testNow, tokenLifetime).MinExpiration
+	// Children made 23 days ago by a Gafaelfawr whose token lifetime was
+	// 30 days: 7 days left, far past half-life, yet after the cut-off.
+	made := testNow.Add(-23 * 24 * time.Hour)
+	internalChild := internal.NewChild(testToken(t, 2), made, 30*24*time.Hour)
+	notebookChild := notebook.NewChild(testToken(t, 3), made, 30*24*time.Hour)
+
+	withChild := func(child domain.TokenData, edit func(*domain.TokenData)) domain.TokenData {
+		child = child.Clone()
+		edit(&child)
+		return child
+	}
+
+	tests := []struct {
+		name  string
+		req   domain.ChildRequest
+		child domain.TokenData
+		want  bool
+	}{
+		{name: "internal, past half-life, after the cut-off", req: internal, child: internalChild, want: true},
+		{name: "internal, expires at the cut-off", req: internal, want: true,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Expires = cutOff })},
+		{name: "internal, expires a second before the cut-off", req: internal, want: false,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Expires = cutOff.Add(-time.Second) })},
+		{name: "internal, never expires", req: internal, want: true,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Expires = time.Time{} })},
+		{name: "internal, wrong type", req: internal, want: false,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Type = domain.TokenTypeNotebook })},
+		{name: "internal, wrong user", req: internal, want: false,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Username = "mallory" })},
+		{name: "internal, wrong service", req: internal, want: false,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Service = "tap" })},
+		{name: "internal, service unknown (before Gafaelfawr 12.0)", req: internal, want: true,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Service = "" })},
+		{name: "internal, more scopes than requested", req: internal, want: false,
+			child: withChild(internalChild, func(c *domain.TokenData) { c.Scopes = append(c.Scopes, "exec:notebook") })},
+
+		{name: "notebook, past half-life, after the cut-off", req: notebook, child: notebookChild, want: true},
+		{name: "notebook, expires a second before the cut-off", req: notebook, want: false,
+			child: withChild(notebookChild, func(c *domain.TokenData) { c.Expires = cutOff.Add(-time.Second) })},
+		{name: "notebook, wrong type", req: notebook, want: false,
+			child: withChild(notebookChild, func(c *domain.TokenData) { c.Type = domain.TokenTypeInternal })},
+		{name: "notebook, has a service", req: notebook, want: false,
+			child: withChild(notebookChild, func(c *domain.TokenData) { c.Service = "portal" })},
+		{name: "notebook, parent has since lost a scope", child: notebookChild, want: false,
+			req: domain.NewNotebookRequest(withChild(parent, func(p *domain.TokenData) {
+				p.Scopes = []string{"exec:notebook", "read:all"}
+			}), "192.0.2.1", 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.req.ReusableFromRepository(tt.child, cutOff); got != tt.want {
+				t.Errorf("ReusableFromRepository = %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// The same child, cached, is past half-life: a cache hit is refused,
+	// and the request goes on to the repository, which hands it out.
+	if internal.Reusable(internalChild, testNow, tokenLifetime) {
+		t.Errorf("Reusable (a cache hit) = true for a child past half-life, want false")
+	}
+}
+
 func TestChildRequestNewChild(t *testing.T) {
 	parent := testParent(t)
 	token := testToken(t, 2)

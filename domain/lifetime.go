@@ -47,11 +47,13 @@ func MinimumExpiration(parent TokenData, now time.Time, minimumLifetime, tokenLi
 	return min
 }
 
-// HasEnoughLife reports whether child may still be handed out at now. A
-// child that never expires always may. Otherwise it needs at least
+// HasEnoughLife reports whether a cached child may still be handed out at
+// now. A child that never expires always may. Otherwise it needs at least
 // minimumLifetime left when that is set, else at least half of its own
 // lifetime left, unless its expiry is already bestExpiry, the latest any new
-// child could get, in which case replacing it would gain nothing.
+// child could get, in which case replacing it would gain nothing. (A child
+// found in the repository needs only to meet the lookup's cut-off,
+// MinimumExpiration.)
 func HasEnoughLife(child TokenData, now time.Time, minimumLifetime time.Duration, bestExpiry time.Time) bool {
 	if child.Expires.IsZero() {
 		return true
