@@ -101,9 +101,6 @@ func TestReadsGafaelfawrEntries(t *testing.T) {
 			return strings.Replace(doc, `"username": "someuser",`,
 				`"username": "someuser", "quota": {"api": {"tap": 500}, "notebook": null}, "future": [1, "x", {}],`, 1)
 		}, func(*domain.TokenData) {}},
-		{"group without a GID", func(doc string) string {
-			return strings.Replace(doc, `{"name": "g_users", "id": 4123}`, `{"name": "g_users", "id": null}, {"name": "g_other"}`, 1)
-		}, func(d *domain.TokenData) { d.Groups = []domain.Group{{Name: "g_users"}, {Name: "g_other"}} }},
 		{"no groups", func(doc string) string {
 			return strings.Replace(doc, `[{"name": "g_users", "id": 4123}]`, `[]`, 1)
 		}, func(d *domain.TokenData) { d.Groups = []domain.Group{} }},
@@ -160,18 +157,17 @@ func TestWritesGafaelfawrEntries(t *testing.T) {
 				"token": map[string]any{"key": d.Token.Key, "secret": d.Token.Secret},
 			}
 		}},
-		// Gafaelfawr 11.0 and later refuse a group whose id is null, so a
-		// group without a GID (as older releases wrote it) is written with
-		// id 0, like a group whose GID is 0.
-		{"group without a GID, unsorted scopes", func(t *testing.T) domain.TokenData {
+		// A group's id is never null: Gafaelfawr 11.0 and later refuse
+		// that, and accept 0.
+		{"group with GID 0, unsorted scopes", func(t *testing.T) domain.TokenData {
 			d := e.minimalData(t)
-			d.Groups = []domain.Group{{Name: "g_nogid"}}
+			d.Groups = []domain.Group{{Name: "g_zero"}}
 			d.Scopes = []string{"user:token", "read:all"}
 			return d
 		}, func(d domain.TokenData) map[string]any {
 			return map[string]any{
 				"username": "someuser", "name": nil, "email": nil, "uid": nil, "gid": nil,
-				"groups":     []any{map[string]any{"name": "g_nogid", "id": 0.0}},
+				"groups":     []any{map[string]any{"name": "g_zero", "id": 0.0}},
 				"token_type": "user", "service": nil, "scopes": []any{"read:all", "user:token"},
 				"created": float64(d.Created.Unix()), "expires": nil,
 				"token": map[string]any{"key": d.Token.Key, "secret": d.Token.Secret},

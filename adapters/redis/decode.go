@@ -5,42 +5,40 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 )
 
 // loadedToken is token data as read from Redis, written by Gafaelfawr or by
-// this store. It is not storedToken because reading is the hit path:
-// encoding/json leaves a plain field at its zero value, the domain's
-// "unset", for null as for a missing field, so optional fields need no
-// pointer and no allocation. Pointers remain only where a missing field
-// must be told from a zero: created (required) and expires (0 would be
-// 1970, not "never").
+// this store. It is not storedToken because reading is the hit path: its
+// optional fields are values that record whether the field was missing,
+// null or set, so that reading them allocates nothing.
 type loadedToken struct {
-	Username  string        `json:"username"`
-	Name      string        `json:"name"`
-	Email     string        `json:"email"`
-	UID       int64         `json:"uid"`
-	GID       int64         `json:"gid"`
+	Username  string        `json:"username"` // "" for missing or null, both refused
+	Name      optString     `json:"name"`
+	Email     optString     `json:"email"`
+	UID       optInt        `json:"uid"`
+	GID       optInt        `json:"gid"`
 	Groups    []loadedGroup `json:"groups"`
 	TokenType string        `json:"token_type"`
-	Service   string        `json:"service"`
+	Service   optString     `json:"service"`
 	Scopes    any           `json:"scopes"` // a list, or a comma-separated string; loadFast puts a []string
-	Created   *int64        `json:"created"`
-	Expires   *int64        `json:"expires"`
+	Created   optInt        `json:"created"`
+	Expires   optInt        `json:"expires"`
 	Token     tokenPair     `json:"token"`
 }
 
 type loadedGroup struct {
-	Name string `json:"name"`
-	ID   int64  `json:"id"` // null: no GID, read as 0
+	Name string `json:"name"` // "" for missing or null, both refused
+	ID   optInt `json:"id"`
 }
 
 // decodeTokenData parses the JSON stored under key. It fails where
-// Gafaelfawr's own model would (a required field missing, an unknown token
-// type, scopes of the wrong type) and when the data is for a token other
-// than key. Its errors never quote the data.
-func decodeTokenData(plain []byte, key string) (domain.TokenData, error) {
+// Gafaelfawr's own model would (model_rules.go) and when the data is for a
+// token other than key. A missing creation time is now, as in Gafaelfawr.
+// Its errors never quote the data.
+func decodeTokenData(plain []byte, key string, now time.Time) (domain.TokenData, error) {
 	j, ok := loadFast(plain)
 	if !ok {
 		var err error
@@ -48,12 +46,18 @@ func decodeTokenData(plain []byte, key string) (domain.TokenData, error) {
 			return domain.TokenData{}, err
 		}
 	}
-	return j.tokenData(key)
+	return j.tokenData(key, now)
 }
 
 // loadJSON reads token data with encoding/json. It is what loadFast must
 // agree with, and what reads whatever loadFast leaves to it.
 func loadJSON(plain []byte) (loadedToken, error) {
+	// Gafaelfawr decodes the plaintext as UTF-8 before parsing it, where
+	// encoding/json would read invalid bytes as U+FFFD. loadFast reads
+	// only valid UTF-8, so this costs nothing on the hit path.
+	if !utf8.Valid(plain) {
+		return loadedToken{}, errors.New("token data is not UTF-8")
+	}
 	var j loadedToken
 	if err := json.Unmarshal(plain, &j); err != nil {
 		return loadedToken{}, describeJSONError(err)
@@ -63,43 +67,124 @@ func loadJSON(plain []byte) (loadedToken, error) {
 
 // tokenData checks j as Gafaelfawr's model would and converts it. Both
 // ways of reading share it, so they cannot differ in what they accept.
-func (j *loadedToken) tokenData(key string) (domain.TokenData, error) {
+func (j *loadedToken) tokenData(key string, now time.Time) (domain.TokenData, error) {
 	switch {
 	case j.Token.Key != key: // also when the token is missing
 		return domain.TokenData{}, errors.New("token data is not for this token key")
-	case j.Username == "":
-		return domain.TokenData{}, errors.New("token data has no username")
+	case j.Token.Secret == "":
+		// Gafaelfawr refuses null, and reads a missing secret as a new
+		// random one: either way no presented token matches it, and
+		// GetByKey must not hand it out.
+		return domain.TokenData{}, errors.New("token data has no token secret")
 	case !domain.TokenType(j.TokenType).Valid():
 		return domain.TokenData{}, errors.New("token data has an unknown token type")
-	case j.Created == nil:
-		return domain.TokenData{}, errors.New("token data has no creation time")
+	}
+	if err := j.checkUser(); err != nil {
+		return domain.TokenData{}, err
+	}
+	created, expires, err := j.times(now)
+	if err != nil {
+		return domain.TokenData{}, err
+	}
+	groups, err := j.groups()
+	if err != nil {
+		return domain.TokenData{}, err
 	}
 	scopes, err := parseScopes(j.Scopes)
 	if err != nil {
 		return domain.TokenData{}, err
 	}
-	d := domain.TokenData{
+	return domain.TokenData{
 		Token:    domain.Token{Key: j.Token.Key, Secret: j.Token.Secret},
 		Username: j.Username,
 		Type:     domain.TokenType(j.TokenType),
-		Service:  j.Service,
+		Service:  j.Service.s,
 		Scopes:   scopes,
-		Created:  time.Unix(*j.Created, 0).UTC(),
-		Name:     j.Name,
-		Email:    j.Email,
-		UID:      j.UID,
-		GID:      j.GID,
+		Created:  created,
+		Expires:  expires,
+		Name:     j.Name.s,
+		Email:    j.Email.s,
+		UID:      j.UID.n,
+		GID:      j.GID.n,
+		Groups:   groups,
+	}, nil
+}
+
+// checkUser applies the model's rules to the user's fields and service:
+// null and missing are "unset" for all but username, and a value set must
+// be long enough, short enough, or at least 1.
+func (j *loadedToken) checkUser() error {
+	switch {
+	case j.Username == "":
+		return errors.New("token data has no username")
+	case tooLong(j.Username):
+		return fmt.Errorf("token data username is longer than %d characters", maxNameLength)
+	case j.Service.p == present && j.Service.s == "":
+		return errors.New("token data service is empty")
+	case j.Service.p == present && tooLong(j.Service.s):
+		return fmt.Errorf("token data service is longer than %d characters", maxNameLength)
+	case j.Name.p == present && j.Name.s == "":
+		return errors.New("token data name is empty")
+	case j.Email.p == present && j.Email.s == "":
+		return errors.New("token data email is empty")
+	case j.UID.p == present && j.UID.n < 1:
+		return errors.New("token data UID is below 1")
+	case j.GID.p == present && j.GID.n < 1:
+		return errors.New("token data GID is below 1")
 	}
-	if j.Expires != nil {
-		d.Expires = time.Unix(*j.Expires, 0).UTC()
-	}
-	if j.Groups != nil {
-		d.Groups = make([]domain.Group, len(j.Groups))
-		for i, g := range j.Groups {
-			d.Groups[i] = domain.Group{Name: g.Name, ID: g.ID}
+	return nil
+}
+
+// times reads the creation and expiry times, as Pydantic reads them
+// (timestamp). A missing creation time is now in whole seconds, as
+// Gafaelfawr's default; a null one is refused. A null or missing expiry
+// is "never", the zero time.
+func (j *loadedToken) times(now time.Time) (created, expires time.Time, err error) {
+	switch j.Created.p {
+	case missing:
+		created = now.Truncate(time.Second).UTC()
+	case null:
+		return created, expires, errors.New("token data creation time is null")
+	default:
+		var ok bool
+		if created, ok = timestamp(j.Created.n); !ok {
+			return created, expires, errors.New("token data creation time is out of range")
 		}
 	}
-	return d, nil
+	if j.Expires.p == present {
+		var ok bool
+		expires, ok = timestamp(j.Expires.n)
+		switch {
+		case !ok:
+			return created, expires, errors.New("token data expiry time is out of range")
+		case expires.IsZero():
+			// The first instant of the year 1, which the domain's zero
+			// time would turn into "never expires".
+			return created, expires, errors.New("token data expired in the year 1")
+		}
+	}
+	return created, expires, nil
+}
+
+// groups converts the groups, each of which must have a name matching
+// Gafaelfawr's pattern and an integer id (any integer: 0 and negative ids
+// are allowed). Gafaelfawr 4.1 and 5.2 to 10.x wrote a null id for a group
+// without a GID; later releases refuse such data, and so does this.
+func (j *loadedToken) groups() ([]domain.Group, error) {
+	if j.Groups == nil {
+		return nil, nil
+	}
+	groups := make([]domain.Group, len(j.Groups))
+	for i, g := range j.Groups {
+		if !validGroupName(g.Name) {
+			return nil, errors.New("token data has a group whose name is not a valid group name")
+		}
+		if g.ID.p != present {
+			return nil, errors.New("token data has a group without a GID")
+		}
+		groups[i] = domain.Group{Name: g.Name, ID: g.ID.n}
+	}
+	return groups, nil
 }
 
 // parseScopes reads scopes as Gafaelfawr does, from a JSON list or a

@@ -25,10 +25,10 @@ type storedToken struct {
 	Token     tokenPair     `json:"token"`
 }
 
-// storedGroup is one group. Its id is always a number: Gafaelfawr 11.0 and
-// later require one and cannot read token data holding a null id (only
-// releases 6.0 to 10.x allowed it). A group read with a null id is written
-// back as 0.
+// storedGroup is one group. Its id is always a number, 0 included:
+// Gafaelfawr 11.0 and later require one and cannot read token data holding
+// a null id (only releases 4.1 and 5.2 to 10.x allowed it), and this store
+// refuses to read such data too.
 type storedGroup struct {
 	Name string `json:"name"`
 	ID   int64  `json:"id"`

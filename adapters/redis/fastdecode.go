@@ -33,11 +33,11 @@ func loadFast(plain []byte) (loadedToken, bool) {
 }
 
 // tokenField reads the value of key, one of tokenKeys, into j. A null
-// leaves j's field as encoding/json leaves it: unset, or nil.
+// leaves j's field as encoding/json leaves it: unset, nil, or marked null.
 func (r *fastReader) tokenField(j *loadedToken, key string) bool {
 	switch key {
 	case "username":
-		return r.optString(&j.Username)
+		return r.plainString(&j.Username)
 	case "name":
 		return r.optString(&j.Name)
 	case "email":
@@ -49,15 +49,15 @@ func (r *fastReader) tokenField(j *loadedToken, key string) bool {
 	case "groups":
 		return r.groups(&j.Groups)
 	case "token_type":
-		return r.optString(&j.TokenType)
+		return r.plainString(&j.TokenType)
 	case "service":
 		return r.optString(&j.Service)
 	case "scopes":
 		return r.scopes(&j.Scopes)
 	case "created":
-		return r.optIntPtr(&j.Created)
+		return r.optInt(&j.Created)
 	case "expires":
-		return r.optIntPtr(&j.Expires)
+		return r.optInt(&j.Expires)
 	case "token":
 		return r.tokenPair(&j.Token)
 	}
@@ -74,7 +74,7 @@ func (r *fastReader) groups(dst *[]loadedGroup) bool {
 		var g loadedGroup
 		ok := r.object(groupKeys, func(key string) bool {
 			if key == "name" {
-				return r.optString(&g.Name)
+				return r.plainString(&g.Name)
 			}
 			return r.optInt(&g.ID)
 		})
@@ -114,14 +114,14 @@ func (r *fastReader) tokenPair(dst *tokenPair) bool {
 	}
 	return r.object(tokenPairKeys, func(key string) bool {
 		if key == "key" {
-			return r.optString(&dst.Key)
+			return r.plainString(&dst.Key)
 		}
-		return r.optString(&dst.Secret)
+		return r.plainString(&dst.Secret)
 	})
 }
 
-// optString reads a string, or null, which leaves dst unset.
-func (r *fastReader) optString(dst *string) bool {
+// plainString reads a string, or null, which leaves dst unset.
+func (r *fastReader) plainString(dst *string) bool {
 	if r.literal("null") {
 		return true
 	}
@@ -130,23 +130,25 @@ func (r *fastReader) optString(dst *string) bool {
 	return ok
 }
 
-// optInt reads an integer, or null, which leaves dst unset.
-func (r *fastReader) optInt(dst *int64) bool {
+// optString reads a string, or null, as optString.UnmarshalJSON does.
+func (r *fastReader) optString(dst *optString) bool {
 	if r.literal("null") {
+		*dst = optString{p: null}
 		return true
 	}
-	n, ok := r.integer()
-	*dst = n
+	s, ok := r.keptStr()
+	*dst = optString{s: s, p: present}
 	return ok
 }
 
-// optIntPtr reads an integer, or null, which leaves dst nil.
-func (r *fastReader) optIntPtr(dst **int64) bool {
+// optInt reads an integer, or null, as optInt.UnmarshalJSON does.
+func (r *fastReader) optInt(dst *optInt) bool {
 	if r.literal("null") {
+		*dst = optInt{p: null}
 		return true
 	}
 	n, ok := r.integer()
-	*dst = &n
+	*dst = optInt{n: n, p: present}
 	return ok
 }
 

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -62,17 +63,41 @@ var decodeCases = []struct {
 		`"a": true, "b": false, "c": null, "d": -5, "e": "x", "": "", "f": [], "g": {},`), true},
 	{"unknown field in a group", docWith(`"id": 4123}`, `"id": 4123, "gid_source": "ldap"}`), true},
 	{"unknown field in the token", docWith(`"secret"`, `"version": 2, "secret"`), true},
-	{"group without a GID", docWith(`{"name": "g_users", "id": 4123}`, `{"name": "g_users", "id": null}, {"name": "g_other"}`), true},
 	{"no groups", docWith(`[{"name": "g_users", "id": 4123}]`, `[]`), true},
-	{"empty group", docWith(`{"name": "g_users", "id": 4123}`, `{}`), true},
 	{"non-ASCII name", docWith("Some User", "Zoë <zoe> & Co 日本"), true},
-	{"negative integers", docWith(`"uid": 4123`, `"uid": -4123`, "1764318000", "-1", "1764321600", "-0"), true},
-	{"largest and smallest int64", docWith(`"uid": 4123`, `"uid": 9223372036854775807`, `"gid": 4123`, `"gid": -9223372036854775808`), true},
-	{"zero", docWith(`"uid": 4123`, `"uid": 0`, "1764318000", "0"), true},
+	{"negative integers", docWith(`"id": 4123`, `"id": -4123`, "1764318000", "-1", "1764321600", "-0"), true},
+	{"largest and smallest int64", docWith(`{"name": "g_users", "id": 4123}`,
+		`{"name": "g_max", "id": 9223372036854775807}, {"name": "g_min", "id": -9223372036854775808}`), true},
+	{"zero", docWith(`"id": 4123`, `"id": 0`, "1764318000", "0"), true},
+	{"uid and gid 1", docWith(`"uid": 4123`, `"uid": 1`, `"gid": 4123`, `"gid": 1`), true},
 	{"no whitespace", string(compact(docJSON)), true},
 	{"indented", string(indent(docJSON)), true},
 	{"tabs and CRLF", strings.NewReplacer(": ", ":\t", ", ", "\t,\r\n", "\n", "\r\n").Replace(docJSON), true},
 	{"whitespace around", " \t\r\n" + docJSON + " \t\r\n", true},
+	{"Gafaelfawr before 5.1: no gid, no service", `{"username": "someuser", "name": "Some User", "email": null, "uid": 4123, ` +
+		`"groups": [{"name": "g_users", "id": 4123}], "token_type": "internal", "scopes": ["read:all"], "created": 1764318000, ` +
+		`"expires": 1764321600, "token": {"key": "5KVApqcVbSQWtO3VIRgOhQ", "secret": "8t5XdPSYTrteD0pDB15zqQ"}}`, true},
+	{"Gafaelfawr 9.1 to 10.x: quota null", docWith(`"token_type"`, `"quota": null, "token_type"`, `, "service": "portal"`, ``), true},
+	{"created in milliseconds", docWith("1764318000", "1764318000000", "1764321600", "253402300799999"), true},
+
+	// Token JSON Gafaelfawr's model refuses, which either path may read.
+	{"empty name", docWith(`"Some User"`, `""`), true},
+	{"empty email", docWith(`"someuser@example.com"`, `""`), true},
+	{"empty service", docWith(`"portal"`, `""`), true},
+	{"long service", docWith(`"portal"`, `"`+strings.Repeat("s", 65)+`"`), true},
+	{"long username", docWith(`"someuser"`, `"`+strings.Repeat("ü", 65)+`"`), true},
+	{"uid 0", docWith(`"uid": 4123`, `"uid": 0`), true},
+	{"largest and smallest int64 uid and gid", docWith(`"uid": 4123`, `"uid": 9223372036854775807`, `"gid": 4123`, `"gid": -9223372036854775808`), true},
+	{"gid negative", docWith(`"gid": 4123`, `"gid": -1`), true},
+	{"group id null", docWith(`"id": 4123`, `"id": null`), true},
+	{"group without a GID", docWith(`{"name": "g_users", "id": 4123}`, `{"name": "g_users", "id": null}, {"name": "g_other"}`), true},
+	{"empty group", docWith(`{"name": "g_users", "id": 4123}`, `{}`), true},
+	{"group name invalid", docWith(`"g_users"`, `"_users"`), true},
+	{"group name with an escape", docWith(`"g_users"`, `"g_users\n"`), false},
+	{"secret null", docWith(`"8t5XdPSYTrteD0pDB15zqQ"`, `null`), true},
+	{"secret missing", docWith(`, "secret": "8t5XdPSYTrteD0pDB15zqQ"`, ``), true},
+	{"created beyond the year 9999", docWith("1764318000", "253402300800000"), true},
+	{"expires in the year 1", docWith("1764321600", "-62135596800000"), true},
 
 	// Valid token JSON the fast path may leave to encoding/json.
 	{"escaped e acute", docWith("Some User", `Zo\u00eb`), false},
@@ -189,8 +214,8 @@ func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
 // json.Unmarshal does.
 func checkSameDecode(t *testing.T, plain []byte) {
 	t.Helper()
-	got, gotErr := decodeTokenData(plain, docKey)
-	want, wantErr := decodeWithJSON(plain, docKey)
+	got, gotErr := decodeTokenData(plain, docKey, decodeNow)
+	want, wantErr := decodeWithJSON(plain, docKey, decodeNow)
 	if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeTokenData(%q) = %+v, %v\nencoding/json: %+v, %v", plain, got, gotErr, want, wantErr)
 	}
@@ -211,12 +236,12 @@ func checkSameDecode(t *testing.T, plain []byte) {
 }
 
 // decodeWithJSON is decodeTokenData with encoding/json alone.
-func decodeWithJSON(plain []byte, key string) (domain.TokenData, error) {
+func decodeWithJSON(plain []byte, key string, now time.Time) (domain.TokenData, error) {
 	j, err := loadJSON(plain)
 	if err != nil {
 		return domain.TokenData{}, err
 	}
-	return j.tokenData(key)
+	return j.tokenData(key, now)
 }
 
 // loadFast names fields in lists of its own; they must be the structs'
@@ -246,7 +271,7 @@ func TestFastKeysMatchJSONTags(t *testing.T) {
 func BenchmarkDecodeTokenDataJSON(b *testing.B) {
 	plain := []byte(pydanticJSON)
 	for b.Loop() {
-		if _, err := decodeWithJSON(plain, docKey); err != nil {
+		if _, err := decodeWithJSON(plain, docKey, decodeNow); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -77,14 +76,15 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 		s.logger.ErrorContext(ctx, "cannot decrypt token data in redis", "token_key", key)
 		return domain.TokenData{}, notFound(key)
 	}
-	data, err := decodeTokenData(plain, key)
+	now := s.clock.Now()
+	data, err := decodeTokenData(plain, key, now)
 	if err != nil {
 		s.logger.ErrorContext(ctx, "cannot parse token data in redis", "token_key", key, "error", err)
 		return domain.TokenData{}, notFound(key)
 	}
 	// Redis ends the entry at expiry by its own clock; this makes the
 	// store agree with ours, whichever runs ahead.
-	if !data.Expires.IsZero() && !s.clock.Now().Before(data.Expires) {
+	if !data.Expires.IsZero() && !now.Before(data.Expires) {
 		return domain.TokenData{}, notFound(key)
 	}
 	return data, nil
@@ -133,12 +133,8 @@ func (s *TokenStore) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// maxNameLength is the most characters Gafaelfawr's TokenData allows in
-// username and service.
-const maxNameLength = 64
-
 // checkStorable refuses data that Gafaelfawr, or this store, would later
-// refuse to read. Its errors never contain the secret.
+// refuse to read (model_rules.go). Its errors never contain the secret.
 func checkStorable(data domain.TokenData) error {
 	if err := data.Token.Validate(); err != nil {
 		return err
@@ -146,9 +142,9 @@ func checkStorable(data domain.TokenData) error {
 	switch {
 	case data.Username == "":
 		return errors.New("token data has no username")
-	case utf8.RuneCountInString(data.Username) > maxNameLength:
+	case tooLong(data.Username):
 		return fmt.Errorf("username is longer than %d characters", maxNameLength)
-	case utf8.RuneCountInString(data.Service) > maxNameLength:
+	case tooLong(data.Service):
 		return fmt.Errorf("service is longer than %d characters", maxNameLength)
 	case data.UID < 0 || data.GID < 0:
 		// 0 is written as null; Gafaelfawr refuses anything else below 1.

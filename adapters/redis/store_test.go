@@ -29,6 +29,11 @@ func TestRoundTrip(t *testing.T) {
 			d.Username, d.Service = strings.Repeat("ü", 64), strings.Repeat("s", 64)
 			return d
 		},
+		"group GIDs 0 and negative": func(t *testing.T) domain.TokenData {
+			d := e.fullData(t)
+			d.Groups = []domain.Group{{Name: "g_zero", ID: 0}, {Name: "g_negative", ID: -5}}
+			return d
+		},
 		"unsorted scopes": func(t *testing.T) domain.TokenData {
 			d := e.fullData(t)
 			d.Scopes = []string{"read:tap", "exec:notebook", "read:tap"}
