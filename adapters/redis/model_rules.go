@@ -68,3 +68,10 @@ func timestamp(n int64) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// storableTimestamp reports whether t, written as whole seconds, reads back
+// as seconds and not as milliseconds.
+func storableTimestamp(t time.Time) bool {
+	n := t.Unix()
+	return -maxTimestampSeconds <= n && n <= maxTimestampSeconds
+}

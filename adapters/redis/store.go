@@ -134,7 +134,8 @@ func (s *TokenStore) Delete(ctx context.Context, key string) error {
 }
 
 // checkStorable refuses data that Gafaelfawr, or this store, would later
-// refuse to read (model_rules.go). Its errors never contain the secret.
+// refuse to read, or read otherwise (model_rules.go). Its errors never
+// contain the secret.
 func checkStorable(data domain.TokenData) error {
 	if err := data.Token.Validate(); err != nil {
 		return err
@@ -151,6 +152,15 @@ func checkStorable(data domain.TokenData) error {
 		return errors.New("token data has a negative UID or GID")
 	case !data.Type.Valid():
 		return fmt.Errorf("token type %q is unknown", data.Type)
+	case !storableTimestamp(data.Created):
+		return errors.New("creation time is beyond 2e10 seconds from 1970, which Gafaelfawr reads as milliseconds")
+	case !data.Expires.IsZero() && !storableTimestamp(data.Expires):
+		return errors.New("expiry time is beyond 2e10 seconds from 1970, which Gafaelfawr reads as milliseconds")
+	}
+	for _, g := range data.Groups {
+		if !validGroupName(g.Name) {
+			return errors.New("token data has a group name Gafaelfawr does not accept")
+		}
 	}
 	return nil
 }

@@ -149,6 +149,14 @@ func TestStoreRefusesInvalidData(t *testing.T) {
 		"long service":  func(d *domain.TokenData) { d.Service = strings.Repeat("s", 65) },
 		"negative UID":  func(d *domain.TokenData) { d.UID = -1 },
 		"negative GID":  func(d *domain.TokenData) { d.GID = -1 },
+		// Gafaelfawr's group names match GROUPNAME_REGEX.
+		"empty group name":   func(d *domain.TokenData) { d.Groups[1].Name = "" },
+		"invalid group name": func(d *domain.TokenData) { d.Groups[1].Name = "_staff" },
+		// Gafaelfawr reads a timestamp beyond ±2e10 as milliseconds.
+		"no creation time":             func(d *domain.TokenData) { d.Created = time.Time{} },
+		"created after 2e10":           func(d *domain.TokenData) { d.Created = time.Unix(20_000_000_001, 0) },
+		"expires after 2e10":           func(d *domain.TokenData) { d.Expires = time.Unix(20_000_000_001, 0) },
+		"created before the year 1336": func(d *domain.TokenData) { d.Created = time.Unix(-20_000_000_001, 0) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
