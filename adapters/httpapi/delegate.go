@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tokencache/tokencache/domain"
@@ -13,15 +14,20 @@ import (
 
 // delegateHandler serves GET /auth/delegate.
 type delegateHandler struct {
-	issuer  ChildIssuer
-	parents ParentStore
-	metrics *Metrics
+	issuer        ChildIssuer
+	parents       ParentStore
+	cookies       SessionCookies // nil: cookies are not read
+	allowed       []string       // empty: any service
+	tokenLifetime time.Duration
+	clock         ports.Clock
+	metrics       *Metrics
 }
 
 // delegation is what a successful request hands out.
 type delegation struct {
-	username string
-	child    domain.Token
+	parent domain.TokenData
+	child  domain.Token // zero for an authentication check
+	params delegateParams
 }
 
 func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,44 +43,88 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	info := requestInfoFrom(r.Context())
 	info.outcome = out
-	info.username = d.username
+	info.username = d.parent.Username
 	if p != nil {
 		info.err = p.cause
 		p.write(w)
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("X-Auth-Request-Token", d.child.String())
-	hdr.Set("X-Auth-Request-User", d.username)
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	hdr.Set("X-Auth-Request-User", d.parent.Username)
+	if d.parent.Email != "" {
+		hdr.Set("X-Auth-Request-Email", d.parent.Email)
+	}
+	if d.parent.Service != "" {
+		hdr.Set("X-Auth-Request-Service", d.parent.Service)
+	}
+	var child string
+	if d.params.delegating() {
+		child = d.child.String()
+		hdr.Set("X-Auth-Request-Token", child)
+	}
+	reflectHeaders(hdr, r.Header, d.params.useAuthorization, child)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// delegate does the work: it checks the request's shape before any I/O
-// (the bearer token's syntax, then the parameters), then looks up the
-// parent and asks the issuer for the child. The username is filled in as
-// soon as it is known, for the log.
+// delegate reads the query, then does the work, and gives any challenge
+// the scheme auth_type asked for.
 func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
-	var d delegation
-	token, p := bearerToken(r)
-	if p != nil {
-		return d, p
-	}
 	params, p := parseDelegateParams(r.URL.Query())
 	if p != nil {
+		return delegation{}, p
+	}
+	d, p := h.authorize(r, params)
+	if p != nil {
+		p.scheme = params.scheme
+		if p.ajaxForbidden && strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
+			p.status = http.StatusForbidden
+		}
+	}
+	return d, p
+}
+
+// authorize checks everything that needs no I/O (the service, the
+// credentials, the client address, the minimum lifetime against the token
+// lifetime), then looks up the parent and checks it as Gafaelfawr's
+// get_auth does, in its order: remaining lifetime, then scopes. Only then
+// does it ask the issuer for a child, if one was asked for.
+func (h *delegateHandler) authorize(r *http.Request, params delegateParams) (delegation, *problem) {
+	d := delegation{params: params}
+	if params.service != "" && len(h.allowed) > 0 && !slices.Contains(h.allowed, params.service) {
+		return d, &problem{
+			status: http.StatusForbidden, outcome: outcomeForbidden, kind: "permission_denied",
+			msg: "Delegation to this service is not allowed", loc: []string{"query", "delegate_to"},
+		}
+	}
+	token, source, p := h.credential(r, params)
+	if p != nil {
 		return d, p
 	}
-	ip, err := clientIP(r)
-	if err != nil {
-		return d, &problem{status: http.StatusInternalServerError, outcome: outcomeInternal,
-			kind: "internal_error", msg: "Cannot determine the client address", cause: err}
+	var ip string
+	if params.delegating() {
+		var err error
+		if ip, err = clientIP(r); err != nil {
+			return d, &problem{status: http.StatusInternalServerError, outcome: outcomeInternal,
+				kind: "internal_error", msg: "Cannot determine the client address", cause: err}
+		}
+	}
+	if p := h.checkMaximumLifetime(params.minimumLifetime); p != nil {
+		return d, p
 	}
 
 	ctx := r.Context()
 	parent, err := h.parents.Get(ctx, token)
 	switch {
+	case errors.Is(err, ports.ErrNotFound) && source == fromCookie:
+		// Gafaelfawr does not fall back to the header here: the browser
+		// must log in again.
+		p := noCredentials()
+		p.cause = err
+		return d, p
 	case errors.Is(err, ports.ErrNotFound):
-		return d, invalidToken("Token is unknown or expired", err)
+		p := invalidToken("Token is not valid", err)
+		p.errorStatus = http.StatusUnauthorized
+		return d, p
 	case err != nil:
 		// The service counts its own store failures; this lookup is the
 		// handler's, and when Redis is down it is the one that fails.
@@ -83,12 +133,23 @@ func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
 		}
 		return d, failure(r, err)
 	}
-	d.username = parent.Username
+	d.parent = parent
 	requestInfoFrom(ctx).setRequest(params)
 
-	if params.notebook {
+	if p := h.checkRemainingLifetime(parent, params.minimumLifetime); p != nil {
+		return d, p
+	}
+	if p := checkScopes(parent.Scopes, params); p != nil {
+		return d, p
+	}
+	if p := checkUser(parent, params); p != nil {
+		return d, p
+	}
+
+	switch {
+	case params.notebook:
 		d.child, err = h.issuer.GetNotebookToken(ctx, parent, ip, params.minimumLifetime)
-	} else {
+	case params.service != "":
 		scopes := intersect(params.scopes, parent.Scopes)
 		d.child, err = h.issuer.GetInternalToken(ctx, parent, params.service, scopes, ip, params.minimumLifetime)
 	}
@@ -118,12 +179,15 @@ func intersect(requested, held []string) []string {
 func failure(r *http.Request, err error) *problem {
 	switch {
 	case errors.Is(err, domain.ErrInvalidToken):
-		return invalidToken("Token is invalid or expired", err)
+		p := invalidToken("Token is invalid or expired", err)
+		p.errorStatus = http.StatusUnauthorized
+		return p
 	case errors.Is(err, domain.ErrInsufficientLifetime):
-		return invalidToken("Token expires before the requested minimum lifetime", err)
+		return lifetimeTooShort(err)
 	case errors.Is(err, domain.ErrPermissionDenied):
 		return &problem{status: http.StatusForbidden, outcome: outcomeForbidden,
-			kind: "insufficient_scope", msg: "Token does not have the requested scopes", cause: err}
+			kind: "insufficient_scope", msg: "Token does not have the requested scopes", cause: err,
+			challenge: errorChallenge, errorStatus: http.StatusForbidden}
 	case errors.Is(err, domain.ErrInvalidRequest):
 		return &problem{status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
 			kind: "invalid_parameter", msg: err.Error(), cause: err}

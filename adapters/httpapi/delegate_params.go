@@ -11,33 +11,66 @@ import (
 	"github.com/tokencache/tokencache/domain"
 )
 
-// delegateParams are the query parameters of GET /auth/delegate, named as
-// in Gafaelfawr's /ingress/auth.
+// delegateParams are the query parameters of GET /auth/delegate, named and
+// defaulted as in Gafaelfawr's /ingress/auth (handlers/ingress.py,
+// auth_config and authenticate_with_type).
 type delegateParams struct {
-	notebook        bool          // notebook=true
-	service         string        // delegate_to
-	scopes          []string      // delegate_scope, before intersecting with the parent's
-	minimumLifetime time.Duration // minimum_lifetime in seconds; 0: not set
+	notebook         bool          // notebook=true
+	service          string        // delegate_to
+	scopes           []string      // delegate_scope, before intersecting with the parent's
+	minimumLifetime  time.Duration // see effectiveMinimumLifetime
+	required         []string      // scope, the scopes the parent must hold
+	satisfyAny       bool          // satisfy=any: one of required is enough
+	scheme           authScheme    // auth_type: the challenge's scheme
+	useAuthorization bool          // use_authorization=true
+	allowCookies     bool          // allow_cookies, true unless false
+	username         string        // username: only this user may pass
+	onlyServices     []string      // only_service: only tokens of these services may pass
 }
+
+// delegating reports whether the request asks for a child at all; without
+// notebook or delegate_to it is an authentication check only.
+func (p delegateParams) delegating() bool { return p.notebook || p.service != "" }
+
+// gafaelfawrMinimumLifetime is Gafaelfawr's MINIMUM_LIFETIME (constants.py):
+// the least minimum_lifetime its ingress accepts, and the one it uses for a
+// child when none is given.
+const gafaelfawrMinimumLifetime = 5 * time.Minute
 
 // maxLifetimeSeconds keeps seconds * time.Second from overflowing.
 const maxLifetimeSeconds = math.MaxInt64 / int64(time.Second)
 
-// parseDelegateParams reads the query. A value that does not parse is a
-// 422; a valid but contradictory or incomplete combination is a 400.
+// singleParams may be given at most once: a second value would be ignored
+// by some readers and used by others.
+var singleParams = []string{
+	"notebook", "delegate_to", "minimum_lifetime", "satisfy", "auth_type",
+	"use_authorization", "allow_cookies", "username", "user_domain",
+}
+
+// parseDelegateParams reads the query. Every problem is a 422, as FastAPI
+// and Gafaelfawr answer a parameter they cannot accept.
 func parseDelegateParams(q url.Values) (delegateParams, *problem) {
-	var p delegateParams
-	for _, name := range []string{"notebook", "delegate_to", "minimum_lifetime"} {
+	p := delegateParams{scheme: schemeBearer, allowCookies: true}
+	for _, name := range singleParams {
 		if len(q[name]) > 1 {
 			return p, invalidParameter(name, "Parameter may be given only once")
 		}
 	}
-	if v, ok := lookup(q, "notebook"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return p, invalidParameter("notebook", "Value must be true or false")
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{
+		{"notebook", &p.notebook},
+		{"use_authorization", &p.useAuthorization},
+		{"allow_cookies", &p.allowCookies},
+	} {
+		if v, ok := lookup(q, b.name); ok {
+			val, ok := parseBool(v)
+			if !ok {
+				return p, invalidParameter(b.name, "Value must be true or false")
+			}
+			*b.dst = val
 		}
-		p.notebook = b
 	}
 	service, hasService := lookup(q, "delegate_to")
 	if hasService && service == "" {
@@ -56,21 +89,68 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 			p.scopes = append(p.scopes, s)
 		}
 	}
+	// Unlike delegate_scope, each scope value is one scope, as in
+	// Gafaelfawr, where "a,b" is a single scope no token holds. Refusing it
+	// says so, rather than denying every request.
+	for _, s := range q["scope"] {
+		if !domain.ValidScope(s) {
+			return p, invalidParameter("scope", "Each scope must match ^[a-zA-Z0-9:._-]+$")
+		}
+		p.required = append(p.required, s)
+	}
+	if v, ok := lookup(q, "satisfy"); ok {
+		switch v {
+		case "all":
+		case "any":
+			p.satisfyAny = true
+		default:
+			return p, invalidParameter("satisfy", "Value must be all or any")
+		}
+	}
+	if v, ok := lookup(q, "auth_type"); ok {
+		switch v {
+		case "bearer":
+		case "basic":
+			p.scheme = schemeBasic
+		default:
+			return p, invalidParameter("auth_type", "Value must be bearer or basic")
+		}
+	}
 	if v, ok := lookup(q, "minimum_lifetime"); ok {
 		seconds, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || seconds < 0 || seconds > maxLifetimeSeconds {
-			return p, invalidParameter("minimum_lifetime", "Value must be a non-negative whole number of seconds")
+			return p, invalidParameter("minimum_lifetime", "Value must be a whole number of seconds")
 		}
 		p.minimumLifetime = time.Duration(seconds) * time.Second
+		if p.minimumLifetime < gafaelfawrMinimumLifetime {
+			return p, invalidParameter("minimum_lifetime", "Value must be at least 300 seconds")
+		}
 	}
-
-	switch {
-	case p.notebook && hasService:
-		return p, badRequest("notebook=true and delegate_to cannot be used together")
-	case !p.notebook && !hasService:
-		return p, badRequest("One of notebook=true or delegate_to is required")
-	case !hasService && len(q["delegate_scope"]) > 0:
-		return p, badRequest("delegate_scope is only valid with delegate_to")
+	p.username, _ = lookup(q, "username")
+	p.onlyServices = q["only_service"]
+	// user_domain needs the request's original URL and the base hostname,
+	// which tokencache does not have; ignoring it would let every user
+	// through an ingress meant for one.
+	if v, ok := lookup(q, "user_domain"); ok {
+		val, ok := parseBool(v)
+		if !ok {
+			return p, invalidParameter("user_domain", "Value must be true or false")
+		}
+		if val {
+			return p, invalidParameter("user_domain", "user_domain is not supported")
+		}
+	}
+	if p.notebook && hasService {
+		return p, &problem{
+			status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
+			kind: "invalid_delegate_to", msg: "delegate_to cannot be set for notebook tokens",
+			loc: []string{"query", "delegate_to"},
+		}
+	}
+	// delegate_scope without delegate_to is ignored, as Gafaelfawr ignores
+	// it: only its delegate_to branch reads the scopes.
+	if p.delegating() && p.minimumLifetime == 0 {
+		p.minimumLifetime = gafaelfawrMinimumLifetime
 	}
 	return p, nil
 }
@@ -84,13 +164,21 @@ func lookup(q url.Values, name string) (string, bool) {
 	return vs[0], true
 }
 
+// parseBool accepts the words pydantic accepts for a boolean, in any case,
+// so that a query Gafaelfawr takes is taken here too.
+func parseBool(s string) (value, ok bool) {
+	switch strings.ToLower(s) {
+	case "1", "on", "t", "true", "y", "yes":
+		return true, true
+	case "0", "off", "f", "false", "n", "no":
+		return false, true
+	}
+	return false, false
+}
+
 func invalidParameter(name, msg string) *problem {
 	return &problem{
 		status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
 		kind: "invalid_parameter", msg: msg, loc: []string{"query", name},
 	}
-}
-
-func badRequest(msg string) *problem {
-	return &problem{status: http.StatusBadRequest, outcome: outcomeBadRequest, kind: "bad_request", msg: msg}
 }

@@ -60,40 +60,59 @@ func TestDelegateInternalOKIntersectsScopes(t *testing.T) {
 	}
 }
 
-func TestDelegateBadRequest(t *testing.T) {
+func TestDelegateAuthenticationOnly(t *testing.T) {
+	// Without notebook or delegate_to, Gafaelfawr's ingress only
+	// authenticates; delegate_scope without delegate_to is ignored.
 	tests := map[string]string{
 		"neither":                        "",
 		"notebook false":                 "notebook=false",
-		"both":                           "notebook=true&delegate_to=portal",
-		"delegate_scope without service": "notebook=true&delegate_scope=read:all",
+		"delegate_scope without service": "delegate_scope=read:all",
 	}
 	for name, query := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, options{})
 			parent := f.mintParent(t, "alice", parentScopes, time.Hour)
 			resp, body := f.delegate(t, parent, query)
-			if resp.StatusCode != http.StatusBadRequest {
-				t.Fatalf("status = %d, want 400", resp.StatusCode)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200; body %s", resp.StatusCode, body)
 			}
-			checkDetail(t, body, "bad_request")
+			if got := resp.Header.Get("X-Auth-Request-User"); got != "alice" {
+				t.Errorf("X-Auth-Request-User = %q, want alice", got)
+			}
+			if _, ok := resp.Header["X-Auth-Request-Token"]; ok {
+				t.Error("an authentication check handed out a token")
+			}
+			if strings.TrimSpace(body) != `{"status":"ok"}` {
+				t.Errorf("body = %s, want {\"status\":\"ok\"} as Gafaelfawr answers", body)
+			}
 			if f.repo.Len() != 1 {
-				t.Error("a bad request wrote to the repository")
+				t.Error("an authentication check wrote to the repository")
 			}
 		})
 	}
+	t.Run("delegate_scope with notebook", func(t *testing.T) {
+		f := newFixture(t, options{})
+		parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+		resp, body := f.delegate(t, parent, "notebook=true&delegate_scope=read:all")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status = %d, want 200; body %s", resp.StatusCode, body)
+		}
+		if child := f.childData(t, resp); child.Type != domain.TokenTypeNotebook || !slices.Equal(child.Scopes, parentScopes) {
+			t.Errorf("child = %s with %v, want a notebook token with all the parent's scopes", child.Type, child.Scopes)
+		}
+	})
 }
 
 func TestDelegateUnauthorized(t *testing.T) {
 	type setup func(t *testing.T, f *fixture) (authorization, query string)
 	tests := []struct {
 		name string
-		bare bool // a challenge without error="invalid_token"
+		bare bool // a challenge without error="invalid_token", and no_authorization
 		setup
 	}{
 		{"missing", true, func(*testing.T, *fixture) (string, string) { return "", "notebook=true" }},
-		{"other scheme", true, func(t *testing.T, f *fixture) (string, string) {
-			return "Basic " + f.mintParent(t, "alice", parentScopes, time.Hour).String(), "notebook=true"
-		}},
+		{"missing, authentication only", true, func(*testing.T, *fixture) (string, string) { return "", "" }},
+		{"empty", true, func(*testing.T, *fixture) (string, string) { return " ", "notebook=true" }},
 		{"malformed", false, func(*testing.T, *fixture) (string, string) {
 			return "Bearer gt-not-a-token", "notebook=true"
 		}},
@@ -138,7 +157,11 @@ func TestDelegateUnauthorized(t *testing.T) {
 			if resp.Header.Get("X-Auth-Request-Token") != "" {
 				t.Error("a refused request got a token")
 			}
-			checkDetail(t, body, "invalid_token")
+			if tt.bare {
+				checkDetail(t, body, "no_authorization")
+			} else {
+				checkDetail(t, body, "invalid_token")
+			}
 		})
 	}
 }
@@ -169,15 +192,30 @@ func TestDelegateUnprocessable(t *testing.T) {
 		{"minimum_lifetime overflowing", "notebook=true&minimum_lifetime=99999999999999999999", "minimum_lifetime"},
 		{"minimum_lifetime given twice", "notebook=true&minimum_lifetime=60&minimum_lifetime=70", "minimum_lifetime"},
 		{"minimum_lifetime over the maximum", "notebook=true&minimum_lifetime=2592000", ""},
+		{"minimum_lifetime zero", "notebook=true&minimum_lifetime=0", "minimum_lifetime"},
+		{"minimum_lifetime 299", "delegate_to=portal&minimum_lifetime=299", "minimum_lifetime"},
+		{"minimum_lifetime 1 without a child", "minimum_lifetime=1", "minimum_lifetime"},
 		{"notebook not a boolean", "notebook=maybe", "notebook"},
 		{"delegate_to empty", "delegate_to=", "delegate_to"},
 		{"delegate_scope malformed", "delegate_to=portal&delegate_scope=read%20all", "delegate_scope"},
+		{"scope malformed", "scope=read%20all", "scope"},
+		{"scope a comma list", "scope=read:all,exec:notebook", "scope"},
+		{"satisfy unknown", "satisfy=some", "satisfy"},
+		{"satisfy given twice", "satisfy=any&satisfy=all", "satisfy"},
+		{"auth_type unknown", "auth_type=digest", "auth_type"},
+		{"auth_type in capitals", "auth_type=Basic", "auth_type"},
+		{"use_authorization not a boolean", "notebook=true&use_authorization=maybe", "use_authorization"},
+		{"allow_cookies not a boolean", "allow_cookies=2", "allow_cookies"},
+		{"user_domain, which needs the original URL", "user_domain=true", "user_domain"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, options{})
 			parent := f.mintParent(t, "alice", parentScopes, 60*24*time.Hour)
 			resp, body := f.delegate(t, parent, tt.query)
+			if f.repo.Len() != 1 {
+				t.Error("a refused request wrote to the repository")
+			}
 			if resp.StatusCode != http.StatusUnprocessableEntity {
 				t.Fatalf("status = %d, want 422; body %s", resp.StatusCode, body)
 			}
@@ -198,6 +236,21 @@ func TestDelegateUnprocessable(t *testing.T) {
 				t.Errorf("body = %s, want the service's reason", body)
 			}
 		})
+	}
+}
+
+func TestDelegateNotebookWithDelegateTo(t *testing.T) {
+	// Gafaelfawr's InvalidDelegateToError, before any credential is read.
+	f := newFixture(t, options{})
+	for _, authorization := range []string{"", "Bearer " + f.mintParent(t, "alice", parentScopes, time.Hour).String()} {
+		resp, body := f.get(t, authorization, "/auth/delegate?notebook=true&delegate_to=portal")
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("status = %d, want 422; body %s", resp.StatusCode, body)
+		}
+		want := `{"detail":[{"loc":["query","delegate_to"],"msg":"delegate_to cannot be set for notebook tokens","type":"invalid_delegate_to"}]}`
+		if strings.TrimSpace(body) != want {
+			t.Errorf("body = %s, want %s", body, want)
+		}
 	}
 }
 

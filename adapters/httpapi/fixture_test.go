@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tokencache/tokencache/adapters/httpapi"
 	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/adapters/statecookie"
 	"github.com/tokencache/tokencache/app"
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -34,6 +36,7 @@ type fixture struct {
 	service *app.TokenCacheService
 	handler http.Handler
 	logs    *syncBuffer
+	cookies *statecookie.Codec // makes state cookies the handler reads
 
 	mu      sync.Mutex
 	secrets []string
@@ -47,6 +50,10 @@ type options struct {
 	timeout time.Duration
 	health  httpapi.HealthChecks
 	metrics *httpapi.Metrics // default: new metrics
+
+	noCookies       bool // the handler gets no SessionCookies
+	allowedServices []string
+	tokenLifetime   time.Duration // the handler's TokenLifetime; the service keeps its default
 }
 
 func newFixture(t *testing.T, opts options) *fixture {
@@ -82,9 +89,18 @@ func newFixture(t *testing.T, opts options) *fixture {
 	if health == nil {
 		health = httpapi.HealthChecks{httpapi.TokenStoreCheck(store), httpapi.RepositoryCheck(f.repo)}
 	}
+	f.cookies, err = statecookie.New(newSessionSecret(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookies httpapi.SessionCookies = f.cookies
+	if opts.noCookies {
+		cookies = nil
+	}
 	f.handler = httpapi.NewHandler(httpapi.Config{
-		Issuer: issuer, Parents: store, Health: health, Metrics: f.metrics,
-		Logger: logger, RequestTimeout: opts.timeout,
+		Issuer: issuer, Parents: store, Cookies: cookies,
+		AllowedServices: opts.allowedServices, TokenLifetime: opts.tokenLifetime, Clock: f.clock,
+		Health: health, Metrics: f.metrics, Logger: logger, RequestTimeout: opts.timeout,
 	})
 	t.Cleanup(func() { f.checkNoSecretLeaked(t) })
 	return f
@@ -93,6 +109,14 @@ func newFixture(t *testing.T, opts options) *fixture {
 // mintParent adds a session token for username with scopes, living for
 // lifetime, to both stores, as tokencache mint-session does.
 func (f *fixture) mintParent(t *testing.T, username string, scopes []string, lifetime time.Duration) domain.Token {
+	t.Helper()
+	return f.mintParentWith(t, username, scopes, lifetime, func(*domain.TokenData) {})
+}
+
+// mintParentWith mints a parent as mintParent does, after edit has changed
+// its data.
+func (f *fixture) mintParentWith(t *testing.T, username string, scopes []string, lifetime time.Duration,
+	edit func(*domain.TokenData)) domain.Token {
 	t.Helper()
 	ctx := context.Background()
 	token, err := domain.NewToken(rand.Reader)
@@ -104,6 +128,7 @@ func (f *fixture) mintParent(t *testing.T, username string, scopes []string, lif
 		Token: token, Username: username, Type: domain.TokenTypeSession,
 		Scopes: domain.CanonicalScopes(scopes), Created: now, Expires: now.Add(lifetime),
 	}
+	edit(&data)
 	if err := f.store.Store(ctx, data); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +154,12 @@ func (f *fixture) get(t *testing.T, authorization, target string) (*http.Respons
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
 	}
+	return f.do(t, req)
+}
+
+// do sends req and returns the response, its body read.
+func (f *fixture) do(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
 	resp := rec.Result()
@@ -142,9 +173,22 @@ func (f *fixture) get(t *testing.T, authorization, target string) (*http.Respons
 		}
 	}
 	f.mu.Lock()
-	f.bodies = append(f.bodies, string(body))
+	// Challenges and error headers are read by people as bodies are.
+	f.bodies = append(f.bodies, string(body),
+		resp.Header.Get("WWW-Authenticate"), resp.Header.Get("X-Error-Body"))
 	f.mu.Unlock()
 	return resp, string(body)
+}
+
+// cookie returns the value of a state cookie holding token, as Gafaelfawr
+// sets it at login.
+func (f *fixture) cookie(t *testing.T, token domain.Token) string {
+	t.Helper()
+	value, err := f.cookies.Encode(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return value
 }
 
 // delegate asks for a child with token as the bearer token.
@@ -207,4 +251,15 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// newSessionSecret returns a random Fernet key in the form Gafaelfawr's
+// configuration holds.
+func newSessionSecret(t *testing.T) string {
+	t.Helper()
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.URLEncoding.EncodeToString(key[:])
 }

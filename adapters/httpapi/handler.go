@@ -4,13 +4,34 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tokencache/tokencache/ports"
 )
 
 // Config configures NewHandler.
 type Config struct {
-	// Issuer hands out children; Parents looks up the bearer token.
+	// Issuer hands out children; Parents looks up the presented token.
 	Issuer  ChildIssuer
 	Parents ParentStore
+
+	// Cookies reads the session token from Gafaelfawr's state cookie; nil
+	// means cookies are not read (they are still taken out of the
+	// reflected Cookie header).
+	Cookies SessionCookies
+
+	// AllowedServices are the services delegate_to may name; empty means
+	// any.
+	AllowedServices []string
+
+	// TokenLifetime is the service's token lifetime. When set, a
+	// minimum_lifetime longer than it less 5 minutes is refused before any
+	// store is read, also when no child is asked for, as Gafaelfawr does;
+	// 0 leaves the check to the issuer, which makes it for children only.
+	TokenLifetime time.Duration
+
+	// Clock tells the time against which a parent's remaining lifetime is
+	// measured; nil means the system clock.
+	Clock ports.Clock
 
 	// Health are the checks of GET /healthz.
 	Health HealthChecks
@@ -29,23 +50,33 @@ type Config struct {
 
 // NewHandler returns the HTTP API.
 //
-// GET /auth/delegate takes the parent token from "Authorization: Bearer
-// gt-..." and the query notebook=true, or delegate_to=<service> with
-// delegate_scope=<scope>[,<scope>...] (the child gets those of them the
-// parent holds), and optionally minimum_lifetime=<seconds>. It answers:
+// GET /auth/delegate answers an ingress's auth_request as Gafaelfawr's
+// /ingress/auth does (see the package documentation for the details and
+// where tokencache differs). It authenticates the request with the state
+// cookie, else "Authorization: Bearer <token>", else Basic with the token
+// as user or password; checks that the token holds the scope= scopes
+// (satisfy=all or any) and lives for minimum_lifetime; and then, with
+// notebook=true, hands out a notebook child, with delegate_to=<service>
+// and delegate_scope=<scope> an internal child with those of the scopes
+// the token holds, and with neither only confirms the authentication. It
+// answers:
 //
-//	200 X-Auth-Request-Token: gt-<child>, X-Auth-Request-User: <username>
-//	400 neither or both of notebook=true and delegate_to
-//	401 no bearer token (bare challenge); a malformed, unknown or expired
-//	    parent, or one that expires before minimum_lifetime
-//	    (error="invalid_token")
-//	403 the parent lacks a requested scope (error="insufficient_scope")
-//	422 a parameter value that does not parse or that the service refuses
+//	200 X-Auth-Request-User, -Email, -Service, -Token (a child, when one
+//	    was asked for), and the request's Authorization and Cookie with
+//	    Gafaelfawr's credentials removed
+//	401 no credentials; a malformed, unknown or expired token; one that
+//	    expires within minimum_lifetime (300 s by default for a child)
+//	403 a required scope missing (insufficient_scope); unreadable or
+//	    several Authorization headers (invalid_request, X-Error-Status:
+//	    400); a delegate_to outside AllowedServices
+//	422 a malformed query or a parameter value that cannot be accepted,
+//	    including notebook=true with delegate_to
 //	503 a store failed or the request timed out
 //
-// Errors have a JSON body {"detail": [{"msg": ..., "type": ...}]}.
-// Requests are checked in that order of cost: the token's syntax, then the
-// parameters, and only then the stores.
+// Errors have a JSON body {"detail": [{"loc": ..., "msg": ..., "type":
+// ...}]}, and 401 and 403 a WWW-Authenticate challenge of the scheme
+// auth_type names. The query and the credentials are checked before any
+// store is read.
 //
 // The client address recorded for a new child is the connection's peer;
 // forwarded-for headers are not trusted.
@@ -59,9 +90,14 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = systemClock{}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth/delegate", withTimeout(cfg.RequestTimeout, &delegateHandler{
-		issuer: cfg.Issuer, parents: cfg.Parents, metrics: cfg.Metrics,
+		issuer: cfg.Issuer, parents: cfg.Parents, cookies: cfg.Cookies,
+		allowed:       cfg.AllowedServices,
+		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
 	}))
 	mux.Handle("GET /healthz", withTimeout(cfg.RequestTimeout, &healthHandler{
 		checks: cfg.Health, logger: cfg.Logger,
@@ -69,3 +105,8 @@ func NewHandler(cfg Config) http.Handler {
 	mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	return logRequests(cfg.Logger, recoverPanics(cfg.Logger, mux))
 }
+
+// systemClock reads the real time.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }

@@ -18,7 +18,7 @@ func TestMetricsCountRequestsAndServiceEvents(t *testing.T) {
 	f.delegate(t, parent, "notebook=true")                              // miss, lookup, created
 	f.delegate(t, parent, "notebook=true")                              // hit
 	f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all") // miss, lookup, created
-	f.delegate(t, parent, "")                                           // bad_request
+	f.get(t, "Digest abc", "/auth/delegate?notebook=true")              // bad_request
 	f.get(t, "", "/auth/delegate?notebook=true")                        // invalid_token
 	f.delegate(t, parent, "notebook=true&minimum_lifetime=x")           // invalid_parameter
 	causeStoreError(t, f.metrics)                                       // miss, then unavailable

@@ -18,7 +18,8 @@ func TestResponsesAreNeverCached(t *testing.T) {
 		wantStatus int
 	}{
 		{"token handed out", options{}, "notebook=true", http.StatusOK},
-		{"bad request", options{}, "", http.StatusBadRequest},
+		{"authentication only", options{}, "", http.StatusOK},
+		{"missing scope", options{}, "scope=admin:token", http.StatusForbidden},
 		{"bad parameter", options{}, "notebook=maybe", http.StatusUnprocessableEntity},
 		{"store down", options{wrap: func(s ports.TokenStore) ports.TokenStore {
 			return &failingStore{TokenStore: s, failStore: true}

@@ -6,7 +6,7 @@ type outcome string
 
 const (
 	outcomeOK               outcome = "ok"                // 200
-	outcomeBadRequest       outcome = "bad_request"       // 400: wrong combination of parameters
+	outcomeBadRequest       outcome = "bad_request"       // credentials that cannot be read: 403, X-Error-Status 400
 	outcomeInvalidToken     outcome = "invalid_token"     // 401
 	outcomeForbidden        outcome = "forbidden"         // 403
 	outcomeInvalidParameter outcome = "invalid_parameter" // 422

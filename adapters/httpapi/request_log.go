@@ -30,13 +30,14 @@ func requestInfoFrom(ctx context.Context) *requestInfo {
 	return &requestInfo{}
 }
 
-// setRequest records what kind of child was asked for.
+// setRequest records what kind of child was asked for, if any.
 func (i *requestInfo) setRequest(p delegateParams) {
-	if p.notebook {
+	switch {
+	case p.notebook:
 		i.tokenType = domain.TokenTypeNotebook
-		return
+	case p.service != "":
+		i.tokenType, i.service = domain.TokenTypeInternal, p.service
 	}
-	i.tokenType, i.service = domain.TokenTypeInternal, p.service
 }
 
 // logRequests logs one record per request when it ends. It logs the path

@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// stateCookieName is the name of Gafaelfawr's state cookie (COOKIE_NAME in
+// constants.py), which holds a browser's session token.
+const stateCookieName = "gafaelfawr"
+
+// SessionCookies reads the session token out of Gafaelfawr's state cookie.
+// adapters/statecookie implements it with the session secret. It must be
+// safe for concurrent use.
+type SessionCookies interface {
+	// Token returns the session token held by the value of a state
+	// cookie, or false if the value holds none: one not made with the
+	// session secret, unreadable, or from a browser that is not logged in.
+	Token(value string) (domain.Token, bool)
+}
+
+// tokenSource says where a request's token came from, which decides how a
+// token unknown to the store is answered.
+type tokenSource int
+
+const (
+	fromCookie tokenSource = iota + 1
+	fromAuthorization
+)
+
+// credential finds the token a request presents, in the order of
+// Gafaelfawr's Authenticate._find_token (dependencies/auth.py): the state
+// cookie first, because an application behind the ingress may use the
+// Authorization header for its own purposes, and then the Authorization
+// header, as parse_authorization (auth.py) reads it:
+//
+//   - "Bearer <token>", the scheme in any case;
+//   - "Basic <base64 of user:password>", with the token as the user or as
+//     the password (the other part is anything, such as "x-oauth-basic");
+//     a token in both must be the same token;
+//   - any other scheme, no credential after the scheme, or a Basic
+//     credential that does not decode is an invalid request.
+//
+// A cookie that holds no token is passed over, as is a Basic credential
+// with no token in it; with nothing left, the request presented no
+// credentials. Unlike Gafaelfawr, which reads only the first of several
+// Authorization headers, several are refused: which one is meant is a
+// guess, and the one a proxy added can differ from the one the client
+// sent. When the cookie authenticates, the header is not read at all and
+// so can be anything.
+//
+// No problem's message quotes what was sent, which could hold a secret.
+func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.Token, tokenSource, *problem) {
+	if p.allowCookies && h.cookies != nil {
+		if value, ok := stateCookie(r.Header); ok {
+			if token, ok := h.cookies.Token(value); ok {
+				return token, fromCookie, nil
+			}
+		}
+	}
+	headers := r.Header.Values("Authorization")
+	if len(headers) > 1 {
+		return domain.Token{}, 0, invalidRequest("Several Authorization headers: send one")
+	}
+	if len(headers) == 0 || strings.TrimSpace(headers[0]) == "" {
+		return domain.Token{}, 0, noCredentials()
+	}
+	scheme, blob, ok := cutSpace(strings.TrimSpace(headers[0]))
+	if !ok {
+		return domain.Token{}, 0, invalidRequest("Malformed Authorization header")
+	}
+	var candidate string
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		candidate = blob
+	case "basic":
+		user, password, ok := basicCredentials(blob)
+		if !ok {
+			return domain.Token{}, 0, invalidRequest("Invalid Basic auth string")
+		}
+		switch {
+		case looksLikeToken(user) && looksLikeToken(password) && user != password:
+			return domain.Token{}, 0, invalidRequest("Conflicting tokens in Basic username and password fields")
+		case looksLikeToken(user):
+			candidate = user
+		case looksLikeToken(password):
+			candidate = password
+		default:
+			return domain.Token{}, 0, noCredentials()
+		}
+	default:
+		return domain.Token{}, 0, invalidRequest("Unknown Authorization type")
+	}
+	token, err := domain.ParseToken(candidate)
+	if err != nil {
+		// Token.from_str's two messages; neither quotes the token.
+		msg := "Token is malformed"
+		if !strings.HasPrefix(candidate, "gt-") {
+			msg = "Token does not start with gt-"
+		}
+		p := invalidToken(msg, err)
+		p.errorStatus = http.StatusUnauthorized
+		return domain.Token{}, 0, p
+	}
+	return token, fromAuthorization, nil
+}
+
+// stateCookie returns the value of the state cookie as Starlette, and so
+// Gafaelfawr, reads it: from the first Cookie header, pairs split at ";"
+// and trimmed, the last pair of that name winning, surrounding quotes
+// removed.
+func stateCookie(h http.Header) (string, bool) {
+	headers := h.Values("Cookie")
+	if len(headers) == 0 {
+		return "", false
+	}
+	var value string
+	var found bool
+	for chunk := range strings.SplitSeq(headers[0], ";") {
+		name, v, ok := strings.Cut(chunk, "=")
+		if !ok || strings.TrimSpace(name) != stateCookieName {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		value, found = v, true
+	}
+	return value, found
+}
+
+// cutSpace splits s at its first run of white space, as Python's
+// str.split(None, 1) does.
+func cutSpace(s string) (before, after string, found bool) {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], strings.TrimLeftFunc(s[i:], unicode.IsSpace), true
+}
+
+// basicCredentials decodes a Basic credential into exactly one user and
+// one password, as parse_authorization does: base64 read as leniently as
+// Python's b64decode (see decodeBase64), UTF-8, white space trimmed, and
+// exactly one colon.
+func basicCredentials(blob string) (user, password string, ok bool) {
+	raw, ok := decodeBase64(blob)
+	if !ok || !utf8.Valid(raw) {
+		return "", "", false
+	}
+	user, password, ok = strings.Cut(strings.TrimSpace(string(raw)), ":")
+	if !ok || strings.Contains(password, ":") {
+		return "", "", false
+	}
+	return user, password, true
+}
+
+// decodeBase64 decodes standard base64 as Python's base64.b64decode does
+// without validate: characters outside the alphabet are dropped, decoding
+// stops at the first "=", and the padding must make a whole quantum.
+func decodeBase64(s string) ([]byte, bool) {
+	kept := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' {
+			kept = append(kept, c)
+		}
+	}
+	data, rest, padded := strings.Cut(string(kept), "=")
+	padding := 0
+	if padded {
+		padding = 1 + len(rest) - len(strings.TrimLeft(rest, "="))
+	}
+	if missing := (4 - len(data)%4) % 4; missing > padding || len(data)%4 == 1 {
+		return nil, false
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(data)
+	return raw, err == nil
+}
+
+// looksLikeToken is Gafaelfawr's Token.is_token (models/token.py): "gt-",
+// then a key and a secret of 22 characters each around the first ".". It
+// checks the form only, more loosely than domain.ParseToken, and decides
+// which part of a Basic credential is the token and which credentials are
+// removed before headers are passed on.
+func looksLikeToken(s string) bool {
+	rest, ok := strings.CutPrefix(s, "gt-")
+	if !ok {
+		return false
+	}
+	key, secret, ok := strings.Cut(rest, ".")
+	return ok && utf8.RuneCountInString(key) == 22 && utf8.RuneCountInString(secret) == 22
+}
+
+// noCredentials is the 401 for a request that presented no token, or one
+// whose session cookie names a token the store does not hold, as
+// Gafaelfawr's generate_unauthorized_challenge answers without an error:
+// a challenge with the realm only.
+func noCredentials() *problem {
+	return &problem{
+		status: http.StatusUnauthorized, outcome: outcomeInvalidToken, kind: "no_authorization",
+		msg: "Authentication required", challenge: bareChallenge, ajaxForbidden: true,
+	}
+}
+
+// invalidRequest is the answer to credentials that cannot be read. RFC
+// 6750 would have a 400, but behind nginx's auth_request only a 401 or a
+// 403 reaches the client (any other status becomes a 500), and a 401
+// would send a browser to log in, which cannot mend a malformed header.
+// So, as Gafaelfawr's generate_challenge does for its InvalidRequestError,
+// the status is 403 and the real one, 400, is in X-Error-Status.
+func invalidRequest(msg string) *problem {
+	return &problem{
+		status: http.StatusForbidden, outcome: outcomeBadRequest, kind: "invalid_request", msg: msg,
+		challenge: errorChallenge, errorStatus: http.StatusBadRequest,
+	}
+}
+
+// invalidToken is the 401 for a token that cannot be used.
+func invalidToken(msg string, cause error) *problem {
+	return &problem{
+		status: http.StatusUnauthorized, outcome: outcomeInvalidToken,
+		kind: "invalid_token", msg: msg, cause: cause, challenge: errorChallenge,
+	}
+}
