@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -17,7 +18,8 @@ type delegateHandler struct {
 	issuer        ChildIssuer
 	parents       ParentStore
 	cookies       SessionCookies // nil: cookies are not read
-	allowed       []string       // empty: any service
+	trusted       []netip.Prefix
+	allowed       []string // empty: any service
 	tokenLifetime time.Duration
 	clock         ports.Clock
 	metrics       *Metrics
@@ -103,7 +105,7 @@ func (h *delegateHandler) authorize(r *http.Request, params delegateParams) (del
 	var ip string
 	if params.delegating() {
 		var err error
-		if ip, err = clientIP(r); err != nil {
+		if ip, err = clientIP(r, h.trusted); err != nil {
 			return d, &problem{status: http.StatusInternalServerError, outcome: outcomeInternal,
 				kind: "internal_error", msg: "Cannot determine the client address", cause: err}
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,7 @@ type options struct {
 	metrics *httpapi.Metrics // default: new metrics
 
 	noCookies       bool // the handler gets no SessionCookies
+	trustedProxies  []netip.Prefix
 	allowedServices []string
 	tokenLifetime   time.Duration // the handler's TokenLifetime; the service keeps its default
 }
@@ -98,7 +100,7 @@ func newFixture(t *testing.T, opts options) *fixture {
 		cookies = nil
 	}
 	f.handler = httpapi.NewHandler(httpapi.Config{
-		Issuer: issuer, Parents: store, Cookies: cookies,
+		Issuer: issuer, Parents: store, Cookies: cookies, TrustedProxies: opts.trustedProxies,
 		AllowedServices: opts.allowedServices, TokenLifetime: opts.tokenLifetime, Clock: f.clock,
 		Health: health, Metrics: f.metrics, Logger: logger, RequestTimeout: opts.timeout,
 	})

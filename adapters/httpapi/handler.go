@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/tokencache/tokencache/ports"
@@ -18,6 +19,10 @@ type Config struct {
 	// means cookies are not read (they are still taken out of the
 	// reflected Cookie header).
 	Cookies SessionCookies
+
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (see NewHandler); none means the peer address is the client's.
+	TrustedProxies []netip.Prefix
 
 	// AllowedServices are the services delegate_to may name; empty means
 	// any.
@@ -78,8 +83,8 @@ type Config struct {
 // auth_type names. The query and the credentials are checked before any
 // store is read.
 //
-// The client address recorded for a new child is the connection's peer;
-// forwarded-for headers are not trusted.
+// The client address recorded for a new child is the peer's, or from
+// X-Forwarded-For when the peer is one of TrustedProxies.
 func NewHandler(cfg Config) http.Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
@@ -96,7 +101,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth/delegate", withTimeout(cfg.RequestTimeout, &delegateHandler{
 		issuer: cfg.Issuer, parents: cfg.Parents, cookies: cfg.Cookies,
-		allowed:       cfg.AllowedServices,
+		trusted: unmapPrefixes(cfg.TrustedProxies), allowed: cfg.AllowedServices,
 		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
 	}))
 	mux.Handle("GET /healthz", withTimeout(cfg.RequestTimeout, &healthHandler{
@@ -110,3 +115,16 @@ func NewHandler(cfg Config) http.Handler {
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
+
+// unmapPrefixes writes IPv4-mapped IPv6 networks as IPv4 ones, since
+// addresses are unmapped before they are compared with them.
+func unmapPrefixes(in []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
