@@ -71,7 +71,11 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // delegate reads the query, then does the work, and gives any challenge
 // the scheme auth_type asked for.
 func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
-	params, p := parseDelegateParams(r.URL.Query())
+	q, p := parseQuery(r.URL.RawQuery)
+	if p != nil {
+		return delegation{}, p
+	}
+	params, p := parseDelegateParams(q)
 	if p != nil {
 		return delegation{}, p
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -47,6 +49,20 @@ var singleParams = []string{
 	"use_authorization", "allow_cookies", "username", "user_domain",
 }
 
+// parseQuery reads the raw query. url.URL.Query drops what does not parse
+// (a stray "%", a ";"), which would let "minimum_lifetime=7200%" pass as no
+// minimum lifetime at all; such a query is refused instead.
+func parseQuery(raw string) (url.Values, *problem) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, &problem{
+			status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
+			kind: "invalid_parameter", msg: "Query string is malformed", loc: []string{"query"}, cause: err,
+		}
+	}
+	return q, nil
+}
+
 // parseDelegateParams reads the query. Every problem is a 422, as FastAPI
 // and Gafaelfawr answer a parameter they cannot accept.
 func parseDelegateParams(q url.Values) (delegateParams, *problem) {
@@ -73,8 +89,14 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		}
 	}
 	service, hasService := lookup(q, "delegate_to")
-	if hasService && service == "" {
-		return p, invalidParameter("delegate_to", "Value must not be empty")
+	if hasService {
+		if service == "" {
+			return p, invalidParameter("delegate_to", "Value must not be empty")
+		}
+		if !visibleName(service) {
+			return p, invalidParameter("delegate_to",
+				"Value must not hold control, format or invisible characters, nor begin or end with a space")
+		}
 	}
 	p.service = service
 	for _, v := range q["delegate_scope"] {
@@ -174,6 +196,24 @@ func parseBool(s string) (value, ok bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// visibleName reports whether a service name can be read for what it is:
+// valid UTF-8 of graphic characters only (no control character such as
+// NEL, no format character such as a right-to-left override or a
+// zero-width space), whose only space is the plain space, and not at
+// either end. Two names that look alike must not name different services
+// in the stores and the logs.
+func visibleName(s string) bool {
+	if !utf8.ValidString(s) || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsGraphic(r) || (unicode.Is(unicode.Zs, r) && r != ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 func invalidParameter(name, msg string) *problem {
