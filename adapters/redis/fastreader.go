@@ -203,8 +203,53 @@ func (r *fastReader) skip(depth int) bool {
 	case 'f':
 		return r.literal("false")
 	}
-	_, ok := r.integer()
-	return ok
+	return r.number()
+}
+
+// number reads a number of any size and precision, in JSON's syntax: an
+// unknown field's number only has to be valid, as it is for encoding/json.
+// Gafaelfawr 9.1 to 10.x wrote quotas with fractions ("cpu": 4.0) in token
+// data that may still be read on every request.
+func (r *fastReader) number() bool {
+	r.space()
+	i := r.i
+	if i < len(r.s) && r.s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(r.s) && r.s[i] == '0':
+		i++
+	case i < len(r.s) && '1' <= r.s[i] && r.s[i] <= '9':
+		i = r.digits(i)
+	default:
+		return false
+	}
+	if i < len(r.s) && r.s[i] == '.' {
+		if i = r.digits(i + 1); r.s[i-1] == '.' {
+			return false
+		}
+	}
+	if i < len(r.s) && (r.s[i] == 'e' || r.s[i] == 'E') {
+		i++
+		if i < len(r.s) && (r.s[i] == '+' || r.s[i] == '-') {
+			i++
+		}
+		start := i
+		if i = r.digits(i); i == start {
+			return false
+		}
+	}
+	r.i = i
+	return true
+}
+
+// digits returns the index of the first byte at or after i that is not a
+// decimal digit.
+func (r *fastReader) digits(i int) int {
+	for i < len(r.s) && '0' <= r.s[i] && r.s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // mayMatchField reports whether encoding/json might decode key into one of
