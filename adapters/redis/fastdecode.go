@@ -15,7 +15,8 @@ var (
 // loadFast reads token data on every cache hit, where encoding/json costs
 // several times as much (BenchmarkDecodeTokenDataJSON). It reads the shape
 // Gafaelfawr and this store write: one object of strings, integers and
-// nulls, with scopes a list of strings or a string, groups a list of
+// nulls (and numbers of any form in unknown fields), with scopes a list of
+// strings or a string, groups a list of
 // {"name", "id"} and token a {"key", "secret"}, fields in any order, any
 // whitespace, and unknown fields it can skip.
 //

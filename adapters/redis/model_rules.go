@@ -9,6 +9,12 @@ import (
 // models/userinfo.py and types.py) that matter here. Gafaelfawr answers
 // "no such token" for data its model refuses, so reading refuses it too,
 // and storing refuses what reading would.
+//
+// Reading is stricter than Pydantic's lax mode only for forms no
+// Gafaelfawr release writes: integers as strings, fractions with a zero
+// part or booleans; times as strings or fractions; integers beyond int64;
+// scopes other than a list of strings or a string; and a missing or empty
+// token secret, which no presented token can match.
 
 // maxNameLength is the most characters Gafaelfawr's TokenData allows in
 // username and service.
