@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fernet/fernet-go"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/internal/integration"
@@ -28,59 +31,140 @@ const (
 )
 
 // TestNginxAuthRequest runs the README's nginx example in front of a test
-// app, with the daemon in memory, and checks that the app receives the
-// delegated token and that a request without a token is refused with
-// tokencache's challenge.
+// app, with the daemon on the real stores, and sends what browsers and
+// clients send: Gafaelfawr's session cookie, Basic and Bearer
+// authorization, through the notebook, the portal (an internal token behind
+// a scope gate) and the plain authentication check.
 func TestNginxAuthRequest(t *testing.T) {
 	nginx := findNginx(t)
-	d := startServe(t, nil, "--listen", "127.0.0.1:0")
-	demo, err := domain.ParseToken(d.stdout.waitFor(t, curlLine)[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newRealStores(t)
+	d := startServe(t, s.env, "--listen", "127.0.0.1:0", "--trusted-proxy", "127.0.0.1/32", "--allow-service", "portal")
 	app := newRecordingApp(t)
 	listen := startNginx(t, nginx, func(listen string) string {
 		return exampleConfig(t, strings.TrimPrefix(d.base, "http://"), app.addr, listen)
 	})
+	now := time.Now().UTC().Truncate(time.Second)
+	parent, user := s.gafaelfawrParent(t, "exec:notebook,read:all", now.Add(-time.Hour), now.Add(24*time.Hour))
+	imageOnly, _ := s.gafaelfawrParent(t, "read:image", now.Add(-time.Hour), now.Add(24*time.Hour))
+	notebookOnly, _ := s.gafaelfawrParent(t, "exec:notebook", now.Add(-time.Hour), now.Add(24*time.Hour))
 
-	t.Run("delegated token reaches the app", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+"/some/page", nil)
-		req.Header.Set("Authorization", "Bearer "+demo.String())
+	get := func(t *testing.T, path string, header http.Header) (*http.Response, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+path, nil)
+		req.Header = header
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		return resp, app.take()
+	}
+	wantThrough := func(t *testing.T, resp *http.Response, got http.Header) {
+		t.Helper()
+		if resp.StatusCode != http.StatusOK || got == nil {
 			t.Fatalf("status = %d, want 200 from the app", resp.StatusCode)
 		}
-		got := app.last()
-		child, err := domain.ParseToken(got.Get("X-Delegated-Token"))
+		if got.Get("X-Auth-Request-User") != user {
+			t.Errorf("X-Auth-Request-User = %q, want %q", got.Get("X-Auth-Request-User"), user)
+		}
+		if got.Get("X-Auth-Request-Email") != user+"@example.com" {
+			t.Errorf("X-Auth-Request-Email = %q, want the parent's email", got.Get("X-Auth-Request-Email"))
+		}
+	}
+	delegated := func(t *testing.T, got http.Header) domain.Token {
+		t.Helper()
+		child, err := domain.ParseToken(got.Get("X-Auth-Request-Token"))
 		if err != nil {
-			t.Fatalf("X-Delegated-Token: %v", err)
+			t.Fatalf("X-Auth-Request-Token: %v", err)
 		}
-		if child == demo {
-			t.Error("the app got the parent token, want a delegated one")
+		if child == parent {
+			t.Fatal("the app got the parent token, want a delegated one")
 		}
-		if got.Get("X-Delegated-User") != "demo" {
-			t.Errorf("X-Delegated-User = %q, want demo", got.Get("X-Delegated-User"))
+		return child
+	}
+
+	t.Run("session cookie, notebook, client from X-Forwarded-For", func(t *testing.T) {
+		resp, got := get(t, "/notebook/lab", http.Header{
+			"Cookie":          {"gafaelfawr=" + gafaelfawrCookie(t, s.secret, parent) + "; theme=dark"},
+			"X-Forwarded-For": {"198.51.100.7"},
+		})
+		wantThrough(t, resp, got)
+		child := delegated(t, got)
+		checkChild(t, s.rdb, s.db, parent, child, "notebook", "", "exec:notebook,read:all")
+		if ip := s.ipAddressOf(t, child); ip != "198.51.100.7" {
+			t.Errorf("the child's history records %s, want the client 198.51.100.7 named by nginx", ip)
 		}
-		if got.Get("Authorization") != "" {
-			t.Error("the app got the user's Authorization header")
+		if c := got.Get("Cookie"); c != "theme=dark" {
+			t.Errorf("the app got Cookie %q, want only the user's own theme=dark", c)
 		}
-		// The daemon hands the same notebook token to a direct request.
-		direct := childOf(t, d.delegate(t, http.DefaultClient, demo, "notebook=true"))
-		if direct != child {
-			t.Error("nginx and a direct request got different notebook tokens")
+		if a := got.Get("Authorization"); a != "" {
+			t.Errorf("the app got Authorization %q, want none", a)
 		}
 	})
 
-	t.Run("no token is refused with a challenge", func(t *testing.T) {
-		resp, err := http.Get("http://" + listen + "/some/page")
-		if err != nil {
-			t.Fatal(err)
+	t.Run("Basic, with the token as user name and as password", func(t *testing.T) {
+		var children []domain.Token
+		for _, pair := range []string{parent.String() + ":x-oauth-basic", "x-oauth-basic:" + parent.String()} {
+			resp, got := get(t, "/portal/query", http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(pair))}})
+			wantThrough(t, resp, got)
+			children = append(children, delegated(t, got))
+			if a := got.Get("Authorization"); a != "" {
+				t.Errorf("the app got Authorization %q, want none", a)
+			}
 		}
-		resp.Body.Close()
+		if children[0] != children[1] {
+			t.Error("the two placements got different internal tokens, want one")
+		}
+		checkChild(t, s.rdb, s.db, parent, children[0], "internal", "portal", "read:all")
+	})
+
+	t.Run("credentials of the app's own pass through", func(t *testing.T) {
+		resp, got := get(t, "/notebook/lab", http.Header{
+			"Cookie":        {"gafaelfawr=" + gafaelfawrCookie(t, s.secret, parent)},
+			"Authorization": {"Basic dXNlcjpwYXNz"},
+		})
+		wantThrough(t, resp, got)
+		if a := got.Get("Authorization"); a != "Basic dXNlcjpwYXNz" {
+			t.Errorf("the app got Authorization %q, want the user's own Basic credentials", a)
+		}
+		if c := got.Get("Cookie"); c != "" {
+			t.Errorf("the app got Cookie %q, want none", c)
+		}
+	})
+
+	t.Run("plain check with a bearer token", func(t *testing.T) {
+		resp, got := get(t, "/docs/index.html", http.Header{"Authorization": {"Bearer " + parent.String()}})
+		wantThrough(t, resp, got)
+		if tok := got.Get("X-Auth-Request-Token"); tok != "" {
+			t.Error("the plain check handed out a delegated token")
+		}
+		if a := got.Get("Authorization"); a != "" {
+			t.Errorf("the app got Authorization %q, want none", a)
+		}
+	})
+
+	t.Run("scope gates", func(t *testing.T) {
+		for _, c := range []struct {
+			path   string
+			parent domain.Token
+			want   int
+		}{
+			{"/portal/query", imageOnly, http.StatusForbidden},       // lacks read:all
+			{"/docs/index.html", imageOnly, http.StatusOK},           // satisfy=any: read:image will do
+			{"/docs/index.html", notebookOnly, http.StatusForbidden}, // neither scope
+		} {
+			resp, _ := get(t, c.path, http.Header{"Authorization": {"Bearer " + c.parent.String()}})
+			if resp.StatusCode != c.want {
+				t.Errorf("%s: status = %d, want %d", c.path, resp.StatusCode, c.want)
+			}
+		}
+		if n := s.children(t, imageOnly, "internal", "portal"); n != 0 {
+			t.Errorf("a parent refused at the gate got %d internal tokens, want none", n)
+		}
+	})
+
+	t.Run("no credentials are refused with a challenge", func(t *testing.T) {
+		resp, _ := get(t, "/notebook/lab", http.Header{})
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("status = %d, want 401", resp.StatusCode)
 		}
@@ -88,6 +172,19 @@ func TestNginxAuthRequest(t *testing.T) {
 			t.Errorf("WWW-Authenticate = %q, want tokencache's Bearer challenge", c)
 		}
 	})
+}
+
+// gafaelfawrCookie is the value of the gafaelfawr cookie that Gafaelfawr
+// sets at login for token: its state, as JSON, sealed with the session
+// secret.
+func gafaelfawrCookie(t *testing.T, secret string, token domain.Token) string {
+	t.Helper()
+	state := fmt.Sprintf(`{"csrf":"OmNdVTtKKuK_VuJsGFdrqg","token":%q}`, token.String())
+	sealed, err := fernet.EncryptAndSign([]byte(state), fernet.MustDecodeKeys(secret)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(sealed)
 }
 
 // TestReadmeNginxExampleIsTheTestedOne keeps the README's nginx example
@@ -279,13 +376,14 @@ func newRecordingApp(t *testing.T) *recordingApp {
 	return a
 }
 
-func (a *recordingApp) last() http.Header {
+// take returns the headers of the last request and forgets them, or nil
+// if no request came since the last take.
+func (a *recordingApp) take() http.Header {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.headers == nil {
-		return http.Header{}
-	}
-	return a.headers
+	h := a.headers
+	a.headers = nil
+	return h
 }
 
 // freeAddr returns a loopback address with a port that was free a moment

@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/tokencache/tokencache/adapters/httpapi"
+	"github.com/tokencache/tokencache/adapters/statecookie"
 	"github.com/tokencache/tokencache/app"
 )
 
 func (c *cli) serve(ctx context.Context, args []string) error {
 	var (
 		stores          storeFlags
+		access          accessFlags
 		listen          string
 		tokenLifetime   time.Duration
 		cacheSize       int
@@ -31,8 +34,12 @@ all three, tokens live in Redis and PostgreSQL, shared with Gafaelfawr (run
 "tokencache migrate" first).
 
 SIGINT or SIGTERM stops accepting connections and finishes the requests in
-flight, for at most --shutdown-timeout; a second signal stops at once.`, storeEnv)
+flight, for at most --shutdown-timeout; a second signal stops at once.
+
+/auth/delegate hands out credentials for any service named in delegate_to:
+only the ingress may reach it. --allow-service bounds the services.`, slices.Concat(storeEnv, accessEnv))
 	stores.register(fs)
+	access.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free port, printed at start")
 	fs.DurationVar(&tokenLifetime, "token-lifetime", app.DefaultTokenLifetime,
 		"longest lifetime of a child token (whole seconds, over 5m)")
@@ -53,6 +60,17 @@ flight, for at most --shutdown-timeout; a second signal stops at once.`, storeEn
 	if err != nil {
 		return err
 	}
+	if err := access.fillFromEnv(c.getenv); err != nil {
+		return err
+	}
+	var cookies httpapi.SessionCookies
+	if real {
+		// Gafaelfawr's session cookie is sealed with the same secret as
+		// its tokens in Redis.
+		if cookies, err = statecookie.New(stores.sessionSecret); err != nil {
+			return err
+		}
+	}
 
 	ctx, stop := interruptible(ctx)
 	defer stop()
@@ -70,6 +88,8 @@ flight, for at most --shutdown-timeout; a second signal stops at once.`, storeEn
 	handler := httpapi.NewHandler(httpapi.Config{
 		Issuer: comp.Service, Parents: comp.Store, Health: comp.Health, Metrics: comp.Metrics,
 		Logger: logger, RequestTimeout: requestTimeout,
+		Cookies: cookies, TrustedProxies: access.trustedProxies, AllowedServices: access.allowedServices,
+		TokenLifetime: tokenLifetime, Clock: comp.Clock,
 	})
 	srv, err := httpapi.Listen(ctx, httpapi.ServerConfig{
 		Addr: listen, ShutdownTimeout: shutdownTimeout, Logger: logger,
