@@ -74,6 +74,9 @@ func TestDaemonMinimumLifetimeAsGafaelfawrIngress(t *testing.T) {
 		if resp := getDelegate(t, d, parent, "notebook=true&minimum_lifetime=300"); resp.StatusCode != http.StatusOK {
 			t.Errorf("minimum_lifetime=300: status = %d, want 200", resp.StatusCode)
 		}
+		if resp := getDelegate(t, d, parent, "notebook=true&delegate_to=parity-portal"); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("notebook with delegate_to: status = %d, want 422 as Gafaelfawr answers", resp.StatusCode)
+		}
 	})
 
 	t.Run("a Gafaelfawr notebook child with 10 of 30 days left is reused", func(t *testing.T) {
@@ -97,32 +100,49 @@ func TestDaemonMinimumLifetimeAsGafaelfawrIngress(t *testing.T) {
 	})
 }
 
-func TestDaemonReusesInternalChildrenOfOldGafaelfawr(t *testing.T) {
+func TestDaemonReusesInternalChildrenOfEveryGafaelfawrFormat(t *testing.T) {
 	s := newRealStores(t)
 	d := startServe(t, s.env, "--listen", "127.0.0.1:0")
 	now := time.Now().UTC().Truncate(time.Second)
 	parent, user := s.gafaelfawrParent(t, "read:all,read:tap", now.Add(-time.Hour), now.Add(30*24*time.Hour))
-
-	// Before Gafaelfawr 12.0, an internal token's data in Redis had no
-	// service: only its row names it.
-	child, _ := newGafaelfawrKey(t, "unused")
 	created, expires := now.Add(-time.Hour), now.Add(20*24*time.Hour)
-	s.write(t, gafaelfawrToken{
-		token: child, username: user, tokenType: "internal", service: "parity-portal", scopes: "read:all",
-		parent: parent.Key, created: created, expires: expires,
-		json: fmt.Sprintf(`{"token": {"key": %q, "secret": %q}, "username": %q, "token_type": "internal", `+
-			`"scopes": ["read:all"], "created": %d, "expires": %d, "name": null, "email": null, "uid": null, `+
-			`"gid": null, "groups": null, "quota": null}`,
-			child.Key, child.Secret, user, created.Unix(), expires.Unix()),
-	})
-	for i := range 2 { // the repository, then the in-process cache
-		resp := getDelegate(t, d, parent, "delegate_to=parity-portal&delegate_scope=read:all")
-		if got := childOf(t, resp); got != child {
-			t.Fatalf("request %d: the daemon made a new internal child where Gafaelfawr would reuse its own", i+1)
-		}
+
+	// The service is always in the row; only Gafaelfawr 12.0 and later
+	// also write it into Redis.
+	formats := []struct {
+		name, service, json string
+	}{
+		{"before 9.4: spaced JSON with a quota, no service", "parity-v9",
+			`{"username": %[3]q, "name": null, "email": null, "uid": null, "gid": null, "groups": null, ` +
+				`"quota": null, "token_type": "internal", "scopes": ["read:all"], "created": %[4]d, ` +
+				`"expires": %[5]d, "token": {"key": %[1]q, "secret": %[2]q}}`},
+		{"11.x: compact JSON, no service", "parity-v11",
+			`{"username":%[3]q,"name":"Parity User","email":null,"uid":4123,"gid":4123,` +
+				`"groups":[{"name":"g_parity","id":4123}],"token_type":"internal","scopes":["read:all"],` +
+				`"created":%[4]d,"expires":%[5]d,"token":{"key":%[1]q,"secret":%[2]q}}`},
+		{"12.0 and later: compact JSON with the service", "parity-v12",
+			`{"username":%[3]q,"name":"Parity User","email":null,"uid":4123,"gid":4123,` +
+				`"groups":[{"name":"g_parity","id":4123}],"token_type":"internal","service":"parity-v12",` +
+				`"scopes":["read:all"],"created":%[4]d,"expires":%[5]d,"token":{"key":%[1]q,"secret":%[2]q}}`},
 	}
-	if n := s.children(t, parent, "internal", "parity-portal"); n != 1 {
-		t.Errorf("the parent has %d internal children for the service, want 1", n)
+	for _, f := range formats {
+		t.Run(f.name, func(t *testing.T) {
+			child, _ := newGafaelfawrKey(t, "unused")
+			s.write(t, gafaelfawrToken{
+				token: child, username: user, tokenType: "internal", service: f.service, scopes: "read:all",
+				parent: parent.Key, created: created, expires: expires,
+				json: fmt.Sprintf(f.json, child.Key, child.Secret, user, created.Unix(), expires.Unix()),
+			})
+			for i := range 2 { // the repository, then the in-process cache
+				resp := getDelegate(t, d, parent, "delegate_to="+f.service+"&delegate_scope=read:all")
+				if got := childOf(t, resp); got != child {
+					t.Fatalf("request %d: the daemon made a new internal child where Gafaelfawr would reuse its own", i+1)
+				}
+			}
+			if n := s.children(t, parent, "internal", f.service); n != 1 {
+				t.Errorf("the parent has %d internal children for the service, want 1", n)
+			}
+		})
 	}
 }
 
