@@ -22,16 +22,11 @@ func TestNewTokenStoreRejectsBadSessionSecret(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	raw := []byte("0123456789abcdef0123456789ABCDEF") // 32 bytes
 	good := base64.URLEncoding.EncodeToString(raw)
+	// fernetbox's tests go through the forms a secret must not take;
+	// this checks that the store refuses through it and says why.
 	for name, secret := range map[string]string{
-		"empty":               "",
-		"not base64":          "this is not base64 at all, it is a passphrase!!",
-		"31 bytes":            base64.URLEncoding.EncodeToString(raw[:31]),
-		"33 bytes":            base64.URLEncoding.EncodeToString(append(raw, 'x')),
-		"unpadded":            strings.TrimRight(good, "="),
-		"hex":                 hex.EncodeToString(raw),
-		"standard base64":     base64.StdEncoding.EncodeToString([]byte("\xfb\xff" + string(raw[2:]))),
-		"trailing garbage":    good + "AAAA",
-		"embedded whitespace": good[:10] + " " + good[10:],
+		"not base64": "this is not base64 at all, it is a passphrase!!",
+		"hex":        hex.EncodeToString(raw),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

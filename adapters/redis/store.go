@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/fernetbox"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -17,7 +18,7 @@ import (
 // either can read what the other wrote. It is safe for concurrent use.
 type TokenStore struct {
 	client goredis.UniversalClient
-	sealer *sealer
+	sealer *fernetbox.Box
 	clock  ports.Clock
 	logger *slog.Logger
 }
@@ -38,7 +39,7 @@ func NewTokenStore(client goredis.UniversalClient, sessionSecret string, clock p
 	case logger == nil:
 		return nil, errors.New("creating redis token store: logger is nil")
 	}
-	s, err := newSealer(sessionSecret)
+	s, err := fernetbox.New(sessionSecret)
 	if err != nil {
 		return nil, fmt.Errorf("creating redis token store: %w", err)
 	}
@@ -71,7 +72,7 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 	if err != nil {
 		return domain.TokenData{}, fmt.Errorf("reading token %s from redis: %w", key, err)
 	}
-	plain := s.sealer.open(value)
+	plain := s.sealer.Open(value)
 	if plain == nil {
 		s.logger.ErrorContext(ctx, "cannot decrypt token data in redis", "token_key", key)
 		return domain.TokenData{}, notFound(key)
@@ -113,7 +114,7 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	if err != nil {
 		return fmt.Errorf("encoding token %s: %w", key, err)
 	}
-	value, err := s.sealer.seal(plain)
+	value, err := s.sealer.Seal(plain)
 	if err != nil {
 		return fmt.Errorf("encrypting token %s: %w", key, err)
 	}
