@@ -62,7 +62,7 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 		return fmt.Errorf("%w: parent token has no username", ErrInvalidRequest)
 	}
 	if !validName(r.Parent.Username) {
-		return fmt.Errorf("%w: parent's username is longer than %d characters or has control characters", ErrInvalidRequest, MaxNameLength)
+		return fmt.Errorf("%w: parent's username is longer than %d characters or is not visible (control, format or invisible characters, or a space at either end)", ErrInvalidRequest, MaxNameLength)
 	}
 	if problem := r.Parent.Token.problem(); problem != "" {
 		// Not ErrInvalidToken as well: callers that test for it first
@@ -73,7 +73,7 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 	case r.Type == TokenTypeInternal && r.Service == "":
 		return fmt.Errorf("%w: service is empty", ErrInvalidRequest)
 	case !validName(r.Service):
-		return fmt.Errorf("%w: service is longer than %d characters or has control characters", ErrInvalidRequest, MaxNameLength)
+		return fmt.Errorf("%w: service is longer than %d characters or is not visible (control, format or invisible characters, or a space at either end)", ErrInvalidRequest, MaxNameLength)
 	case r.Type == TokenTypeNotebook && r.Service != "":
 		return fmt.Errorf("%w: a notebook token has no service", ErrInvalidRequest)
 	case r.Type != TokenTypeInternal && r.Type != TokenTypeNotebook:
