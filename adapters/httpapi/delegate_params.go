@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -93,7 +91,7 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		if service == "" {
 			return p, invalidParameter("delegate_to", "Value must not be empty")
 		}
-		if !visibleName(service) {
+		if !domain.VisibleName(service) {
 			return p, invalidParameter("delegate_to",
 				"Value must not hold control, format or invisible characters, nor begin or end with a space")
 		}
@@ -196,24 +194,6 @@ func parseBool(s string) (value, ok bool) {
 		return false, true
 	}
 	return false, false
-}
-
-// visibleName reports whether a service name can be read for what it is:
-// valid UTF-8 of graphic characters only (no control character such as
-// NEL, no format character such as a right-to-left override or a
-// zero-width space), whose only space is the plain space, and not at
-// either end. Two names that look alike must not name different services
-// in the stores and the logs.
-func visibleName(s string) bool {
-	if !utf8.ValidString(s) || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
-		return false
-	}
-	for _, r := range s {
-		if !unicode.IsGraphic(r) || (unicode.Is(unicode.Zs, r) && r != ' ') {
-			return false
-		}
-	}
-	return true
 }
 
 func invalidParameter(name, msg string) *problem {
