@@ -1,9 +1,6 @@
 package domain
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // CacheKey identifies one cached child: the parent's key and expiry, plus,
 // for internal tokens, the service and canonical scopes. A parent whose
@@ -44,8 +41,8 @@ func InternalCacheKey(parent TokenData, service string, scopes []string) CacheKe
 }
 
 // parentKeyLen is the most that writeParent writes: an 8-byte kind, a
-// token key, an int64 in decimal and three separators.
-const parentKeyLen = 8 + partLength + 20 + 3
+// token key, an expiry in nanoseconds and three separators.
+const parentKeyLen = 8 + partLength + maxNanosLen + 3
 
 func writeParent(b *strings.Builder, kind string, parent TokenData) {
 	b.WriteString(kind)
@@ -53,8 +50,8 @@ func writeParent(b *strings.Builder, kind string, parent TokenData) {
 	b.WriteString(parent.Token.Key)
 	b.WriteByte(0)
 	if !parent.Expires.IsZero() {
-		var digits [20]byte
-		b.Write(strconv.AppendInt(digits[:0], parent.Expires.UnixNano(), 10))
+		var digits [maxNanosLen]byte
+		b.Write(appendNanos(digits[:0], parent.Expires))
 	}
 	b.WriteByte(0)
 }
