@@ -19,4 +19,10 @@ var (
 	// ErrInsufficientLifetime means the parent expires before the minimum
 	// lifetime the caller asked for.
 	ErrInsufficientLifetime = errors.New("insufficient token lifetime")
+
+	// ErrTooManyChildren means the parent has already created as many
+	// children as its budget allows within the budget's window (see
+	// ChildBudget). The error that wraps it is a *TooManyChildrenError,
+	// which says when to try again.
+	ErrTooManyChildren = errors.New("too many child tokens")
 )

@@ -7,6 +7,7 @@ package mocks
 import (
 	context "context"
 	reflect "reflect"
+	time "time"
 
 	gomock "github.com/golang/mock/gomock"
 	domain "github.com/tokencache/tokencache/domain"
@@ -115,6 +116,21 @@ func (m *MockRepositoryTx) Commit(ctx context.Context) error {
 func (mr *MockRepositoryTxMockRecorder) Commit(ctx interface{}) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Commit", reflect.TypeOf((*MockRepositoryTx)(nil).Commit), ctx)
+}
+
+// CountChildrenSince mocks base method.
+func (m *MockRepositoryTx) CountChildrenSince(ctx context.Context, parentKey string, since time.Time) (domain.ChildCount, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CountChildrenSince", ctx, parentKey, since)
+	ret0, _ := ret[0].(domain.ChildCount)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CountChildrenSince indicates an expected call of CountChildrenSince.
+func (mr *MockRepositoryTxMockRecorder) CountChildrenSince(ctx, parentKey, since interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CountChildrenSince", reflect.TypeOf((*MockRepositoryTx)(nil).CountChildrenSince), ctx, parentKey, since)
 }
 
 // FindChild mocks base method.

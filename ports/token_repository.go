@@ -4,6 +4,7 @@ package ports
 
 import (
 	"context"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -29,6 +30,17 @@ type RepositoryTx interface {
 	// FindChild returns the key of the existing child that matches q and
 	// expires last, or ErrNotFound.
 	FindChild(ctx context.Context, q domain.ChildQuery) (string, error)
+
+	// CountChildrenSince counts the children of parentKey created at or
+	// after since, committed or added in this unit of work, and says when
+	// the earliest of them was created. A parent with no such children,
+	// or unknown to the repository, gives a zero count, not an error.
+	// Children that other units of work, under other locks, are adding at
+	// the same time are not counted until they commit. A child counts for
+	// as long as the repository keeps it: PostgreSQL until Gafaelfawr's
+	// maintenance deletes it after it expires, the memory repository until
+	// it expires.
+	CountChildrenSince(ctx context.Context, parentKey string, since time.Time) (domain.ChildCount, error)
 
 	// AddToken adds the token row, its parent link when rec.ParentKey is
 	// set, and its "create" history entry. It returns an error wrapping

@@ -30,22 +30,43 @@ type HistoryEntry struct {
 // Repository keeps token rows, parent links and change history in memory.
 // Units of work hold a lock per name, as PostgreSQL's advisory locks do,
 // and apply their additions all at once on commit.
+//
+// Children are indexed by what a lookup matches on, so that finding one
+// costs the same however many other children its parent has, and by
+// creation time, for counting. Rows of expired tokens are dropped with
+// their links and history, as Gafaelfawr's maintenance deletes them from
+// PostgreSQL (where it keeps the history): a commit that finds the rows
+// doubled since the last sweep sweeps them, so the repository holds at
+// most about twice its live tokens, at a constant cost per commit.
 type Repository struct {
+	clock ports.Clock
 	locks keylock.Table
 
 	mu       sync.RWMutex
 	tokens   map[string]domain.TokenData // token rows, secrets removed
-	children map[string][]string         // parent key -> child keys
-	history  []HistoryEntry
+	children map[string][]childRef       // parent key -> children, by creation
+	lookups  map[lookupKey][]string      // what FindChild matches on -> child keys
+	history  map[string][]HistoryEntry   // token key -> its entries, oldest first
+	sweepAt  int                         // len(tokens) at which a commit next sweeps
 }
 
 var _ ports.TokenRepository = (*Repository)(nil)
 
-// NewRepository returns an empty repository.
+// NewRepository returns an empty repository that drops tokens once they
+// have expired by the real time.
 func NewRepository() *Repository {
+	return NewRepositoryWithClock(SystemClock{})
+}
+
+// NewRepositoryWithClock returns an empty repository that drops tokens once
+// they have expired by clock.
+func NewRepositoryWithClock(clock ports.Clock) *Repository {
 	return &Repository{
+		clock:    clock,
 		tokens:   make(map[string]domain.TokenData),
-		children: make(map[string][]string),
+		children: make(map[string][]childRef),
+		lookups:  make(map[lookupKey][]string),
+		history:  make(map[string][]HistoryEntry),
 	}
 }
 
@@ -74,7 +95,11 @@ func (r *Repository) TokenExists(ctx context.Context, key string) (bool, error) 
 func (r *Repository) Children(parentKey string) []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	keys := slices.Clone(r.children[parentKey])
+	refs := r.children[parentKey]
+	keys := make([]string, len(refs))
+	for i, c := range refs {
+		keys[i] = c.key
+	}
 	slices.Sort(keys)
 	return keys
 }
@@ -93,60 +118,15 @@ func (r *Repository) Token(key string) (domain.TokenData, bool) {
 func (r *Repository) History(key string) []HistoryEntry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	var out []HistoryEntry
-	for _, h := range r.history {
-		if h.Token == key {
-			out = append(out, h)
-		}
-	}
-	return out
+	return slices.Clone(r.history[key])
 }
 
-// Len is the number of token rows.
+// Len is the number of token rows, including those of expired tokens not
+// yet swept.
 func (r *Repository) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.tokens)
-}
-
-// findChild runs q over the committed rows plus pending, the additions of
-// an uncommitted unit of work.
-func (r *Repository) findChild(q domain.ChildQuery, pending []domain.TokenRecord) (string, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	var best domain.TokenData
-	found := false
-	consider := func(data domain.TokenData, parent string) {
-		if parent != q.ParentKey || !matches(data, q) {
-			return
-		}
-		if !found || data.Expires.After(best.Expires) ||
-			data.Expires.Equal(best.Expires) && data.Token.Key < best.Token.Key {
-			best, found = data, true
-		}
-	}
-	// Only the parent's own children: a lookup on every cache miss must not
-	// scan every token ever made.
-	for _, child := range r.children[q.ParentKey] {
-		consider(r.tokens[child], q.ParentKey)
-	}
-	for _, rec := range pending {
-		consider(rec.Data, rec.ParentKey)
-	}
-	if !found {
-		return "", fmt.Errorf("child of %s: %w", q.ParentKey, ports.ErrNotFound)
-	}
-	return best.Token.Key, nil
-}
-
-func matches(data domain.TokenData, q domain.ChildQuery) bool {
-	if data.Type != q.Type || data.Expires.IsZero() || data.Expires.Before(q.MinExpiration) {
-		return false
-	}
-	if q.Type == domain.TokenTypeInternal {
-		return data.Service == q.Service && slices.Equal(data.Scopes, q.Scopes)
-	}
-	return true
 }
 
 // hasToken reports whether key is committed or among pending.
@@ -157,7 +137,8 @@ func (r *Repository) hasToken(key string, pending []domain.TokenRecord) bool {
 	return ok || slices.ContainsFunc(pending, func(rec domain.TokenRecord) bool { return rec.Data.Token.Key == key })
 }
 
-// apply adds the records of a committed unit of work, all or none.
+// apply adds the records of a committed unit of work, all or none, first
+// sweeping expired rows if they may be many.
 func (r *Repository) apply(recs []domain.TokenRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -166,27 +147,37 @@ func (r *Repository) apply(recs []domain.TokenRecord) error {
 			return fmt.Errorf("adding token %s: a token with that key exists", rec.Data.Token.Key)
 		}
 	}
+	if len(r.tokens) >= r.sweepAt {
+		r.dropExpired(r.clock.Now())
+		r.sweepAt = max(2*len(r.tokens), minSweep)
+	}
 	for _, rec := range recs {
-		data := rec.Data.Clone()
-		key := data.Token.Key
-		data.Token.Secret = ""
-		r.tokens[key] = data
-		if rec.ParentKey != "" {
-			r.children[rec.ParentKey] = append(r.children[rec.ParentKey], key)
-		}
-		r.history = append(r.history, HistoryEntry{
-			Token:     key,
-			Username:  data.Username,
-			Type:      data.Type,
-			ParentKey: rec.ParentKey,
-			Scopes:    data.Scopes,
-			Service:   data.Service,
-			Expires:   data.Expires,
-			Actor:     rec.Actor,
-			Action:    "create",
-			IPAddress: rec.IPAddress,
-			EventTime: data.Created,
-		})
+		r.add(rec)
 	}
 	return nil
+}
+
+// add stores one record's row, parent link and history entry. The caller
+// holds r.mu.
+func (r *Repository) add(rec domain.TokenRecord) {
+	data := rec.Data.Clone()
+	key := data.Token.Key
+	data.Token.Secret = ""
+	r.tokens[key] = data
+	if rec.ParentKey != "" {
+		r.link(rec.ParentKey, data)
+	}
+	r.history[key] = append(r.history[key], HistoryEntry{
+		Token:     key,
+		Username:  data.Username,
+		Type:      data.Type,
+		ParentKey: rec.ParentKey,
+		Scopes:    data.Scopes,
+		Service:   data.Service,
+		Expires:   data.Expires,
+		Actor:     rec.Actor,
+		Action:    "create",
+		IPAddress: rec.IPAddress,
+		EventTime: data.Created,
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -28,6 +29,13 @@ func (tx *repositoryTx) FindChild(ctx context.Context, q domain.ChildQuery) (str
 		return "", fmt.Errorf("finding child of %s: %w", q.ParentKey, err)
 	}
 	return tx.repo.findChild(q, tx.pending)
+}
+
+func (tx *repositoryTx) CountChildrenSince(ctx context.Context, parentKey string, since time.Time) (domain.ChildCount, error) {
+	if err := tx.usable(ctx); err != nil {
+		return domain.ChildCount{}, fmt.Errorf("counting children of %s: %w", parentKey, err)
+	}
+	return tx.repo.countChildrenSince(parentKey, since, tx.pending), nil
 }
 
 func (tx *repositoryTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {

@@ -105,6 +105,64 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("FindChild = %v, want ErrNotFound", err)
 		}
 	})
+	t.Run("CountChildrenSince", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		other := newParent(t)
+		now := parent.Created
+		made := func(typ domain.TokenType, service string, ago time.Duration) domain.TokenRecord {
+			rec := child(t, parent, typ, service, []string{"read:all"}, 3*time.Hour)
+			rec.Data.Created = now.Add(-ago)
+			rec.Data.Expires = rec.Data.Created.Add(3 * time.Hour)
+			return rec
+		}
+		add(t,
+			made(domain.TokenTypeInternal, "a", 2*time.Hour),
+			made(domain.TokenTypeInternal, "b", 30*time.Minute),
+			made(domain.TokenTypeNotebook, "", 10*time.Minute),
+			made(domain.TokenTypeInternal, "c", 0),
+			child(t, other, domain.TokenTypeInternal, "d", []string{"read:all"}, time.Hour),
+		)
+		count := func(t *testing.T, tx ports.RepositoryTx, parentKey string, since time.Time) domain.ChildCount {
+			t.Helper()
+			got, err := tx.CountChildrenSince(ctx, parentKey, since)
+			if err != nil {
+				t.Fatalf("CountChildrenSince: %v", err)
+			}
+			return got
+		}
+		tx := begin(t, domain.CacheKey("porttest-count-"+parent.Token.Key))
+		for _, tt := range []struct {
+			name      string
+			parentKey string
+			since     time.Time
+			want      domain.ChildCount
+		}{
+			{"WithinTheLastHour", parent.Token.Key, now.Add(-time.Hour), domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}},
+			{"BoundIncluded", parent.Token.Key, now.Add(-30 * time.Minute), domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}},
+			{"BoundPassed", parent.Token.Key, now.Add(-30*time.Minute + time.Second), domain.ChildCount{N: 2, Earliest: now.Add(-10 * time.Minute)}},
+			{"Everything", parent.Token.Key, now.Add(-24 * time.Hour), domain.ChildCount{N: 4, Earliest: now.Add(-2 * time.Hour)}},
+			{"NoneSince", parent.Token.Key, now.Add(time.Second), domain.ChildCount{}},
+			{"UnknownParent", newToken(t).Key, now.Add(-24 * time.Hour), domain.ChildCount{}},
+		} {
+			got := count(t, tx, tt.parentKey, tt.since)
+			if got.N != tt.want.N || !got.Earliest.Equal(tt.want.Earliest) {
+				t.Errorf("%s: CountChildrenSince = %+v, want %+v", tt.name, got, tt.want)
+			}
+		}
+		// The unit of work counts its own additions; others do not see them
+		// until it commits.
+		if err := tx.AddToken(ctx, made(domain.TokenTypeInternal, "e", 45*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(t, tx, parent.Token.Key, now.Add(-time.Hour)); got.N != 4 || !got.Earliest.Equal(now.Add(-45*time.Minute)) {
+			t.Errorf("CountChildrenSince inside the unit of work = %+v, want 4 from %v", got, now.Add(-45*time.Minute))
+		}
+		outside := begin(t, domain.CacheKey("porttest-count-other-"+parent.Token.Key))
+		if got := count(t, outside, parent.Token.Key, now.Add(-time.Hour)); got.N != 3 {
+			t.Errorf("CountChildrenSince outside before commit = %+v, want 3", got)
+		}
+	})
 	t.Run("UnknownParentIsInvalidToken", func(t *testing.T) {
 		t.Parallel()
 		orphan := child(t, sessionData(t, time.Hour), domain.TokenTypeNotebook, "", []string{"read:all"}, time.Hour)

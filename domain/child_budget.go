@@ -1,0 +1,62 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// ChildBudget bounds how many children one parent may create within a
+// sliding window, so that a client naming a new service on every request
+// cannot fill the stores with children of one token. It bounds creation
+// only: an existing child that may be reused is handed out whatever the
+// budget says.
+type ChildBudget struct {
+	Max    int           // children per window; negative: no bound
+	Window time.Duration // how far back creations count
+}
+
+// ChildCount is how many children of one parent were created since some
+// time, and when the earliest of them was (zero when there are none).
+type ChildCount struct {
+	N        int
+	Earliest time.Time
+}
+
+// Bounded reports whether b bounds anything.
+func (b ChildBudget) Bounded() bool { return b.Max >= 0 }
+
+// Since is the start of the window that ends at now: children created at
+// or after it count against the budget.
+func (b ChildBudget) Since(now time.Time) time.Time { return now.Add(-b.Window) }
+
+// Check returns nil if a parent whose children created since b.Since(now)
+// are recent may create one more; otherwise a *TooManyChildrenError, which
+// wraps ErrTooManyChildren.
+func (b ChildBudget) Check(recent ChildCount, now time.Time) error {
+	if !b.Bounded() || recent.N < b.Max {
+		return nil
+	}
+	e := &TooManyChildrenError{Max: b.Max, Window: b.Window}
+	if recent.N > 0 {
+		// The earliest child stops counting just after it is Window old;
+		// the next whole second is the first moment a client, reading a
+		// Retry-After of whole seconds, finds room for one more.
+		e.RetryAt = recent.Earliest.Add(b.Window).Truncate(time.Second).Add(time.Second)
+	}
+	return e
+}
+
+// TooManyChildrenError is the error of a child refused by a ChildBudget.
+type TooManyChildrenError struct {
+	Max     int
+	Window  time.Duration
+	RetryAt time.Time // when one more child may be created; zero: never (Max is 0)
+}
+
+// Error says what the budget is, never which token hit it.
+func (e *TooManyChildrenError) Error() string {
+	return fmt.Sprintf("%v: the parent has created %d within %v", ErrTooManyChildren, e.Max, e.Window)
+}
+
+// Unwrap returns ErrTooManyChildren.
+func (e *TooManyChildrenError) Unwrap() error { return ErrTooManyChildren }

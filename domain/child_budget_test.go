@@ -1,0 +1,98 @@
+package domain_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+func TestChildBudgetCheck(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 500_000_000, time.UTC)
+	hour := domain.ChildBudget{Max: 3, Window: time.Hour}
+	tests := []struct {
+		name        string
+		budget      domain.ChildBudget
+		recent      domain.ChildCount
+		wantRefused bool
+		wantRetryAt time.Time // zero: none
+	}{
+		{
+			name:   "room for one more",
+			budget: hour,
+			recent: domain.ChildCount{N: 2, Earliest: now.Add(-30 * time.Minute)},
+		},
+		{
+			name:        "full: retry the second after the earliest leaves the window",
+			budget:      hour,
+			recent:      domain.ChildCount{N: 3, Earliest: time.Date(2026, 11, 28, 11, 20, 0, 0, time.UTC)},
+			wantRefused: true,
+			wantRetryAt: time.Date(2026, 11, 28, 12, 20, 1, 0, time.UTC),
+		},
+		{
+			name:        "over the bound, as concurrent creations can leave it",
+			budget:      hour,
+			recent:      domain.ChildCount{N: 5, Earliest: time.Date(2026, 11, 28, 11, 59, 59, 0, time.UTC)},
+			wantRefused: true,
+			wantRetryAt: time.Date(2026, 11, 28, 13, 0, 0, 0, time.UTC),
+		},
+		{
+			name:        "a window of fractional seconds rounds the retry up",
+			budget:      domain.ChildBudget{Max: 1, Window: 1500 * time.Millisecond},
+			recent:      domain.ChildCount{N: 1, Earliest: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
+			wantRefused: true,
+			wantRetryAt: time.Date(2026, 11, 28, 12, 0, 2, 0, time.UTC),
+		},
+		{
+			name:        "a bound of zero refuses every creation, with no time to retry",
+			budget:      domain.ChildBudget{Max: 0, Window: time.Hour},
+			wantRefused: true,
+		},
+		{
+			name:   "no bound",
+			budget: domain.ChildBudget{Max: -1, Window: time.Hour},
+			recent: domain.ChildCount{N: 1_000_000, Earliest: now.Add(-time.Minute)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.budget.Check(tt.recent, now)
+			if !tt.wantRefused {
+				if err != nil {
+					t.Fatalf("Check = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, domain.ErrTooManyChildren) {
+				t.Fatalf("Check = %v, want ErrTooManyChildren", err)
+			}
+			var tooMany *domain.TooManyChildrenError
+			if !errors.As(err, &tooMany) {
+				t.Fatalf("Check = %T, want *TooManyChildrenError", err)
+			}
+			if tooMany.Max != tt.budget.Max || tooMany.Window != tt.budget.Window || !tooMany.RetryAt.Equal(tt.wantRetryAt) {
+				t.Fatalf("Check = %+v; want max %d, window %v, retry at %v",
+					tooMany, tt.budget.Max, tt.budget.Window, tt.wantRetryAt)
+			}
+		})
+	}
+}
+
+func TestChildBudgetSince(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	b := domain.ChildBudget{Max: 3, Window: 15 * time.Minute}
+	if got, want := b.Since(now), now.Add(-15*time.Minute); !got.Equal(want) {
+		t.Fatalf("Since = %v, want %v", got, want)
+	}
+	if (domain.ChildBudget{Max: -1}).Bounded() || !b.Bounded() || !(domain.ChildBudget{Max: 0}).Bounded() {
+		t.Fatal("Bounded: want false for a negative Max only")
+	}
+}
+
+func TestTooManyChildrenErrorSaysTheBudget(t *testing.T) {
+	err := &domain.TooManyChildrenError{Max: 100, Window: time.Hour}
+	if got, want := err.Error(), "too many child tokens: the parent has created 100 within 1h0m0s"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}
