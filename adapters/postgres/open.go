@@ -2,31 +2,83 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	// Registers the "postgres" driver that sqlx.Open names.
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 )
 
-// maxIdleConns is how many connections the pool keeps open while idle.
-const maxIdleConns = 16
+const (
+	// DefaultMaxConnections caps the connections Open keeps open at once
+	// unless MaxConnections says otherwise.
+	DefaultMaxConnections = 20
+
+	// maxIdleConns is how many connections the pool keeps open while
+	// idle, at most the cap.
+	maxIdleConns = 16
+
+	// defaultConnectTimeout bounds a connection's handshake when the URL
+	// sets no connect_timeout. lib/pq also uses it to bound the extra
+	// connection on which it asks the server to cancel a statement.
+	defaultConnectTimeout = 10 * time.Second
+)
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct {
+	maxConns int
+}
+
+// MaxConnections caps the connections open at once at n; n <= 0 means
+// DefaultMaxConnections. Beyond it, callers wait for a free connection
+// until their context ends. Each replica holds up to n, so keep replicas
+// × n below PostgreSQL's max_connections less what Gafaelfawr and others
+// need.
+func MaxConnections(n int) Option {
+	return func(o *options) { o.maxConns = n }
+}
 
 // Open connects to the PostgreSQL database at url and checks that it
 // answers. The returned cleanup closes the pool. Errors never contain the
 // password from url.
-func Open(ctx context.Context, url string) (*sqlx.DB, func(), error) {
-	db, err := sqlx.Open("postgres", url)
+//
+// Every statement, transaction end and connection handshake ends when its
+// context does, even if the server or the network has stopped answering:
+// the connection is then closed rather than reused. A connection
+// whose peer vanished is noticed by TCP keepalives. Unless url sets
+// connect_timeout, handshakes are bounded by 10 seconds.
+func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxConns <= 0 {
+		o.maxConns = DefaultMaxConnections
+	}
+	cfg, err := pq.NewConfig(url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))
 	}
-	// database/sql keeps only 2 idle connections by default, so a burst of
-	// creations (each holding a transaction) would reconnect for most of
-	// them. Keep more, and let them go once the burst is over. The number
-	// open is not capped: requests for different children must not queue
-	// for a connection; size PostgreSQL's max_connections for the replicas.
-	db.SetMaxIdleConns(maxIdleConns)
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	pc, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))
+	}
+	pc.Dialer(newDialer())
+	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc}), "postgres")
+	// A burst of requests beyond the cap queues for a connection, within
+	// each request's deadline, rather than opening more than the server
+	// or its other clients can spare. database/sql keeps only 2 idle
+	// connections by default, so a burst of creations (each holding a
+	// transaction) would reconnect for most of them: keep more, and let
+	// them go once the burst is over.
+	db.SetMaxOpenConns(o.maxConns)
+	db.SetMaxIdleConns(min(maxIdleConns, o.maxConns))
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		// Close so that a failed Open leaves no pool behind.
