@@ -11,6 +11,13 @@ import (
 const (
 	DefaultTokenLifetime = 30 * 24 * time.Hour
 	DefaultCacheSize     = 5000
+
+	// DefaultMaxChildrenPerParent and DefaultChildrenWindow bound the
+	// children one parent may create: 100 an hour is far more than a
+	// user's notebook and services need, and far less than a client naming
+	// a new service on every request would make.
+	DefaultMaxChildrenPerParent = 100
+	DefaultChildrenWindow       = time.Hour
 )
 
 // Config configures the service and its adapters.
@@ -27,6 +34,17 @@ type Config struct {
 	// CacheSize is the number of entries in each of the two child caches;
 	// 0 means DefaultCacheSize.
 	CacheSize int
+
+	// MaxChildrenPerParent is how many children one parent may create
+	// within ChildrenWindow, counted in the repository and so across
+	// replicas; past it, creation fails with domain.ErrTooManyChildren
+	// while reuse goes on. 0 means DefaultMaxChildrenPerParent; a negative
+	// value means no bound.
+	MaxChildrenPerParent int
+
+	// ChildrenWindow is how far back MaxChildrenPerParent counts; 0 means
+	// DefaultChildrenWindow.
+	ChildrenWindow time.Duration
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an
@@ -38,6 +56,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize
 	}
+	if c.MaxChildrenPerParent == 0 {
+		c.MaxChildrenPerParent = DefaultMaxChildrenPerParent
+	}
+	if c.ChildrenWindow == 0 {
+		c.ChildrenWindow = DefaultChildrenWindow
+	}
 	if c.TokenLifetime <= domain.MinimumLifetime {
 		return c, fmt.Errorf("token lifetime %v must be longer than %v", c.TokenLifetime, domain.MinimumLifetime)
 	}
@@ -46,6 +70,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CacheSize < 0 {
 		return c, fmt.Errorf("cache size %d must not be negative", c.CacheSize)
+	}
+	if c.ChildrenWindow < 0 {
+		return c, fmt.Errorf("children window %v must not be negative", c.ChildrenWindow)
 	}
 	return c, nil
 }

@@ -28,6 +28,9 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRe
 	}
 	s.observer.RepositoryLookup(req.Type, found)
 	if !found {
+		if err := s.checkChildBudget(ctx, tx, req); err != nil {
+			return domain.Token{}, err
+		}
 		if token, err = s.create(ctx, tx, req); err != nil {
 			return domain.Token{}, err
 		}

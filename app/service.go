@@ -35,12 +35,13 @@ type TokenCacheService struct {
 	observer ports.Observer
 	logger   *slog.Logger
 	lifetime time.Duration
+	budget   domain.ChildBudget
 	random   io.Reader
 	flights  keylock.Flights
 }
 
 // NewTokenCacheService composes the service from its ports. cfg supplies
-// the token lifetime; zero fields take their defaults.
+// the token lifetime and the child budget; zero fields take their defaults.
 func NewTokenCacheService(
 	cfg Config,
 	store ports.TokenStore,
@@ -62,6 +63,7 @@ func NewTokenCacheService(
 		observer: observer,
 		logger:   logger,
 		lifetime: cfg.TokenLifetime,
+		budget:   cfg.childBudget(),
 		random:   rand.Reader,
 	}, nil
 }
@@ -73,7 +75,9 @@ func NewTokenCacheService(
 // lives if that is shorter. ipAddress is recorded in the change history of
 // a new token. Errors wrap domain.ErrInvalidRequest,
 // domain.ErrInvalidToken or domain.ErrInsufficientLifetime for a bad
-// request; any other error is a store failure.
+// request, and domain.ErrTooManyChildren when a new child is needed but the
+// parent has made as many as Config.MaxChildrenPerParent allows; any other
+// error is a store failure.
 func (s *TokenCacheService) GetNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, error) {
 	return s.getChild(ctx, domain.NewNotebookRequest(parent, ipAddress, minimumLifetime))
 }

@@ -54,7 +54,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
-	f.svc, err = NewTokenCacheService(Config{TokenLifetime: specLifetime}, f.store, f.repo, caches, f.clock, f.observer, logger)
+	// Without a child budget, whose count rule 10's specs pin.
+	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: -1}
+	f.svc, err = NewTokenCacheService(cfg, f.store, f.repo, caches, f.clock, f.observer, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

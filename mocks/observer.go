@@ -70,6 +70,18 @@ func (mr *MockObserverMockRecorder) ChildCreated(tokenType interface{}) *gomock.
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ChildCreated", reflect.TypeOf((*MockObserver)(nil).ChildCreated), tokenType)
 }
 
+// ChildRefused mocks base method.
+func (m *MockObserver) ChildRefused(tokenType domain.TokenType) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "ChildRefused", tokenType)
+}
+
+// ChildRefused indicates an expected call of ChildRefused.
+func (mr *MockObserverMockRecorder) ChildRefused(tokenType interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ChildRefused", reflect.TypeOf((*MockObserver)(nil).ChildRefused), tokenType)
+}
+
 // RepositoryLookup mocks base method.
 func (m *MockObserver) RepositoryLookup(tokenType domain.TokenType, found bool) {
 	m.ctrl.T.Helper()

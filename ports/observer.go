@@ -21,6 +21,11 @@ type Observer interface {
 	// ChildCreated is called after a new child was stored in both stores.
 	ChildCreated(tokenType domain.TokenType)
 
+	// ChildRefused is called when no child is created because its parent
+	// has already created as many as its budget allows within the window
+	// (domain.ErrTooManyChildren).
+	ChildRefused(tokenType domain.TokenType)
+
 	// StoreError is called when the token store or repository fails;
 	// operation names what was being done, such as "token_store.get".
 	StoreError(operation string)

@@ -197,6 +197,8 @@ func failure(r *http.Request, err error) *problem {
 	case errors.Is(err, domain.ErrInvalidRequest):
 		return &problem{status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
 			kind: "invalid_parameter", msg: err.Error(), cause: err}
+	case errors.Is(err, domain.ErrTooManyChildren):
+		return tooManyChildren(err)
 	}
 	p := &problem{status: http.StatusServiceUnavailable, outcome: outcomeUnavailable,
 		kind: "unavailable", msg: "Token store unavailable, try again later", cause: err}

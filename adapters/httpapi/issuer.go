@@ -13,8 +13,9 @@ import (
 type ChildIssuer interface {
 	// GetNotebookToken returns a notebook child of parent. Errors wrap
 	// domain.ErrInvalidRequest, domain.ErrInvalidToken or
-	// domain.ErrInsufficientLifetime for a bad request; any other error is
-	// a store failure.
+	// domain.ErrInsufficientLifetime for a bad request, and
+	// domain.ErrTooManyChildren when the parent may make no more children
+	// for now; any other error is a store failure.
 	GetNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, error)
 
 	// GetInternalToken returns an internal child of parent for service

@@ -25,6 +25,7 @@ type Metrics struct {
 	cacheMisses *prometheus.CounterVec
 	lookups     *prometheus.CounterVec
 	created     *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 	storeErrors *prometheus.CounterVec
 }
 
@@ -60,11 +61,14 @@ func NewMetrics() *Metrics {
 			"token_type", "found"),
 		created: counter("children_created_total",
 			"New children stored in both stores, by token type.", "token_type"),
+		refused: counter("children_refused_total",
+			"Children not created because their parent had created as many as its budget allows within the window, by token type.",
+			"token_type"),
 		storeErrors: counter("store_errors_total",
 			"Failures of the token store or repository, by operation.", "operation"),
 	}
 	m.registry.MustRegister(
-		m.requests, m.latency, m.cacheHits, m.cacheMisses, m.lookups, m.created, m.storeErrors,
+		m.requests, m.latency, m.cacheHits, m.cacheMisses, m.lookups, m.created, m.refused, m.storeErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -79,6 +83,7 @@ func NewMetrics() *Metrics {
 		m.lookups.WithLabelValues(string(t), "true")
 		m.lookups.WithLabelValues(string(t), "false")
 		m.created.WithLabelValues(string(t))
+		m.refused.WithLabelValues(string(t))
 	}
 	return m
 }
@@ -105,6 +110,9 @@ func (m *Metrics) RepositoryLookup(t domain.TokenType, found bool) {
 
 // ChildCreated counts a new child.
 func (m *Metrics) ChildCreated(t domain.TokenType) { m.created.WithLabelValues(typeLabel(t)).Inc() }
+
+// ChildRefused counts a child refused for its parent's budget.
+func (m *Metrics) ChildRefused(t domain.TokenType) { m.refused.WithLabelValues(typeLabel(t)).Inc() }
 
 // StoreError counts a store failure.
 func (m *Metrics) StoreError(operation string) {

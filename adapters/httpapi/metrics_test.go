@@ -35,6 +35,7 @@ func TestMetricsCountRequestsAndServiceEvents(t *testing.T) {
 		`tokencache_delegate_requests_total{outcome="invalid_parameter"} 1`,
 		`tokencache_delegate_requests_total{outcome="unavailable"} 1`,
 		`tokencache_delegate_requests_total{outcome="forbidden"} 0`,
+		`tokencache_delegate_requests_total{outcome="rate_limited"} 0`,
 		`tokencache_delegate_duration_seconds_count 7`,
 		`tokencache_cache_hits_total{token_type="notebook"} 1`,
 		`tokencache_cache_misses_total{token_type="notebook"} 2`,
@@ -43,6 +44,8 @@ func TestMetricsCountRequestsAndServiceEvents(t *testing.T) {
 		`tokencache_repository_lookups_total{found="false",token_type="internal"} 1`,
 		`tokencache_children_created_total{token_type="notebook"} 1`,
 		`tokencache_children_created_total{token_type="internal"} 1`,
+		`tokencache_children_refused_total{token_type="notebook"} 0`,
+		`tokencache_children_refused_total{token_type="internal"} 0`,
 		`tokencache_store_errors_total{operation="token_store.store"} 1`,
 	} {
 		if !slices.Contains(lines, want) {

@@ -9,6 +9,7 @@ const (
 	outcomeBadRequest       outcome = "bad_request"       // credentials that cannot be read: 403, X-Error-Status 400
 	outcomeInvalidToken     outcome = "invalid_token"     // 401
 	outcomeForbidden        outcome = "forbidden"         // 403
+	outcomeRateLimited      outcome = "rate_limited"      // the parent's budget of new children is spent: 403, X-Error-Status 429
 	outcomeInvalidParameter outcome = "invalid_parameter" // 422
 	outcomeUnavailable      outcome = "unavailable"       // 503: a store failed
 	outcomeTimeout          outcome = "timeout"           // 503: the request timeout passed
@@ -19,6 +20,6 @@ const (
 // outcomes lists every outcome, so that metrics show each at zero from the
 // start rather than appearing on first use.
 var outcomes = []outcome{
-	outcomeOK, outcomeBadRequest, outcomeInvalidToken, outcomeForbidden, outcomeInvalidParameter,
+	outcomeOK, outcomeBadRequest, outcomeInvalidToken, outcomeForbidden, outcomeRateLimited, outcomeInvalidParameter,
 	outcomeUnavailable, outcomeTimeout, outcomeCanceled, outcomeInternal,
 }

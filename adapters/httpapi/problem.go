@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // realm names this service in WWW-Authenticate challenges, where
@@ -55,6 +56,9 @@ type problem struct {
 	// status and body that auth_request itself discards.
 	errorStatus int
 
+	// retryAt, when set, is sent as Retry-After, an HTTP date.
+	retryAt time.Time
+
 	// ajaxForbidden makes the 401 a 403 for a request from a script
 	// (X-Requested-With: XMLHttpRequest), as Gafaelfawr's
 	// generate_unauthorized_challenge does for its ingress: nginx would
@@ -84,6 +88,9 @@ func (p *problem) write(w http.ResponseWriter) {
 	if p.errorStatus != 0 {
 		h.Set("X-Error-Status", strconv.Itoa(p.errorStatus))
 		h.Set("X-Error-Body", p.errorBody())
+	}
+	if !p.retryAt.IsZero() {
+		h.Set("Retry-After", p.retryAt.UTC().Format(http.TimeFormat))
 	}
 	writeJSON(w, p.status, detailBody{Detail: []detailItem{{Loc: p.loc, Msg: p.msg, Type: p.kind}}})
 }

@@ -9,7 +9,7 @@ import (
 
 // Counts is a snapshot of what an Observer has seen.
 type Counts struct {
-	CacheHits, CacheMisses, Lookups, LookupsFound, Created, StoreErrors int
+	CacheHits, CacheMisses, Lookups, LookupsFound, Created, Refused, StoreErrors int
 }
 
 // Observer counts the service's events in memory.
@@ -48,6 +48,9 @@ func (o *Observer) RepositoryLookup(_ domain.TokenType, found bool) {
 
 // ChildCreated counts a created child.
 func (o *Observer) ChildCreated(domain.TokenType) { o.add(func(c *Counts) { c.Created++ }) }
+
+// ChildRefused counts a child refused for its parent's budget.
+func (o *Observer) ChildRefused(domain.TokenType) { o.add(func(c *Counts) { c.Refused++ }) }
 
 // StoreError counts a store failure.
 func (o *Observer) StoreError(string) { o.add(func(c *Counts) { c.StoreErrors++ }) }

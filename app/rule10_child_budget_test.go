@@ -1,0 +1,215 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/golang/mock/gomock"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/domain"
+)
+
+// Rule 10: a parent may create at most MaxChildrenPerParent children within
+// ChildrenWindow. Under the child's repository lock, after the lookup has
+// found nothing to reuse and before anything is written, the repository
+// counts the parent's children created within the window; when they are
+// as many as the bound, nothing is written and the error wraps
+// domain.ErrTooManyChildren. Reuse never asks.
+
+// newBudgetFixture is the spec fixture with a service bounded to
+// maxChildren children per window.
+func newBudgetFixture(t *testing.T, maxChildren int, window time.Duration) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: maxChildren, ChildrenWindow: window}
+	f.svc, err = NewTokenCacheService(cfg, f.store, f.repo, caches, f.clock, f.observer, slog.New(slog.NewJSONHandler(f.logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestRule10ChildrenCountedAfterLookupBeforeWriting(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		maxChildren int           // as configured
+		window      time.Duration // as configured
+		wantSince   time.Time
+		counted     int // children the repository counts: one fewer than the bound
+	}{
+		{"defaults: 100 an hour", 0, 0, specNow.Add(-time.Hour), 99},
+		{"configured", 3, 15 * time.Minute, specNow.Add(-15 * time.Minute), 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newBudgetFixture(t, tt.maxChildren, tt.window)
+			p := parent(t)
+			lock := domain.InternalCacheKey(p, "portal", []string{"read:all"})
+			f.repo.EXPECT().Begin(gomock.Any(), lock).Return(f.tx, nil)
+			gomock.InOrder(
+				f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec),
+				f.tx.EXPECT().CountChildrenSince(gomock.Any(), p.Token.Key, tt.wantSince).
+					Return(domain.ChildCount{N: tt.counted, Earliest: specNow.Add(-time.Minute)}, nil),
+				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil),
+				f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
+				f.tx.EXPECT().Commit(gomock.Any()).Return(nil),
+			)
+			f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+			if _, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0); err != nil {
+				t.Fatalf("one below the bound: %v", err)
+			}
+			if c := f.observer.Counts(); c.Created != 1 || c.Refused != 0 {
+				t.Fatalf("observer counts = %+v, want 1 created", c)
+			}
+		})
+	}
+}
+
+func TestRule10FullBudgetWritesNothing(t *testing.T) {
+	f := newBudgetFixture(t, 3, time.Hour)
+	p := parent(t)
+	earliest := specNow.Add(-20 * time.Minute).Truncate(time.Second)
+	for range 2 { // a refusal is not cached: the next request asks again
+		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
+		f.tx.EXPECT().CountChildrenSince(gomock.Any(), p.Token.Key, gomock.Any()).
+			Return(domain.ChildCount{N: 3, Earliest: earliest}, nil)
+		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+		// No Store, AddToken, Commit or Delete is expected.
+
+		_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+		if !errors.Is(err, domain.ErrTooManyChildren) {
+			t.Fatalf("err = %v, want ErrTooManyChildren", err)
+		}
+		var tooMany *domain.TooManyChildrenError
+		if !errors.As(err, &tooMany) || !tooMany.RetryAt.Equal(earliest.Add(time.Hour+time.Second)) {
+			t.Fatalf("err = %#v; want a *TooManyChildrenError to retry at %v", err, earliest.Add(time.Hour+time.Second))
+		}
+		for _, forbidden := range []error{domain.ErrInvalidRequest, domain.ErrInvalidToken, domain.ErrPermissionDenied, domain.ErrInsufficientLifetime} {
+			if errors.Is(err, forbidden) {
+				t.Fatalf("err = %v also wraps %v", err, forbidden)
+			}
+		}
+	}
+	if c := f.observer.Counts(); c.Refused != 2 || c.Created != 0 || c.StoreErrors != 0 {
+		t.Fatalf("observer counts = %+v, want 2 refused and nothing else", c)
+	}
+}
+
+func TestRule10ReuseIsNotCounted(t *testing.T) {
+	f := newBudgetFixture(t, 1, time.Hour)
+	p := parent(t)
+	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
+	// No CountChildrenSince is expected: a parent over its budget still
+	// gets the children it has.
+	f.cacheNotebook(t, p, child)
+}
+
+func TestRule10CountFailureIsStoreFailure(t *testing.T) {
+	f := newBudgetFixture(t, 3, time.Hour)
+	p := parent(t)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
+	f.tx.EXPECT().CountChildrenSince(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ChildCount{}, errUnreachable)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if !errors.Is(err, errUnreachable) || errors.Is(err, domain.ErrTooManyChildren) {
+		t.Fatalf("err = %v, want the store's error", err)
+	}
+	if c := f.observer.Counts(); c.StoreErrors != 1 || c.Refused != 0 {
+		t.Fatalf("observer counts = %+v, want 1 store error", c)
+	}
+}
+
+func TestRule10NegativeBoundCountsNothing(t *testing.T) {
+	f := newBudgetFixture(t, -1, 0)
+	var stored domain.TokenData
+	f.expectCreate(&stored) // and no CountChildrenSince
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRule10NegativeWindowIsRefused(t *testing.T) {
+	if _, _, err := InitializeInMemory(Config{ChildrenWindow: -time.Second}); err == nil {
+		t.Fatal("InitializeInMemory accepted a negative children window")
+	}
+}
+
+func TestRule10WindowSlidesOnMemoryStores(t *testing.T) {
+	ctx := context.Background()
+	clock := memory.NewManualClock(specNow)
+	store, repo := memory.NewTokenStore(clock), memory.NewRepositoryWithClock(clock)
+	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: 3, ChildrenWindow: time.Hour}
+	svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parent(t)
+	if err := store.Store(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := repo.Begin(ctx, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(service string) (domain.Token, error) {
+		return svc.GetInternalToken(ctx, p, service, []string{"read:all"}, "192.0.2.1", 0)
+	}
+
+	first, err := ask("service-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstCreated := clock.Now().Truncate(time.Second)
+	for _, service := range []string{"service-1", "service-2"} {
+		clock.Advance(10 * time.Minute)
+		if _, err := ask(service); err != nil {
+			t.Fatalf("%s: %v", service, err)
+		}
+	}
+	_, err = ask("service-3")
+	var tooMany *domain.TooManyChildrenError
+	if !errors.As(err, &tooMany) {
+		t.Fatalf("fourth child within the hour: %v, want ErrTooManyChildren", err)
+	}
+	if want := firstCreated.Add(time.Hour + time.Second); !tooMany.RetryAt.Equal(want) {
+		t.Fatalf("retry at %v, want %v", tooMany.RetryAt, want)
+	}
+	if err := svc.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := ask("service-0"); err != nil || again != first {
+		t.Fatalf("an existing child over the budget: %v, %v; want it found in the repository and reused", again.Key, err)
+	}
+	clock.Set(tooMany.RetryAt)
+	if _, err := ask("service-3"); err != nil {
+		t.Fatalf("once the first child left the window: %v", err)
+	}
+	if _, err := ask("service-4"); !errors.Is(err, domain.ErrTooManyChildren) {
+		t.Fatalf("again three within the hour: %v, want ErrTooManyChildren", err)
+	}
+	if n := len(repo.Children(p.Token.Key)); n != 4 {
+		t.Fatalf("%d children recorded, want 4", n)
+	}
+	if n := store.Len(); n != 5 {
+		t.Fatalf("token store holds %d tokens, want 5 (the parent and its 4 children): a refusal writes nothing", n)
+	}
+}
