@@ -76,18 +76,18 @@ func (p *Proxy) request(l *link, chunk []byte) bool {
 		return false
 	case Reset:
 		p.write(l, l.server, chunk[:len(chunk)/2])
-		p.kill(l, true)
 		close(a.fired)
+		p.kill(l, true)
 		return false
 	case DropReply:
 		p.setOnReply(l, func() {
-			p.kill(l, true)
 			close(a.fired)
+			p.kill(l, true)
 		})
 	case Refuse:
 		p.setOnReply(l, func() {
-			p.Refuse()
 			close(a.fired)
+			p.Refuse()
 		})
 	}
 	return p.write(l, l.server, chunk)

@@ -73,9 +73,10 @@ func checkLoopback(target string) error {
 func (p *Proxy) Addr() string { return p.addr }
 
 // Inject arms fault to strike the first command, on any connection, that
-// match recognises. It returns a channel closed once the fault has taken
-// full effect (for DropReply and Refuse: once the reply was swallowed).
-// Heal disarms a fault that has not struck.
+// match recognises. It returns a channel closed when the fault strikes
+// (for DropReply and Refuse: when the reply arrives to be swallowed),
+// before the client can see its effect, so that a client that has seen it
+// finds the channel closed. Heal disarms a fault that has not struck.
 func (p *Proxy) Inject(fault Fault, match Matcher) <-chan struct{} {
 	a := &armed{fault: fault, match: match, fired: make(chan struct{})}
 	p.mu.Lock()
