@@ -90,12 +90,6 @@ func (r *Repository) findChild(q domain.ChildQuery, pending []domain.TokenRecord
 // committed or among pending, and finds the earliest of them.
 func (r *Repository) countChildrenSince(parent string, since time.Time, pending []domain.TokenRecord) domain.ChildCount {
 	var count domain.ChildCount
-	counted := func(created time.Time) {
-		count.N++
-		if count.Earliest.IsZero() || created.Before(count.Earliest) {
-			count.Earliest = created
-		}
-	}
 	r.mu.RLock()
 	refs := r.children[parent]
 	if i := sort.Search(len(refs), func(i int) bool { return !refs[i].created.Before(since) }); i < len(refs) {
@@ -103,8 +97,13 @@ func (r *Repository) countChildrenSince(parent string, since time.Time, pending 
 	}
 	r.mu.RUnlock()
 	for _, rec := range pending {
-		if rec.ParentKey == parent && !rec.Data.Created.Before(since) {
-			counted(rec.Data.Created)
+		created := rec.Data.Created
+		if rec.ParentKey != parent || created.Before(since) {
+			continue
+		}
+		count.N++
+		if count.Earliest.IsZero() || created.Before(count.Earliest) {
+			count.Earliest = created
 		}
 	}
 	return count
