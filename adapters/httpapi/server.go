@@ -10,24 +10,6 @@ import (
 	"time"
 )
 
-// DefaultShutdownTimeout is how long Serve waits for in-flight requests
-// when ServerConfig leaves it at zero.
-const DefaultShutdownTimeout = 30 * time.Second
-
-// ServerConfig configures Listen.
-type ServerConfig struct {
-	// Addr is the TCP address to listen on, such as "127.0.0.1:8080"; port
-	// 0 picks a free port, which Server.Addr then tells.
-	Addr string
-
-	// ShutdownTimeout bounds the wait for in-flight requests once Serve's
-	// context ends; 0 means DefaultShutdownTimeout.
-	ShutdownTimeout time.Duration
-
-	// Logger receives the server's own messages; nil discards them.
-	Logger *slog.Logger
-}
-
 // Server serves a handler on a listener it has already bound, so that an
 // address in use is reported before anything else starts, and shuts down
 // gracefully.
@@ -39,13 +21,12 @@ type Server struct {
 }
 
 // Listen binds cfg.Addr and returns a server of handler that is not yet
-// serving.
+// serving. The server applies cfg's limits on time, header size and
+// connections, and never reads a request body (see ServerConfig).
 func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Server, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
@@ -54,11 +35,11 @@ func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Serve
 	}
 	return &Server{
 		http: &http.Server{
-			Handler: handler,
-			// Bounds a client that opens a connection and sends nothing;
-			// handlers bound themselves with the request timeout.
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			Handler:           withoutBodies(handler),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout, // no ReadTimeout: no body is read
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    cfg.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
 		listener: ln,

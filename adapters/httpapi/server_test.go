@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -97,4 +98,100 @@ func TestListenReportsAddressInUse(t *testing.T) {
 	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("Listen on a used address = %v, want EADDRINUSE naming %s", err, addr)
 	}
+}
+
+// serveLoopback serves handler with cfg on a free loopback port until the
+// test ends, and returns the address.
+func serveLoopback(t *testing.T, cfg httpapi.ServerConfig, handler http.Handler) string {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	srv, err := httpapi.Listen(context.Background(), cfg, handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve = %v, want nil", err)
+		}
+	})
+	return srv.Addr().String()
+}
+
+// answerOK answers every request 200 "ok".
+var answerOK = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	_, _ = io.WriteString(w, "ok")
+})
+
+// rawConn is a client connection that writes requests byte by byte as
+// the test says, and reads what the server answers.
+type rawConn struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+// dialRaw connects to addr; the connection is closed when the test ends.
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawConn{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+// send writes s; an error fails the test.
+func (c *rawConn) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.conn, s); err != nil {
+		c.t.Fatalf("writing the request: %v", err)
+	}
+}
+
+// get sends a complete GET request for path that keeps the connection
+// alive.
+func (c *rawConn) get(path string) {
+	c.t.Helper()
+	c.send("GET " + path + " HTTP/1.1\r\nHost: tokencache\r\n\r\n")
+}
+
+// answer reads an answer within d and returns its status and body.
+func (c *rawConn) answer(d time.Duration) (int, string) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		c.t.Fatalf("no answer within %v: %v", d, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("reading the answer's body: %v", err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// unanswered reports whether nothing arrives within d, and the connection
+// stays open.
+func (c *rawConn) unanswered(d time.Duration) bool {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	_, err := c.r.Peek(1)
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// closedWithin reports whether the server closes the connection within d,
+// reading and dropping anything it still sends.
+func (c *rawConn) closedWithin(d time.Duration) bool {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c.r)
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
 }

@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults for ServerConfig's zero fields. Reaching the server needs no
+// credentials, so they are safe against any client: with them, reading a
+// request lasts at most 5s, and its answer at most 20s from its headers.
+const (
+	// DefaultShutdownTimeout is how long Serve waits for in-flight
+	// requests.
+	DefaultShutdownTimeout = 30 * time.Second
+
+	// DefaultReadHeaderTimeout bounds reading a request's line and
+	// headers. nginx sends them at once.
+	DefaultReadHeaderTimeout = 5 * time.Second
+
+	// DefaultWriteTimeout bounds a request from the end of its headers to
+	// the end of its answer: above DefaultRequestTimeout, so that a slow
+	// answer is still sent.
+	DefaultWriteTimeout = DefaultRequestTimeout + 10*time.Second
+
+	// DefaultIdleTimeout is how long a keep-alive connection may wait
+	// for its next request: longer than nginx's upstream keepalive_timeout
+	// (60s), so that nginx normally closes it first.
+	DefaultIdleTimeout = 75 * time.Second
+
+	// DefaultMaxHeaderBytes bounds a request's line and headers: four
+	// times what nginx passes on by default (large_client_header_buffers
+	// 4 8k), ample for Gafaelfawr's state cookie beside a browser's
+	// others.
+	DefaultMaxHeaderBytes = 64 << 10
+)
+
+// ServerConfig configures Listen. A zero duration or size means its
+// Default; a negative one is an error.
+type ServerConfig struct {
+	// Addr is the TCP address to listen on, such as "127.0.0.1:8080"; port
+	// 0 picks a free port, which Server.Addr then tells.
+	Addr string
+
+	// ShutdownTimeout bounds the wait for in-flight requests once Serve's
+	// context ends.
+	ShutdownTimeout time.Duration
+
+	// ReadHeaderTimeout bounds reading a request's line and headers; a
+	// client that has not sent them by then has its connection closed.
+	// It bounds every read of a request: bodies are never read. A request
+	// that declares one is answered as if it had none, and its connection
+	// closed after the answer.
+	ReadHeaderTimeout time.Duration
+
+	// WriteTimeout bounds a request from the end of its headers until its
+	// answer is written; an answer not written by then is lost and the
+	// connection closed. It must exceed the handler's request timeout.
+	WriteTimeout time.Duration
+
+	// IdleTimeout bounds how long a keep-alive connection waits for its
+	// next request.
+	IdleTimeout time.Duration
+
+	// MaxHeaderBytes bounds a request's line and headers; a request with
+	// more is answered 431 Request Header Fields Too Large, without
+	// waiting for the rest, and its connection closed. net/http allows 4
+	// KiB beyond it, and holds an unfinished header in memory, with the
+	// buffers it grew on the way: about 2.5 times its size.
+	MaxHeaderBytes int
+
+	// Logger receives the server's own messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with its zero fields set to their defaults, or
+// an error naming a field that is negative.
+func (cfg ServerConfig) withDefaults() (ServerConfig, error) {
+	durations := []struct {
+		name  string
+		value *time.Duration
+		def   time.Duration
+	}{
+		{"ShutdownTimeout", &cfg.ShutdownTimeout, DefaultShutdownTimeout},
+		{"ReadHeaderTimeout", &cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout},
+		{"WriteTimeout", &cfg.WriteTimeout, DefaultWriteTimeout},
+		{"IdleTimeout", &cfg.IdleTimeout, DefaultIdleTimeout},
+	}
+	for _, d := range durations {
+		if *d.value < 0 {
+			return cfg, fmt.Errorf("server config: %s is negative: %v", d.name, *d.value)
+		}
+		if *d.value == 0 {
+			*d.value = d.def
+		}
+	}
+	sizes := []struct {
+		name  string
+		value *int
+		def   int
+	}{
+		{"MaxHeaderBytes", &cfg.MaxHeaderBytes, DefaultMaxHeaderBytes},
+	}
+	for _, s := range sizes {
+		if *s.value < 0 {
+			return cfg, fmt.Errorf("server config: %s is negative: %d", s.name, *s.value)
+		}
+		if *s.value == 0 {
+			*s.value = s.def
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg, nil
+}
