@@ -33,6 +33,7 @@ func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Serve
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
+	limited := newLimitListener(ln, cfg.MaxConnections, cfg.Logger)
 	return &Server{
 		http: &http.Server{
 			Handler:           withoutBodies(handler),
@@ -40,9 +41,10 @@ func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Serve
 			WriteTimeout:      cfg.WriteTimeout,
 			IdleTimeout:       cfg.IdleTimeout,
 			MaxHeaderBytes:    cfg.MaxHeaderBytes,
+			ConnState:         limited.connState,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
-		listener: ln,
+		listener: limited,
 		timeout:  cfg.ShutdownTimeout,
 		logger:   cfg.Logger,
 	}, nil

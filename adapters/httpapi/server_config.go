@@ -8,7 +8,10 @@ import (
 
 // Defaults for ServerConfig's zero fields. Reaching the server needs no
 // credentials, so they are safe against any client: with them, reading a
-// request lasts at most 5s, and its answer at most 20s from its headers.
+// request lasts at most 5s, its answer at most 20s from its headers, and
+// the server holds at most 1,025 connections, with about 160 MB for
+// unfinished headers at most (measured: 1,024 connections each holding an
+// unfinished 64 KiB header).
 const (
 	// DefaultShutdownTimeout is how long Serve waits for in-flight
 	// requests.
@@ -33,6 +36,11 @@ const (
 	// 4 8k), ample for Gafaelfawr's state cookie beside a browser's
 	// others.
 	DefaultMaxHeaderBytes = 64 << 10
+
+	// DefaultMaxConnections bounds the connections open at once; see
+	// ServerConfig.MaxConnections for how it relates to the open-file
+	// limit.
+	DefaultMaxConnections = 1024
 )
 
 // ServerConfig configures Listen. A zero duration or size means its
@@ -59,15 +67,36 @@ type ServerConfig struct {
 	WriteTimeout time.Duration
 
 	// IdleTimeout bounds how long a keep-alive connection waits for its
-	// next request.
+	// next request. Idle connections are closed sooner at the connection
+	// limit (MaxConnections).
 	IdleTimeout time.Duration
 
 	// MaxHeaderBytes bounds a request's line and headers; a request with
 	// more is answered 431 Request Header Fields Too Large, without
 	// waiting for the rest, and its connection closed. net/http allows 4
 	// KiB beyond it, and holds an unfinished header in memory, with the
-	// buffers it grew on the way: about 2.5 times its size.
+	// buffers it grew on the way: about 2.5 times its size. So unfinished
+	// requests take at most about MaxConnections × MaxHeaderBytes × 2.5
+	// of memory.
 	MaxHeaderBytes int
+
+	// MaxConnections bounds the connections open at once. Each holds a
+	// file descriptor, and the daemon needs others (its store pools, its
+	// logs): keep it below the open-file limit (RLIMIT_NOFILE, ulimit -n;
+	// Go raises the soft limit to the hard one at start) less the pools'
+	// sizes and a few dozen. The default fits the usual hard limits, 4096
+	// and above.
+	//
+	// At the limit a new connection is accepted, and the keep-alive
+	// connection idle the longest is closed to make room for it; if none
+	// is idle, the new one waits, unread, until a connection closes or
+	// turns idle, and those after it wait in the kernel's listen backlog.
+	// So at most MaxConnections+1 connections are open. Clients that
+	// open connections and send nothing, or send slowly, hold them for up
+	// to ReadHeaderTimeout: at the limit, new connections wait meanwhile.
+	// The server stays within its limits and catches up when they stop;
+	// only letting nothing but the ingress reach it avoids the wait.
+	MaxConnections int
 
 	// Logger receives the server's own messages; nil discards them.
 	Logger *slog.Logger
@@ -100,6 +129,7 @@ func (cfg ServerConfig) withDefaults() (ServerConfig, error) {
 		def   int
 	}{
 		{"MaxHeaderBytes", &cfg.MaxHeaderBytes, DefaultMaxHeaderBytes},
+		{"MaxConnections", &cfg.MaxConnections, DefaultMaxConnections},
 	}
 	for _, s := range sizes {
 		if *s.value < 0 {

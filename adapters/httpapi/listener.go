@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"container/list"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// limitWarnEvery spaces the warnings that the connection limit is reached,
+// which would otherwise come with every connection under attack.
+const limitWarnEvery = time.Minute
+
+// limitListener keeps at most a fixed number of accepted connections
+// open. At the limit it makes room by closing the connection idle the
+// longest (its client, such as nginx, opens another when it needs one);
+// with none idle, Accept holds the new connection, unread, until one closes
+// or turns idle, and connections beyond it wait in the kernel's backlog.
+//
+// It learns which connections are idle from http.Server.ConnState, which
+// must be set to its connState.
+type limitListener struct {
+	net.Listener
+	logger *slog.Logger
+
+	slots  chan struct{} // a token per open connection
+	idled  chan struct{} // a connection turned idle since Accept last looked
+	done   chan struct{} // closed by Close, ends a wait for a slot
+	closed sync.Once
+
+	mu       sync.Mutex
+	idle     list.List // of *limitedConn, idle the longest first
+	lastWarn time.Time
+}
+
+// newLimitListener limits ln to max open connections.
+func newLimitListener(ln net.Listener, max int, logger *slog.Logger) *limitListener {
+	return &limitListener{
+		Listener: ln,
+		logger:   logger,
+		slots:    make(chan struct{}, max),
+		idled:    make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+}
+
+// Accept waits for a connection and for room to serve it.
+func (l *limitListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if !l.acquire() {
+		conn.Close()
+		return nil, net.ErrClosed
+	}
+	return &limitedConn{Conn: conn, l: l}, nil
+}
+
+// acquire takes a slot, closing idle connections to free one, or waits
+// for one until the listener closes; it reports whether it got one.
+func (l *limitListener) acquire() bool {
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			return true
+		default:
+		}
+		if l.closeIdlest() {
+			continue
+		}
+		l.warnFull()
+		select {
+		case l.slots <- struct{}{}:
+			return true
+		case <-l.idled:
+		case <-l.done:
+			return false
+		}
+	}
+}
+
+// closeIdlest closes the connection idle the longest, if any, and
+// reports whether there was one. Its server goroutine, waiting for the
+// next request, then ends. A request that reached it just now is lost, as
+// when the idle timeout strikes; nginx retries it on another connection.
+func (l *limitListener) closeIdlest() bool {
+	l.mu.Lock()
+	e := l.idle.Front()
+	if e == nil {
+		l.mu.Unlock()
+		return false
+	}
+	c := l.idle.Remove(e).(*limitedConn)
+	c.idle = nil
+	l.mu.Unlock()
+	_ = c.Close()
+	return true
+}
+
+// warnFull logs that the limit is reached, at most once a limitWarnEvery.
+func (l *limitListener) warnFull() {
+	l.mu.Lock()
+	now := time.Now()
+	warn := now.Sub(l.lastWarn) >= limitWarnEvery
+	if warn {
+		l.lastWarn = now
+	}
+	l.mu.Unlock()
+	if warn {
+		l.logger.Warn("connection limit reached, new connections wait",
+			slog.Int("max_connections", cap(l.slots)))
+	}
+}
+
+// connState tracks which connections are idle; it is http.Server's
+// ConnState hook.
+func (l *limitListener) connState(conn net.Conn, state http.ConnState) {
+	c, ok := conn.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if state != http.StateIdle {
+		if c.idle != nil {
+			l.idle.Remove(c.idle)
+			c.idle = nil
+		}
+		return
+	}
+	if c.idle == nil {
+		c.idle = l.idle.PushBack(c)
+	}
+	select {
+	case l.idled <- struct{}{}:
+	default: // Accept has yet to see the last signal
+	}
+}
+
+// Close stops accepting connections and ends Accept's wait for a slot.
+func (l *limitListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitedConn is a connection holding a slot of its limitListener until
+// it is closed.
+type limitedConn struct {
+	net.Conn
+	l       *limitListener
+	release sync.Once
+	idle    *list.Element // in l.idle while idle; guarded by l.mu
+}
+
+// Close closes the connection and frees its slot.
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.release.Do(func() { <-c.l.slots })
+	return err
+}
+
+// CloseWrite shuts down the writing side, if the connection can: net/http
+// does so before closing a connection with unread input, so that its
+// answer reaches the client rather than a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
