@@ -38,7 +38,7 @@ func (s *TokenCacheService) checkChildBudget(ctx context.Context, tx ports.Repos
 	}
 	if err := s.budget.Check(recent, now); err != nil {
 		s.observer.ChildRefused(req.Type)
-		return fmt.Errorf("creating a %s token: %w", req.Type, err)
+		return fmt.Errorf("creating a new %s token: %w", req.Type, err)
 	}
 	return nil
 }
