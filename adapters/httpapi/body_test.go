@@ -3,10 +3,11 @@ package httpapi_test
 import (
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/tokencache/tokencache/adapters/httpapi"
 )
@@ -55,7 +56,7 @@ func TestServerKeepsNoGoroutineForStalledBodies(t *testing.T) {
 	probe := dialRaw(t, addr)
 	probe.get("/")
 	probe.answer(2 * time.Second)
-	before := runtime.NumGoroutine()
+	running := goleak.IgnoreCurrent()
 	conns := make([]*rawConn, stalled)
 	for i := range conns {
 		conns[i] = dialRaw(t, addr)
@@ -67,23 +68,5 @@ func TestServerKeepsNoGoroutineForStalledBodies(t *testing.T) {
 		}
 	}
 	// The clients keep their ends open: only the server can let go.
-	waitGoroutines(t, before, 2*time.Second)
-}
-
-// waitGoroutines waits up to d for the number of goroutines to fall to
-// want or below.
-func waitGoroutines(t *testing.T, want int, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines after %v, want at most %d:\n%s", n, d, want, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond) // polling: goroutines end without an event
-	}
+	goleak.VerifyNone(t, running)
 }
