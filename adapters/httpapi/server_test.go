@@ -195,3 +195,37 @@ func (c *rawConn) closedWithin(d time.Duration) bool {
 	var ne net.Error
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
+
+func TestListenRefusesNegativeLimits(t *testing.T) {
+	tests := []struct {
+		field string
+		cfg   httpapi.ServerConfig
+	}{
+		{"ShutdownTimeout", httpapi.ServerConfig{ShutdownTimeout: -1}},
+		{"ReadHeaderTimeout", httpapi.ServerConfig{ReadHeaderTimeout: -1}},
+		{"WriteTimeout", httpapi.ServerConfig{WriteTimeout: -1}},
+		{"IdleTimeout", httpapi.ServerConfig{IdleTimeout: -1}},
+		{"MaxHeaderBytes", httpapi.ServerConfig{MaxHeaderBytes: -1}},
+		{"MaxConnections", httpapi.ServerConfig{MaxConnections: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			tt.cfg.Addr = "127.0.0.1:0"
+			srv, err := httpapi.Listen(context.Background(), tt.cfg, http.NotFoundHandler())
+			if err == nil {
+				_ = srv.Serve(canceled()) // releases the port
+				t.Fatal("Listen succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Errorf("error %q does not name %s", err, tt.field)
+			}
+		})
+	}
+}
+
+// canceled is a context that has ended, to stop a server at once.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
