@@ -18,6 +18,9 @@ const (
 	// a new service on every request would make.
 	DefaultMaxChildrenPerParent = 100
 	DefaultChildrenWindow       = time.Hour
+
+	// DefaultDatabaseMaxConnections caps each replica's PostgreSQL pool.
+	DefaultDatabaseMaxConnections = 20
 )
 
 // Config configures the service and its adapters.
@@ -45,6 +48,13 @@ type Config struct {
 	// ChildrenWindow is how far back MaxChildrenPerParent counts; 0 means
 	// DefaultChildrenWindow.
 	ChildrenWindow time.Duration
+
+	// DatabaseMaxConnections caps the PostgreSQL connections this process
+	// keeps open; beyond it, requests wait for a free connection within
+	// their deadline. 0 means DefaultDatabaseMaxConnections. Size it so
+	// that replicas × DatabaseMaxConnections stays below the server's
+	// max_connections less what Gafaelfawr and other clients need.
+	DatabaseMaxConnections int
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an
@@ -62,6 +72,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ChildrenWindow == 0 {
 		c.ChildrenWindow = DefaultChildrenWindow
 	}
+	if c.DatabaseMaxConnections == 0 {
+		c.DatabaseMaxConnections = DefaultDatabaseMaxConnections
+	}
 	if c.TokenLifetime <= domain.MinimumLifetime {
 		return c, fmt.Errorf("token lifetime %v must be longer than %v", c.TokenLifetime, domain.MinimumLifetime)
 	}
@@ -73,6 +86,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ChildrenWindow < 0 {
 		return c, fmt.Errorf("children window %v must not be negative", c.ChildrenWindow)
+	}
+	if c.DatabaseMaxConnections < 0 {
+		return c, fmt.Errorf("database max connections %d must not be negative", c.DatabaseMaxConnections)
 	}
 	return c, nil
 }

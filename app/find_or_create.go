@@ -67,11 +67,10 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 	return data.Token, true, nil
 }
 
-// create makes a new child: the token store first, then its rows in tx. If
-// the rows cannot be committed, or the store write failed in a way that
-// may have written it all the same, the token is deleted from the store,
-// even if the caller has given up, so that nothing half-made is left
-// behind.
+// create makes a new child: the token store first, then its rows in tx.
+// If either step fails, the child is cleaned up from the token store, even
+// if the caller has given up, so that nothing half-made is left behind
+// (see cleaner).
 func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.Token, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
@@ -79,34 +78,19 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	}
 	child := req.NewChild(token, s.clock.Now(), s.lifetime)
 	if err := s.store.Store(ctx, child); err != nil {
-		if outcomeUnknown(ctx, err) {
-			s.discard(ctx, token.Key)
-		}
+		// However the error looks, the write may have been applied: a
+		// reply lost on its way back ends, after the client's retries, as
+		// a refused connection.
+		s.cleanups.discard(ctx, token.Key)
 		return domain.Token{}, s.storeFailed(ctx, "token_store.store",
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, err))
 	}
-	if err := s.record(ctx, tx, req.Record(child)); err != nil {
-		if !s.committedAnyway(ctx, err, token.Key) {
-			s.discard(ctx, token.Key)
-			return domain.Token{}, err
-		}
-		s.logger.WarnContext(ctx, "commit reported failure but the token was recorded",
-			slog.String("token_key", token.Key), slog.String("error", err.Error()))
+	if err := s.record(ctx, tx, req.Record(child)); err != nil && !s.keepUnrecorded(ctx, err, token.Key) {
+		return domain.Token{}, err
 	}
 	s.observer.ChildCreated(child.Type)
 	s.logCreated(ctx, child)
 	return token, nil
-}
-
-// outcomeUnknown reports whether a write that failed with err may still
-// have been applied: the caller gave up, or the store did not answer in
-// time, after the write may have reached it. A store that refused the
-// connection, by contrast, wrote nothing, and needs no clean-up.
-func outcomeUnknown(ctx context.Context, err error) bool {
-	var timeout interface{ Timeout() bool }
-	return ctx.Err() != nil ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.As(err, &timeout) && timeout.Timeout()
 }
 
 // record adds and commits the child's rows.
@@ -126,51 +110,11 @@ func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, r
 	return nil
 }
 
-// commitError is a failed commit, which may have taken effect all the same
-// if only its answer was lost.
-type commitError struct{ error }
-
-func (e *commitError) Unwrap() error { return e.error }
-
-// committedAnyway reports whether err is a failed commit that took effect
-// nonetheless (the connection dropped, or the caller gave up, after the
-// repository applied it), so that the token in the store is recorded and
-// must stay. When that cannot be settled, it reports false: a row without
-// a token is harmless, a live token without its rows is not.
-func (s *TokenCacheService) committedAnyway(ctx context.Context, err error, key string) bool {
-	var commit *commitError
-	if !errors.As(err, &commit) {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	exists, checkErr := s.repo.TokenExists(ctx, key)
-	if checkErr != nil {
-		s.logger.WarnContext(ctx, "cannot tell whether a failed commit took effect",
-			slog.String("token_key", key), slog.String("error", checkErr.Error()))
-		return false
-	}
-	return exists
-}
-
-// discard deletes a token whose rows could not be recorded, or whose write
-// may have been applied although it failed. It runs on a
-// context detached from the caller's cancellation: a caller that gave up
-// mid-way must not leave the token behind.
-func (s *TokenCacheService) discard(ctx context.Context, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if err := s.store.Delete(ctx, key); err != nil {
-		s.observer.StoreError("token_store.delete")
-		s.logger.ErrorContext(ctx, "cannot delete token after failing to record it",
-			slog.String("token_key", key), slog.String("error", err.Error()))
-	}
-}
-
-// rollback ends tx if it is still open. Like discard, it runs even when
-// the caller has given up, so that the repository lock is released at once.
+// rollback ends tx if it is still open. It runs even when the caller has
+// given up, so that the repository lock is released at once, but briefly:
+// a repository that stopped answering must not hold the caller.
 func (s *TokenCacheService) rollback(ctx context.Context, tx ports.RepositoryTx) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupAttempt)
 	defer cancel()
 	if err := tx.Rollback(ctx); err != nil {
 		s.logger.WarnContext(ctx, "cannot roll back repository work", slog.String("error", err.Error()))

@@ -11,7 +11,7 @@ import (
 
 // ServiceSet provides the service from its ports, which another set must
 // provide along with Config.
-var ServiceSet = wire.NewSet(NewTokenCacheService, ProvideLogger)
+var ServiceSet = wire.NewSet(ProvideTokenCacheService, ProvideLogger)
 
 // MemoryStoresSet provides the token store and repository from
 // adapters/memory. It needs a ports.Clock.
@@ -37,6 +37,26 @@ var MemorySet = wire.NewSet(
 	memory.NewObserver,
 	wire.Bind(new(ports.Observer), new(*memory.Observer)),
 )
+
+// ProvideTokenCacheService is NewTokenCacheService with a cleanup that
+// closes the service (see TokenCacheService.Close). Wire runs it before
+// the cleanups of the stores the service was built on, so that its last
+// clean-ups can still reach them.
+func ProvideTokenCacheService(
+	cfg Config,
+	store ports.TokenStore,
+	repo ports.TokenRepository,
+	caches Caches,
+	clock ports.Clock,
+	observer ports.Observer,
+	logger *slog.Logger,
+) (*TokenCacheService, func(), error) {
+	svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, observer, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, svc.Close, nil
+}
 
 // ProvideLogger returns the process's default logger.
 func ProvideLogger() *slog.Logger {

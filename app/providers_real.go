@@ -37,11 +37,13 @@ var RealSet = wire.NewSet(
 )
 
 // ProvideRedisClient connects to cfg.RedisURL; the cleanup closes the
-// client.
-func ProvideRedisClient(ctx context.Context, cfg Config) (goredis.UniversalClient, func(), error) {
+// client. go-redis's own log lines go to logger (see
+// redis.RouteDriverLog).
+func ProvideRedisClient(ctx context.Context, cfg Config, logger *slog.Logger) (goredis.UniversalClient, func(), error) {
 	if cfg.RedisURL == "" {
 		return nil, nil, errors.New("no Redis URL configured")
 	}
+	redis.RouteDriverLog(logger)
 	return redis.NewClient(ctx, cfg.RedisURL)
 }
 
@@ -51,11 +53,16 @@ func ProvideRedisTokenStore(client goredis.UniversalClient, cfg Config, clock po
 	return redis.NewTokenStore(client, cfg.SessionSecret, clock, logger)
 }
 
-// ProvideDatabase connects to cfg.DatabaseURL; the cleanup closes the
-// connection pool. It does not migrate: see postgres.Migrate.
+// ProvideDatabase connects to cfg.DatabaseURL with a pool of at most
+// cfg.DatabaseMaxConnections; the cleanup closes the pool. It does not
+// migrate: see postgres.Migrate.
 func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) {
 	if cfg.DatabaseURL == "" {
 		return nil, nil, errors.New("no database URL configured")
 	}
-	return postgres.Open(ctx, cfg.DatabaseURL)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, nil, err
+	}
+	return postgres.Open(ctx, cfg.DatabaseURL, postgres.MaxConnections(cfg.DatabaseMaxConnections))
 }

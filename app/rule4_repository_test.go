@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,7 +94,10 @@ func TestRule4FoundChildMissingFromStoreIsReplaced(t *testing.T) {
 	p := parent(t)
 	stale := newSpecToken(t)
 	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
-	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(stale.Key, nil)
+	gomock.InOrder(
+		f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(stale.Key, nil),
+		f.tx.EXPECT().FindChild(gomock.Any(), excluding(stale.Key)).Return("", errNotFoundSpec),
+	)
 	f.store.EXPECT().GetByKey(gomock.Any(), stale.Key).Return(domain.TokenData{}, errNotFoundSpec)
 	var created domain.TokenData
 	gomock.InOrder(
@@ -119,7 +124,10 @@ func TestRule4FoundChildFailingRule2IsReplaced(t *testing.T) {
 	// Found, but it carries a scope the parent no longer has.
 	child := childOf(t, p, domain.TokenTypeNotebook, "", []string{"admin:token", "read:all"}, specNow, specLifetime)
 	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
-	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(child.Token.Key, nil)
+	gomock.InOrder(
+		f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(child.Token.Key, nil),
+		f.tx.EXPECT().FindChild(gomock.Any(), excluding(child.Token.Key)).Return("", errNotFoundSpec),
+	)
 	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
@@ -195,7 +203,10 @@ func TestRule4FoundChildRefusedByTokenStoreDataIsReplaced(t *testing.T) {
 			stored := child.Clone()
 			tt.edit(&stored)
 			f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
-			f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(child.Token.Key, nil)
+			gomock.InOrder(
+				f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(child.Token.Key, nil),
+				f.tx.EXPECT().FindChild(gomock.Any(), excluding(child.Token.Key)).Return("", errNotFoundSpec),
+			)
 			f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(stored, nil)
 			f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
 			f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
@@ -207,6 +218,69 @@ func TestRule4FoundChildRefusedByTokenStoreDataIsReplaced(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRule4NextCandidateAfterOneRevokedFromTheStore(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	// The best match's rows outlived its token, revoked from the store;
+	// the next best is still there and is handed out, not replaced.
+	revoked := newSpecToken(t)
+	live := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	gomock.InOrder(
+		f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(revoked.Key, nil),
+		f.tx.EXPECT().FindChild(gomock.Any(), excluding(revoked.Key)).Return(live.Token.Key, nil),
+	)
+	f.store.EXPECT().GetByKey(gomock.Any(), revoked.Key).Return(domain.TokenData{}, errNotFoundSpec)
+	f.store.EXPECT().GetByKey(gomock.Any(), live.Token.Key).Return(live, nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if err != nil || got != live.Token {
+		t.Fatalf("got %v, %v; want the live child %v", got.Key, err, live.Token.Key)
+	}
+	if c := f.observer.Counts(); c.LookupsFound != 1 || c.Created != 0 {
+		t.Fatalf("observer counts = %+v", c)
+	}
+}
+
+func TestRule4CandidatesAreBounded(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	// Every candidate is gone from the store: after maxCandidates of them
+	// a new child is made rather than reading on.
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	var offered []string
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Times(maxCandidates).
+		DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
+			if len(q.Exclude) != len(offered) {
+				t.Errorf("lookup %d excludes %d children, want the %d offered before", len(offered)+1, len(q.Exclude), len(offered))
+			}
+			offered = append(offered, newSpecToken(t).Key)
+			return offered[len(offered)-1], nil
+		})
+	f.store.EXPECT().GetByKey(gomock.Any(), gomock.Any()).Times(maxCandidates).Return(domain.TokenData{}, errNotFoundSpec)
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	if _, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// excluding matches a child query that passes over exactly keys.
+func excluding(keys ...string) gomock.Matcher { return excludeMatcher(keys) }
+
+type excludeMatcher []string
+
+func (m excludeMatcher) Matches(x any) bool {
+	q, ok := x.(domain.ChildQuery)
+	return ok && slices.Equal(q.Exclude, []string(m))
+}
+
+func (m excludeMatcher) String() string {
+	return fmt.Sprintf("a child query excluding %q", []string(m))
 }
 
 func TestRule4RepositoryFailuresAreReported(t *testing.T) {

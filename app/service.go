@@ -12,10 +12,6 @@ import (
 	"github.com/tokencache/tokencache/ports"
 )
 
-// cleanupTimeout bounds the clean-up that runs after a failed creation,
-// which runs even when the caller has given up.
-const cleanupTimeout = 10 * time.Second
-
 // Caches are the two child caches: one for notebook tokens, one for
 // internal tokens.
 type Caches struct {
@@ -38,9 +34,11 @@ type TokenCacheService struct {
 	budget   domain.ChildBudget
 	random   io.Reader
 	flights  keylock.Flights
+	cleanups *cleaner
 }
 
-// NewTokenCacheService composes the service from its ports. cfg supplies
+// NewTokenCacheService composes the service from its ports. Call Close
+// when done with it. cfg supplies
 // the token lifetime and the child budget; zero fields take their defaults.
 func NewTokenCacheService(
 	cfg Config,
@@ -65,6 +63,7 @@ func NewTokenCacheService(
 		lifetime: cfg.TokenLifetime,
 		budget:   cfg.childBudget(),
 		random:   rand.Reader,
+		cleanups: newCleaner(store, repo, observer, logger),
 	}, nil
 }
 
@@ -95,6 +94,29 @@ func (s *TokenCacheService) Clear(ctx context.Context) error {
 	s.caches.Notebook.Clear()
 	s.caches.Internal.Clear()
 	return nil
+}
+
+// DrainCleanups retries every pending clean-up now and waits until none is
+// left or ctx ends, when it returns an error saying how many are left. A
+// clean-up is pending when a creation failed and the child it had written
+// to the token store could not be deleted at once (or whether its commit
+// took effect could not be told): it is retried in the background until
+// it succeeds.
+func (s *TokenCacheService) DrainCleanups(ctx context.Context) error {
+	return s.cleanups.drain(ctx)
+}
+
+// PendingCleanups returns how many clean-ups are pending (see
+// DrainCleanups).
+func (s *TokenCacheService) PendingCleanups() int {
+	return s.cleanups.count()
+}
+
+// Close stops the background clean-up after a last attempt of at most 5
+// seconds, logging each token it leaves behind. The service still answers
+// afterwards, but a clean-up that fails is then only logged.
+func (s *TokenCacheService) Close() {
+	s.cleanups.close()
 }
 
 func (s *TokenCacheService) cacheFor(t domain.TokenType) ports.ChildCache {

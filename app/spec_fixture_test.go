@@ -60,6 +60,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(f.svc.Close) // before the mocks check their calls
 	return f
 }
 

@@ -15,6 +15,7 @@ import (
 // Injectors from wire.go:
 
 // InitializeInMemory composes the service over the in-memory adapters.
+// The cleanup closes the service.
 func InitializeInMemory(cfg Config) (*TokenCacheService, func(), error) {
 	clock := _wireSystemClockValue
 	tokenStore := memory.NewTokenStore(clock)
@@ -25,11 +26,12 @@ func InitializeInMemory(cfg Config) (*TokenCacheService, func(), error) {
 	}
 	observer := memory.NewObserver()
 	logger := ProvideLogger()
-	tokenCacheService, err := NewTokenCacheService(cfg, tokenStore, repository, caches, clock, observer, logger)
+	tokenCacheService, cleanup, err := ProvideTokenCacheService(cfg, tokenStore, repository, caches, clock, observer, logger)
 	if err != nil {
 		return nil, nil, err
 	}
 	return tokenCacheService, func() {
+		cleanup()
 	}, nil
 }
 
@@ -38,15 +40,15 @@ var (
 )
 
 // InitializeTokenCacheService composes the service over Redis and
-// PostgreSQL, located by cfg. The cleanup closes both connections; on error
-// whatever was opened is already closed.
+// PostgreSQL, located by cfg. The cleanup closes the service, then both
+// connections; on error whatever was opened is already closed.
 func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheService, func(), error) {
-	universalClient, cleanup, err := ProvideRedisClient(ctx, cfg)
+	logger := ProvideLogger()
+	universalClient, cleanup, err := ProvideRedisClient(ctx, cfg, logger)
 	if err != nil {
 		return nil, nil, err
 	}
 	clock := _wireSystemClockValue
-	logger := ProvideLogger()
 	tokenStore, err := ProvideRedisTokenStore(universalClient, cfg, clock, logger)
 	if err != nil {
 		cleanup()
@@ -65,13 +67,14 @@ func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheSe
 		return nil, nil, err
 	}
 	observer := memory.NewObserver()
-	tokenCacheService, err := NewTokenCacheService(cfg, tokenStore, tokenRepository, caches, clock, observer, logger)
+	tokenCacheService, cleanup3, err := ProvideTokenCacheService(cfg, tokenStore, tokenRepository, caches, clock, observer, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	return tokenCacheService, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil

@@ -11,6 +11,11 @@ type ChildQuery struct {
 	Service       string
 	Scopes        []string
 	MinExpiration time.Time
+
+	// Exclude are keys of children already found wanting, such as
+	// children revoked from the token store whose rows remain: the lookup
+	// passes over them to the next best.
+	Exclude []string
 }
 
 // TokenRecord is a token as the repository adds it: the token row, the

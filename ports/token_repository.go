@@ -27,8 +27,9 @@ type TokenRepository interface {
 // used by one goroutine at a time. Nothing it adds is visible to others
 // until Commit; after Commit or Rollback it may not be used again.
 type RepositoryTx interface {
-	// FindChild returns the key of the existing child that matches q and
-	// expires last, or ErrNotFound.
+	// FindChild returns the key of the existing child that matches q, is
+	// not in q.Exclude, and expires last, of those the one created last, of
+	// those the smallest key; or ErrNotFound.
 	FindChild(ctx context.Context, q domain.ChildQuery) (string, error)
 
 	// CountChildrenSince counts the children of parentKey created at or

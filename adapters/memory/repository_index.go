@@ -64,11 +64,12 @@ func (r *Repository) findChild(q domain.ChildQuery, pending []domain.TokenRecord
 	var best domain.TokenData
 	found := false
 	consider := func(data domain.TokenData) {
-		if data.Expires.IsZero() || data.Expires.Before(q.MinExpiration) {
+		if data.Expires.IsZero() || data.Expires.Before(q.MinExpiration) || slices.Contains(q.Exclude, data.Token.Key) {
 			return
 		}
 		if !found || data.Expires.After(best.Expires) ||
-			data.Expires.Equal(best.Expires) && data.Token.Key < best.Token.Key {
+			data.Expires.Equal(best.Expires) && (data.Created.After(best.Created) ||
+				data.Created.Equal(best.Created) && data.Token.Key < best.Token.Key) {
 			best, found = data, true
 		}
 	}

@@ -27,20 +27,25 @@ var _ ports.RepositoryTx = (*repoTx)(nil)
 
 // Gafaelfawr's lookups for a reusable child (get_internal_token_key and
 // get_notebook_token_key), made deterministic: of several matches, the one
-// expiring last, then the smallest key.
+// expiring last, then the one created last, then the smallest key. Children
+// capped at their parent's expiry share it; of those, the newest is the one
+// that replaced any older one revoked from Redis while its rows stayed
+// behind, so taking it keeps replicas from each replacing the revoked one
+// anew.
 const (
 	findInternalChild = `
 SELECT s.child
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
-  AND t.service = $4 AND t.scopes = $5
-ORDER BY t.expires DESC, t.token
+  AND t.service = $4 AND t.scopes = $5 AND NOT t.token = ANY($6)
+ORDER BY t.expires DESC, t.created DESC, t.token
 LIMIT 1`
 	findChild = `
 SELECT s.child
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
-ORDER BY t.expires DESC, t.token
+  AND NOT t.token = ANY($4)
+ORDER BY t.expires DESC, t.created DESC, t.token
 LIMIT 1`
 )
 
@@ -60,19 +65,24 @@ VALUES
      :actor, 'create', :ip_address, :event_time)`
 )
 
-// FindChild returns the key of the child of q.ParentKey that matches q and
-// expires last, or ports.ErrNotFound.
+// FindChild returns the key of the child of q.ParentKey that matches q,
+// is not in q.Exclude, and comes first in the order of the lookups above,
+// or ports.ErrNotFound.
 func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, error) {
 	// The bound is not truncated to whole seconds: rounding it down would
 	// accept a child with slightly less life than asked for.
 	minExpires := q.MinExpiration.UTC()
 	var key string
 	var err error
+	exclude := pq.StringArray(q.Exclude)
+	if exclude == nil {
+		exclude = pq.StringArray{} // NULL would exclude every row
+	}
 	if q.Type == domain.TokenTypeInternal {
 		err = t.tx.GetContext(ctx, &key, findInternalChild,
-			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes))
+			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes), exclude)
 	} else {
-		err = t.tx.GetContext(ctx, &key, findChild, q.ParentKey, string(q.Type), minExpires)
+		err = t.tx.GetContext(ctx, &key, findChild, q.ParentKey, string(q.Type), minExpires, exclude)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ports.ErrNotFound

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/google/wire"
 
 	"github.com/tokencache/tokencache/adapters/httpapi"
@@ -25,13 +27,32 @@ type components struct {
 // here rather than from app.ServiceSet so that it logs to the command's
 // logger and reports to Prometheus rather than to a memory.Observer.
 var commonSet = wire.NewSet(
-	app.NewTokenCacheService,
+	provideService,
 	app.ProcessSet,
 	httpapi.NewMetrics,
 	wire.Bind(new(ports.Observer), new(*httpapi.Metrics)),
 	provideHealthChecks,
 	wire.Struct(new(components), "*"),
 )
+
+// provideService is app.ProvideTokenCacheService, its cleanup closing the
+// service, with its pending clean-ups served as a metric.
+func provideService(
+	cfg app.Config,
+	store ports.TokenStore,
+	repo ports.TokenRepository,
+	caches app.Caches,
+	clock ports.Clock,
+	metrics *httpapi.Metrics,
+	logger *slog.Logger,
+) (*app.TokenCacheService, func(), error) {
+	svc, cleanup, err := app.ProvideTokenCacheService(cfg, store, repo, caches, clock, metrics, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics.WatchCleanups(svc.PendingCleanups)
+	return svc, cleanup, nil
+}
 
 // provideHealthChecks checks both stores through their ports, so that a
 // check takes the same path as a request.

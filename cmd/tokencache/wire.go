@@ -12,7 +12,7 @@ import (
 )
 
 // initializeMemory composes the commands' components over the in-memory
-// stores.
+// stores. The cleanup closes the service.
 func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(), error) {
 	wire.Build(app.MemoryStoresSet, commonSet)
 	return nil, nil, nil
@@ -20,7 +20,7 @@ func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(),
 
 // initializeReal composes the commands' components over Redis and
 // PostgreSQL, connecting to both; ctx bounds the connecting. The cleanup
-// closes both connections.
+// closes the service, then both connections.
 func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*components, func(), error) {
 	wire.Build(app.RealStoresSet, commonSet)
 	return nil, nil, nil

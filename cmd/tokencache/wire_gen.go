@@ -18,7 +18,7 @@ import (
 // Injectors from wire.go:
 
 // initializeMemory composes the commands' components over the in-memory
-// stores.
+// stores. The cleanup closes the service.
 func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(), error) {
 	clock := _wireSystemClockValue
 	tokenStore := memory.NewTokenStore(clock)
@@ -28,7 +28,7 @@ func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(),
 		return nil, nil, err
 	}
 	metrics := httpapi.NewMetrics()
-	tokenCacheService, err := app.NewTokenCacheService(cfg, tokenStore, repository, caches, clock, metrics, logger)
+	tokenCacheService, cleanup, err := provideService(cfg, tokenStore, repository, caches, clock, metrics, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -42,6 +42,7 @@ func initializeMemory(cfg app.Config, logger *slog.Logger) (*components, func(),
 		Metrics:    metrics,
 	}
 	return mainComponents, func() {
+		cleanup()
 	}, nil
 }
 
@@ -51,9 +52,9 @@ var (
 
 // initializeReal composes the commands' components over Redis and
 // PostgreSQL, connecting to both; ctx bounds the connecting. The cleanup
-// closes both connections.
+// closes the service, then both connections.
 func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*components, func(), error) {
-	universalClient, cleanup, err := app.ProvideRedisClient(ctx, cfg)
+	universalClient, cleanup, err := app.ProvideRedisClient(ctx, cfg, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +77,7 @@ func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*
 		return nil, nil, err
 	}
 	metrics := httpapi.NewMetrics()
-	tokenCacheService, err := app.NewTokenCacheService(cfg, tokenStore, tokenRepository, caches, clock, metrics, logger)
+	tokenCacheService, cleanup3, err := provideService(cfg, tokenStore, tokenRepository, caches, clock, metrics, logger)
 	if err != nil {
 		cleanup2()
 		cleanup()
@@ -92,6 +93,7 @@ func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*
 		Metrics:    metrics,
 	}
 	return mainComponents, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil

@@ -97,6 +97,52 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("FindChild = %q, %v; want the latest-expiring %q", key, err, long.Data.Token.Key)
 		}
 	})
+	t.Run("FindChildOfTheSameExpiryTakesTheNewest", func(t *testing.T) {
+		t.Parallel()
+		// Children capped at their parent's expiry share it: the newest
+		// replaced the others, which may be revoked from the token store.
+		parent := newParent(t)
+		newer := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, 3*time.Hour)
+		newer.Data.Created = newer.Data.Created.Add(time.Hour)
+		older := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, 3*time.Hour)
+		for older.Data.Token.Key > newer.Data.Token.Key { // so that the key alone would pick the older
+			older = child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, 3*time.Hour)
+		}
+		add(t, older, newer)
+		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: parent.Created}
+		if key, err := find(t, q); err != nil || key != newer.Data.Token.Key {
+			t.Fatalf("FindChild = %q, %v; want the newer %q, not the older %q", key, err, newer.Data.Token.Key, older.Data.Token.Key)
+		}
+	})
+	t.Run("FindChildPassesOverExcluded", func(t *testing.T) {
+		t.Parallel()
+		parent := newParent(t)
+		first := child(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all"}, 3*time.Hour)
+		second := child(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all"}, 2*time.Hour)
+		add(t, first, second)
+		q := domain.ChildQuery{
+			ParentKey: parent.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
+			Scopes: []string{"read:all"}, MinExpiration: parent.Created,
+			Exclude: []string{first.Data.Token.Key},
+		}
+		if key, err := find(t, q); err != nil || key != second.Data.Token.Key {
+			t.Fatalf("FindChild excluding the first = %q, %v; want the second %q", key, err, second.Data.Token.Key)
+		}
+		q.Exclude = append(q.Exclude, second.Data.Token.Key)
+		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild excluding both = %v, want ErrNotFound", err)
+		}
+		q.Type, q.Service, q.Scopes = domain.TokenTypeNotebook, "", nil
+		notebook := child(t, parent, domain.TokenTypeNotebook, "", parent.Scopes, time.Hour)
+		add(t, notebook)
+		if key, err := find(t, q); err != nil || key != notebook.Data.Token.Key {
+			t.Fatalf("FindChild of a notebook token excluding others = %q, %v; want %q", key, err, notebook.Data.Token.Key)
+		}
+		q.Exclude = []string{notebook.Data.Token.Key}
+		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild excluding the notebook token = %v, want ErrNotFound", err)
+		}
+	})
 	t.Run("FindChildNone", func(t *testing.T) {
 		t.Parallel()
 		parent := newParent(t)

@@ -1,0 +1,203 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang/mock/gomock"
+	"go.uber.org/goleak"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// The clean-up after a failed creation cannot be skipped because of how the
+// error looks, and one that fails is retried in the background until it
+// succeeds.
+
+// A refused connection, a reset or EOF is how go-redis reports a SET whose
+// reply was lost once its retries found the server gone: the token may be
+// in the store.
+func TestCleanupFollowsEveryFailedStoreWrite(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"ConnectionRefused", fmt.Errorf("dial tcp 127.0.0.1:6379: %w", syscall.ECONNREFUSED)},
+		{"ConnectionReset", fmt.Errorf("read tcp 127.0.0.1:6379: %w", syscall.ECONNRESET)},
+		{"EOF", io.EOF},
+		{"Timeout", timeoutError{}},
+		{"Other", errors.New("ERR something unexpected")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.expectNoExisting()
+			var stored domain.TokenData
+			gomock.InOrder(
+				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+					stored = d
+					return tt.err
+				}),
+				f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) error {
+					if key != stored.Token.Key {
+						t.Errorf("deleted %s, want the stored %s", key, stored.Token.Key)
+					}
+					return nil
+				}),
+			)
+			if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errors.Is(err, tt.err) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if n := f.svc.PendingCleanups(); n != 0 {
+				t.Fatalf("%d clean-ups pending after a clean-up that succeeded", n)
+			}
+		})
+	}
+}
+
+// expectStoreFailure expects a creation whose write to the token store
+// fails, returning the key of the token it wrote.
+func (f *fixture) expectStoreFailure() *string {
+	f.expectNoExisting()
+	var key string
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		key = d.Token.Key
+		return errUnreachable
+	})
+	return &key
+}
+
+func TestCleanupThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
+	f := newFixture(t)
+	key := f.expectStoreFailure()
+	gomock.InOrder(
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable).Times(3),
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, k string) error {
+			if k != *key {
+				t.Errorf("deleted %s, want %s", k, *key)
+			}
+			if _, ok := ctx.Deadline(); !ok {
+				t.Error("a background attempt has no deadline")
+			}
+			return nil
+		}),
+	)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	if n := f.svc.PendingCleanups(); n != 1 {
+		t.Fatalf("PendingCleanups = %d, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.svc.DrainCleanups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.svc.PendingCleanups(); n != 0 {
+		t.Fatalf("PendingCleanups = %d after the drain, want 0", n)
+	}
+	f.svc.Close() // no more logging
+	logs := f.logs.String()
+	for _, want := range []string{"retrying in the background", "cleaned up after a failed creation", `"token_key":"` + *key + `"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q: %s", want, logs)
+		}
+	}
+	if c := f.observer.Counts(); c.StoreErrors != 2 {
+		t.Errorf("StoreErrors = %d, want 2 (the write and the first clean-up)", c.StoreErrors)
+	}
+}
+
+func TestUnsettledCommitIsKeptWhenTheRowTurnsUp(t *testing.T) {
+	f := newFixture(t)
+	f.expectNoExisting()
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	gomock.InOrder(
+		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, errUnreachable),
+		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(true, nil),
+	)
+	// No Delete: the commit took effect, so the child is in both stores.
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error: the outcome was unknown when the caller was answered")
+	}
+	if err := f.svc.DrainCleanups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Close() // no more logging
+	if !strings.Contains(f.logs.String(), "kept: its commit took effect") {
+		t.Errorf("the log does not say the child was kept: %s", f.logs.String())
+	}
+}
+
+func TestDrainCleanupsEndsWithItsContext(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoreFailure()
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable).MinTimes(1)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := f.svc.DrainCleanups(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 clean-ups still pending") {
+		t.Fatalf("DrainCleanups = %v, want the deadline and the count", err)
+	}
+}
+
+func TestCleanupQueueIsBounded(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cleanups.limit = 1
+	p := parent(t)
+	for range 2 {
+		f.expectStoreFailure()
+	}
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable).MinTimes(2)
+	for _, service := range []string{"one", "two"} {
+		if _, err := f.svc.GetInternalToken(context.Background(), p, service, nil, "192.0.2.1", 0); err == nil {
+			t.Fatal("want an error")
+		}
+	}
+	if n := f.svc.PendingCleanups(); n != 1 {
+		t.Fatalf("PendingCleanups = %d, want the limit, 1", n)
+	}
+	f.svc.Close() // no more logging
+	if !strings.Contains(f.logs.String(), "clean-up queue full") {
+		t.Errorf("the dropped clean-up is not logged: %s", f.logs.String())
+	}
+}
+
+func TestCloseMakesALastAttemptAndStopsTheWorker(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	f := newFixture(t)
+	key := f.expectStoreFailure()
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable).MinTimes(2)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	f.svc.Close()
+	goleak.VerifyNone(t, before)
+	logs := f.logs.String()
+	if !strings.Contains(logs, "clean-up given up") || !strings.Contains(logs, `"token_key":"`+*key+`"`) {
+		t.Errorf("the token left behind is not logged with its key: %s", logs)
+	}
+
+	// Once closed, a failed clean-up is logged at once.
+	key = f.expectStoreFailure()
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	if n := f.svc.PendingCleanups(); n != 1 {
+		t.Errorf("PendingCleanups = %d after Close, want the 1 left behind", n)
+	}
+	if got := strings.Count(f.logs.String(), `"reason":"service closed"`); got != 2 {
+		t.Errorf("%d clean-ups logged as given up, want 2: %s", got, f.logs.String())
+	}
+}

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// run is the worker: a round of attempts whenever something is queued or
+// drain asks, and again after a pause that doubles while rounds fail. It
+// makes a last round when close stops it.
+func (c *cleaner) run() {
+	defer close(c.stopped)
+	delay := minRetryDelay
+	for {
+		var retry <-chan time.Time
+		if c.count() > 0 {
+			retry = time.After(delay)
+		}
+		select {
+		case <-c.stop:
+			c.round(closeAttempt)
+			c.logLeftBehind()
+			return
+		case <-c.wake:
+			delay = minRetryDelay
+		case <-retry:
+		}
+		if c.round(retryAttempt) {
+			delay = minRetryDelay
+		} else {
+			delay = min(2*delay, maxRetryDelay)
+		}
+	}
+}
+
+// round attempts every pending clean-up within timeout, stopping at the
+// first failure (the store is likely still down), and reports whether it
+// settled them all.
+func (c *cleaner) round(timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for _, l := range c.snapshot() {
+		kept, err := c.settle(ctx, l)
+		if err != nil {
+			c.logger.WarnContext(ctx, "clean-up after a failed creation failed again",
+				slog.String("token_key", l.key), slog.Int("pending", c.count()), slog.String("error", err.Error()))
+			return false
+		}
+		outcome := "deleted"
+		if kept {
+			outcome = "kept: its commit took effect"
+		}
+		c.logger.InfoContext(ctx, "cleaned up after a failed creation",
+			slog.String("token_key", l.key), slog.String("outcome", outcome))
+		c.done(l.key)
+	}
+	return true
+}
+
+func (c *cleaner) snapshot() []leftover {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]leftover, 0, len(c.pending))
+	for _, l := range c.pending {
+		out = append(out, l)
+	}
+	return out
+}
+
+// done removes a settled clean-up.
+func (c *cleaner) done(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, key)
+	if len(c.pending) == 0 {
+		close(c.empty)
+	}
+}
+
+// drain asks the worker for a round now and waits until nothing is
+// pending or ctx ends.
+func (c *cleaner) drain(ctx context.Context) error {
+	c.mu.Lock()
+	empty, n := c.empty, len(c.pending)
+	c.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	c.nudge()
+	select {
+	case <-empty:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%d clean-ups still pending: %w", c.count(), ctx.Err())
+	}
+}
+
+// close stops the worker after a last round, and logs what is left. Later
+// clean-ups are tried once and logged if they fail.
+func (c *cleaner) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	running := c.running
+	close(c.stop)
+	c.mu.Unlock()
+	if running {
+		<-c.stopped
+	}
+}
+
+// logLeftBehind logs each clean-up that could not be done before close.
+func (c *cleaner) logLeftBehind() {
+	for _, l := range c.snapshot() {
+		c.logger.Error(msgLeftBehind, slog.String("token_key", l.key), slog.String("reason", "service closed"))
+	}
+}
