@@ -39,34 +39,6 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRe
 	return token, nil
 }
 
-// findExisting looks in the repository for a child that the token store
-// still holds and that may be reused for req. The lookup's cut-off decides
-// whether the child has enough life left, not half of its own lifetime as
-// on a cache hit: a child found here is handed out as Gafaelfawr would.
-func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.Token, bool, error) {
-	query := req.Query(s.clock.Now(), s.lifetime)
-	childKey, err := tx.FindChild(ctx, query)
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		return domain.Token{}, false, nil
-	case err != nil:
-		return domain.Token{}, false, s.storeFailed(ctx, "repository.find",
-			fmt.Errorf("looking up an existing %s token: %w", req.Type, err))
-	}
-	data, err := s.store.GetByKey(ctx, childKey)
-	switch {
-	case errors.Is(err, ports.ErrNotFound):
-		return domain.Token{}, false, nil
-	case err != nil:
-		return domain.Token{}, false, s.storeFailed(ctx, "token_store.get",
-			fmt.Errorf("reading existing %s token %s: %w", req.Type, childKey, err))
-	}
-	if !req.ReusableFromRepository(data, query.MinExpiration) {
-		return domain.Token{}, false, nil
-	}
-	return data.Token, true, nil
-}
-
 // create makes a new child: the token store first, then its rows in tx.
 // If either step fails, the child is cleaned up from the token store, even
 // if the caller has given up, so that nothing half-made is left behind
