@@ -16,6 +16,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	var (
 		stores          storeFlags
 		access          accessFlags
+		limits          limitFlags
 		listen          string
 		tokenLifetime   time.Duration
 		cacheSize       int
@@ -40,6 +41,7 @@ flight, for at most --shutdown-timeout; a second signal stops at once.
 only the ingress may reach it. --allow-service bounds the services.`, slices.Concat(storeEnv, accessEnv))
 	stores.register(fs)
 	access.register(fs)
+	limits.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free port, printed at start")
 	fs.DurationVar(&tokenLifetime, "token-lifetime", app.DefaultTokenLifetime,
 		"longest lifetime of a child token (whole seconds, over 5m)")
@@ -54,6 +56,9 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	}
 	if requestTimeout <= 0 || shutdownTimeout <= 0 {
 		return usageError("--request-timeout and --shutdown-timeout must be positive")
+	}
+	if err := limits.check(requestTimeout); err != nil {
+		return err
 	}
 	stores.fillFromEnv(c.getenv)
 	real, err := stores.real()
@@ -79,7 +84,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
 		TokenLifetime: tokenLifetime, CacheSize: cacheSize,
 	}
-	comp, cleanup, err := compose(ctx, real, cfg, logger)
+	comp, cleanup, err := compose(ctx, real, limits.service(cfg), logger)
 	if err != nil {
 		return err
 	}
@@ -91,9 +96,9 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 		Cookies: cookies, TrustedProxies: access.trustedProxies, AllowedServices: access.allowedServices,
 		TokenLifetime: tokenLifetime, Clock: comp.Clock,
 	})
-	srv, err := httpapi.Listen(ctx, httpapi.ServerConfig{
+	srv, err := httpapi.Listen(ctx, limits.server(httpapi.ServerConfig{
 		Addr: listen, ShutdownTimeout: shutdownTimeout, Logger: logger,
-	}, handler)
+	}), handler)
 	if err != nil {
 		return err
 	}
