@@ -38,7 +38,7 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// answers with a 500: count it as such.
 	out := outcomeInternal
 	defer func() { h.metrics.observeRequest(out, time.Since(start)) }()
-	d, p := h.delegate(r)
+	d, p := h.delegateBy(r)
 	out = outcomeOK
 	if p != nil {
 		out = p.outcome

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sync"
 )
 
 // HealthCheck is one dependency that GET /healthz checks.
@@ -46,25 +45,40 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // run runs the checks at once, so that one slow store does not use up the
 // others' share of the deadline, and returns the names of those that
-// failed, sorted.
+// failed, sorted. A check still running when ctx ends counts as failed
+// and is left to finish on its own: the answer must not wait for a store
+// call stuck past the deadline.
 func (h *healthHandler) run(ctx context.Context) []string {
-	var (
-		mu     sync.Mutex
-		failed []string
-		wg     sync.WaitGroup
-	)
-	for _, c := range h.checks {
-		wg.Go(func() {
-			if err := c.Check(ctx); err != nil {
-				h.logger.WarnContext(ctx, "health check failed",
-					slog.String("check", c.Name), slog.String("error", err.Error()))
-				mu.Lock()
-				failed = append(failed, c.Name)
-				mu.Unlock()
-			}
-		})
+	type result struct {
+		check int
+		err   error
 	}
-	wg.Wait()
+	results := make(chan result, len(h.checks)) // room for the late ones
+	for i, c := range h.checks {
+		go func() { results <- result{i, c.Check(ctx)} }()
+	}
+	pending := make(map[int]bool, len(h.checks))
+	for i := range h.checks {
+		pending[i] = true
+	}
+	var failed []string
+	for len(pending) > 0 {
+		select {
+		case r := <-results:
+			delete(pending, r.check)
+			if r.err != nil {
+				h.logger.WarnContext(ctx, "health check failed",
+					slog.String("check", h.checks[r.check].Name), slog.String("error", r.err.Error()))
+				failed = append(failed, h.checks[r.check].Name)
+			}
+		case <-ctx.Done():
+			for i := range pending {
+				h.logger.WarnContext(ctx, "health check timed out", slog.String("check", h.checks[i].Name))
+				failed = append(failed, h.checks[i].Name)
+			}
+			pending = nil
+		}
+	}
 	slices.Sort(failed)
 	return failed
 }

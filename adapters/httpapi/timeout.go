@@ -24,3 +24,72 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+// delegateBy runs delegate and returns what it returns, or a 503 once the
+// request's deadline passes (or its client goes away) even if delegate is
+// still blocked: delegate then runs on, detached, on a copy of r with
+// request info of its own, whose result is dropped.
+func (h *delegateHandler) delegateBy(r *http.Request) (delegation, *problem) {
+	type result struct {
+		d delegation
+		p *problem
+	}
+	own := &requestInfo{}
+	detached := r.Clone(context.WithValue(r.Context(), requestInfoKey{}, own))
+	res, ok := untilDone(r.Context(), func() result {
+		d, p := h.delegate(detached)
+		return result{d, p}
+	})
+	if !ok {
+		return delegation{}, failure(r, context.Cause(r.Context()))
+	}
+	*requestInfoFrom(r.Context()) = *own
+	return res.d, res.p
+}
+
+// outcomeOf is what detached work returned, or the panic it raised.
+type outcomeOf[T any] struct {
+	value    T
+	panicked bool
+	panicVal any
+}
+
+// untilDone runs work on a goroutine of its own and returns its value, or
+// false as soon as ctx ends: the answer must not wait for a store call
+// stuck past the request's deadline (a driver may block in a read after
+// its context ended). The work goes on, detached, until it returns, which
+// the stores' own bounds make soon, and its value is dropped; it must not
+// touch the ResponseWriter. A panic in work is raised again here if it
+// comes in time, and dropped otherwise.
+func untilDone[T any](ctx context.Context, work func() T) (T, bool) {
+	done := make(chan outcomeOf[T], 1)
+	go func() {
+		var o outcomeOf[T]
+		defer func() {
+			if v := recover(); v != nil {
+				o.panicked, o.panicVal = true, v
+			}
+			done <- o
+		}()
+		o.value = work()
+	}()
+	select {
+	case o := <-done:
+		return o.get(), true
+	case <-ctx.Done():
+	}
+	select { // work that ended just as ctx did still counts
+	case o := <-done:
+		return o.get(), true
+	default:
+		var zero T
+		return zero, false
+	}
+}
+
+func (o outcomeOf[T]) get() T {
+	if o.panicked {
+		panic(o.panicVal)
+	}
+	return o.value
+}
