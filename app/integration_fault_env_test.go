@@ -76,7 +76,7 @@ func newFaultEnv(t *testing.T, b *faultBase) *faultEnv {
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { verifyNoLeak(t, before) })
 
-	e := &faultEnv{base: b, deadline: time.Second, leeway: 750 * time.Millisecond,
+	e := &faultEnv{base: b, deadline: time.Second, leeway: time.Second,
 		service: "fault-portal", scopes: []string{"read:all"}}
 	e.redis = startProxy(t, b.redisURL)
 	e.postgres = startProxy(t, b.databaseURL)
