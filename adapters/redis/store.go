@@ -21,16 +21,37 @@ type TokenStore struct {
 	sealer *fernetbox.Box
 	clock  ports.Clock
 	logger *slog.Logger
+	cache  *ClientCache // nil: every read goes to Redis
 }
 
 var _ ports.TokenStore = (*TokenStore)(nil)
 
+// StoreOption changes how NewTokenStore makes a store.
+type StoreOption func(*TokenStore) error
+
+// WithClientCache serves reads the store made before from cache, which
+// Redis keeps current (see ClientCache), instead of asking Redis each
+// time. A cache serves one store only: its entries are decrypted with
+// that store's secret.
+func WithClientCache(cache *ClientCache) StoreOption {
+	return func(s *TokenStore) error {
+		if cache == nil {
+			return errors.New("client cache is nil")
+		}
+		if !cache.attached.CompareAndSwap(false, true) {
+			return errors.New("client cache already serves another token store")
+		}
+		s.cache = cache
+		return nil
+	}
+}
+
 // NewTokenStore returns a store that keeps token data in client, sealed
 // with sessionSecret (Gafaelfawr's session secret: URL-safe base64 of 32
 // bytes, as made by Python's Fernet.generate_key()). It reads time from
-// clock and logs unreadable entries to logger. Its errors never contain the
-// secret.
-func NewTokenStore(client goredis.UniversalClient, sessionSecret string, clock ports.Clock, logger *slog.Logger) (*TokenStore, error) {
+// clock and logs unreadable entries to logger. Without options every read
+// goes to Redis. Its errors never contain the secret.
+func NewTokenStore(client goredis.UniversalClient, sessionSecret string, clock ports.Clock, logger *slog.Logger, opts ...StoreOption) (*TokenStore, error) {
 	switch {
 	case client == nil:
 		return nil, errors.New("creating redis token store: client is nil")
@@ -43,7 +64,13 @@ func NewTokenStore(client goredis.UniversalClient, sessionSecret string, clock p
 	if err != nil {
 		return nil, fmt.Errorf("creating redis token store: %w", err)
 	}
-	return &TokenStore{client: client, sealer: s, clock: clock, logger: logger}, nil
+	store := &TokenStore{client: client, sealer: s, clock: clock, logger: logger}
+	for _, opt := range opts {
+		if err := opt(store); err != nil {
+			return nil, fmt.Errorf("creating redis token store: %w", err)
+		}
+	}
+	return store, nil
 }
 
 // Get returns the data of token, or ports.ErrNotFound if no live token has
@@ -65,6 +92,9 @@ func (s *TokenStore) Get(ctx context.Context, token domain.Token) (domain.TokenD
 // ports.ErrNotFound if there is none or its entry cannot be read. An
 // unreadable entry is logged as an error.
 func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData, error) {
+	if s.cache != nil {
+		return s.getCached(ctx, key)
+	}
 	value, err := s.client.Get(ctx, redisKey(key)).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return domain.TokenData{}, notFound(key)
@@ -72,23 +102,31 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 	if err != nil {
 		return domain.TokenData{}, fmt.Errorf("reading token %s from redis: %w", key, err)
 	}
+	data, _, err := s.open(ctx, key, value)
+	return data, err
+}
+
+// open decrypts and decodes value, read from Redis under key, and returns
+// the data and the JSON's length. An entry that cannot be read is logged
+// and not found.
+func (s *TokenStore) open(ctx context.Context, key string, value []byte) (domain.TokenData, int, error) {
 	plain := s.sealer.Open(value)
 	if plain == nil {
 		s.logger.ErrorContext(ctx, "cannot decrypt token data in redis", "token_key", key)
-		return domain.TokenData{}, notFound(key)
+		return domain.TokenData{}, 0, notFound(key)
 	}
 	now := s.clock.Now()
 	data, err := decodeTokenData(plain, key, now)
 	if err != nil {
 		s.logger.ErrorContext(ctx, "cannot parse token data in redis", "token_key", key, "error", err)
-		return domain.TokenData{}, notFound(key)
+		return domain.TokenData{}, 0, notFound(key)
 	}
 	// Redis ends the entry at expiry by its own clock; this makes the
 	// store agree with ours, whichever runs ahead.
 	if !data.Expires.IsZero() && !now.Before(data.Expires) {
-		return domain.TokenData{}, notFound(key)
+		return domain.TokenData{}, 0, notFound(key)
 	}
-	return data, nil
+	return data, len(plain), nil
 }
 
 // Store writes data under its token's key, replacing any entry, to expire
@@ -119,7 +157,9 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 		return fmt.Errorf("encrypting token %s: %w", key, err)
 	}
 	// A whole number of seconds makes go-redis send EX, as Gafaelfawr does.
-	if err := s.client.Set(ctx, redisKey(key), value, ttl).Err(); err != nil {
+	err = s.client.Set(ctx, redisKey(key), value, ttl).Err()
+	s.forget(key) // even on failure: the write may have been done
+	if err != nil {
 		return fmt.Errorf("storing token %s in redis: %w", key, err)
 	}
 	return nil
@@ -128,7 +168,9 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 // Delete removes the token with that key. Deleting a missing token is not
 // an error.
 func (s *TokenStore) Delete(ctx context.Context, key string) error {
-	if err := s.client.Del(ctx, redisKey(key)).Err(); err != nil {
+	err := s.client.Del(ctx, redisKey(key)).Err()
+	s.forget(key) // even on failure: the delete may have been done
+	if err != nil {
 		return fmt.Errorf("deleting token %s from redis: %w", key, err)
 	}
 	return nil

@@ -1,0 +1,252 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// Defaults applied by ClientCacheConfig for fields left at zero.
+const (
+	DefaultClientCacheEntries = 10000
+	DefaultClientCacheBytes   = 64 << 20
+)
+
+// ClientCacheConfig bounds a ClientCache.
+type ClientCacheConfig struct {
+	// MaxEntries is the most tokens kept; 0 means
+	// DefaultClientCacheEntries.
+	MaxEntries int
+
+	// MaxBytes bounds the entries' estimated memory (their JSON's length
+	// plus a fixed overhead each); 0 means DefaultClientCacheBytes.
+	MaxBytes int64
+}
+
+// ClientCache keeps decoded token data in process memory, so that a
+// TokenStore reading a token it read before does not ask Redis again,
+// while Redis tells it which entries to drop: server-assisted client-side
+// caching (CLIENT TRACKING, Redis 6 or later) in broadcast mode on the
+// prefix "token:", its invalidations sent to one connection of the
+// cache's own (the invalidation link).
+//
+// A key any client changes or deletes, including Gafaelfawr revoking a
+// token, is dropped once Redis's message arrives (a millisecond or so on
+// a local network). While the link is down, from the moment its failure
+// is seen until it is back, the cache holds nothing and every read goes to
+// Redis. An entry is never served past its token's expiry or its Redis
+// entry's TTL, by the store's clock, and the least recently used entries
+// are evicted beyond the bounds of ClientCacheConfig.
+//
+// One ClientCache serves one TokenStore (see WithClientCache). It is safe
+// for concurrent use; Close ends the link.
+type ClientCache struct {
+	logger *slog.Logger
+	link   *goredis.Client // the invalidation link's own client: RESP2, one connection
+	linkID atomic.Int64    // the link connection's CLIENT ID, for tests
+
+	mu      sync.Mutex
+	entries *lru
+	pending map[string]*pendingFill // keys being read from Redis to fill
+	linked  bool                    // the link is up: fills may be kept
+	epoch   uint64                  // bumped whenever everything is dropped
+	changed chan struct{}           // closed and replaced when linked changes
+
+	attached atomic.Bool     // taken by a TokenStore
+	ctx      context.Context // the link's, cancelled by Close
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the link's goroutine has ended
+
+	hits, misses, invalidations, flushes atomic.Uint64
+}
+
+// ClientCacheStats is a snapshot of a ClientCache's state and counters.
+type ClientCacheStats struct {
+	Linked        bool   // the invalidation link is up
+	Entries       int    // tokens held
+	Bytes         int64  // their estimated memory
+	Hits          uint64 // reads served from memory
+	Misses        uint64 // reads that went to Redis
+	Invalidations uint64 // keys Redis, or this process's writes, said changed
+	Flushes       uint64 // times everything was dropped: the link broke, or the cache closed
+}
+
+// pendingFill counts the reads of one key under way and how often the key
+// was invalidated meanwhile: a read that saw an invalidation after it began
+// may hold a value older than the one Redis now has, and is not kept.
+type pendingFill struct {
+	readers       int
+	invalidations uint64
+}
+
+// fillTicket is what a read from Redis must show to keep its value.
+type fillTicket struct {
+	key           string
+	epoch         uint64
+	invalidations uint64
+	ok            bool // the link was up when the read began
+}
+
+// NewClientCache opens the invalidation link to the server client talks to
+// and waits, within ctx, until Redis has confirmed it. client must be a
+// *goredis.Client (one server, or a Sentinel failover client); a cluster
+// client is refused, as is a server without CLIENT TRACKING. logger gets
+// the link's failures and recoveries. Errors never contain a password.
+func NewClientCache(ctx context.Context, client goredis.UniversalClient, cfg ClientCacheConfig, logger *slog.Logger) (*ClientCache, error) {
+	single, ok := client.(*goredis.Client)
+	switch {
+	case client == nil:
+		return nil, errors.New("creating redis client cache: client is nil")
+	case !ok:
+		return nil, fmt.Errorf("creating redis client cache: a %T is not supported, only a single server or a Sentinel failover client", client)
+	case logger == nil:
+		return nil, errors.New("creating redis client cache: logger is nil")
+	case cfg.MaxEntries < 0 || cfg.MaxBytes < 0:
+		return nil, errors.New("creating redis client cache: bounds must not be negative")
+	}
+	if cfg.MaxEntries == 0 {
+		cfg.MaxEntries = DefaultClientCacheEntries
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = DefaultClientCacheBytes
+	}
+	c := newClientCache(cfg, logger)
+	c.link = goredis.NewClient(c.linkOptions(single.Options()))
+	sub, err := c.connect(ctx)
+	if err != nil {
+		c.cancel()
+		_ = c.link.Close()
+		return nil, fmt.Errorf("creating redis client cache: %w", err)
+	}
+	go c.run(sub)
+	return c, nil
+}
+
+// newClientCache is a cache within cfg's bounds (defaults applied), not
+// linked yet and without a link client.
+func newClientCache(cfg ClientCacheConfig, logger *slog.Logger) *ClientCache {
+	c := &ClientCache{
+		logger:  logger,
+		entries: newLRU(cfg.MaxEntries, cfg.MaxBytes),
+		pending: make(map[string]*pendingFill),
+		changed: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+// Close ends the invalidation link and drops every entry; a store using
+// the cache then reads Redis every time. It waits for the link's goroutine
+// to end, and may be called more than once.
+func (c *ClientCache) Close() {
+	c.cancel()
+	<-c.done
+	_ = c.link.Close()
+}
+
+// Stats returns the cache's state and counters.
+func (c *ClientCache) Stats() ClientCacheStats {
+	c.mu.Lock()
+	linked, n, size := c.linked, c.entries.len(), c.entries.size
+	c.mu.Unlock()
+	return ClientCacheStats{
+		Linked: linked, Entries: n, Bytes: size,
+		Hits: c.hits.Load(), Misses: c.misses.Load(),
+		Invalidations: c.invalidations.Load(), Flushes: c.flushes.Load(),
+	}
+}
+
+// get returns a copy of the data kept for key, if it is still good at now.
+func (c *ClientCache) get(key string, now time.Time) (domain.TokenData, bool) {
+	c.mu.Lock()
+	e, ok := c.entries.get(key)
+	if ok && !e.goodAt(now) {
+		c.entries.remove(key)
+		ok = false
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.misses.Add(1)
+		return domain.TokenData{}, false
+	}
+	c.hits.Add(1)
+	// Entries are never changed once kept, so the copy needs no lock.
+	return e.data.Clone(), true
+}
+
+// beginFill registers a read of key from Redis, whose value may be kept if
+// nothing invalidates key, and the link stays up, until endFill.
+func (c *ClientCache) beginFill(key string) fillTicket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pending[key]
+	if p == nil {
+		p = &pendingFill{}
+		c.pending[key] = p
+	}
+	p.readers++
+	return fillTicket{key: key, epoch: c.epoch, invalidations: p.invalidations, ok: c.linked}
+}
+
+// endFill ends the read t began, keeping a copy of data for key until
+// until (zero: while Redis keeps it) if keep is set and the value read is
+// still current. size is the entry's estimated memory.
+func (c *ClientCache) endFill(t fillTicket, keep bool, data domain.TokenData, until time.Time, size int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pending[t.key]
+	p.readers--
+	if p.readers == 0 {
+		delete(c.pending, t.key)
+	}
+	if keep && t.ok && c.linked && t.epoch == c.epoch && t.invalidations == p.invalidations {
+		c.entries.add(t.key, entry{data: data.Clone(), until: until, size: size})
+	}
+}
+
+// invalidate drops key and spoils the reads of it under way.
+func (c *ClientCache) invalidate(key string) {
+	c.invalidations.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries.remove(key)
+	if p := c.pending[key]; p != nil {
+		p.invalidations++
+	}
+}
+
+// setLinked records whether the link is up. Either way everything kept so
+// far is dropped, and reads under way are not kept: what was read before
+// the link came up may have changed unseen, and nothing is seen while it
+// is down.
+func (c *ClientCache) setLinked(linked bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.linked { // entries are kept only while linked
+		c.flushes.Add(1)
+	}
+	c.entries.clear()
+	c.epoch++
+	if c.linked != linked {
+		c.linked = linked
+		close(c.changed)
+		c.changed = make(chan struct{})
+	}
+}
+
+// linkChanged returns whether the link is up, and a channel closed when
+// that changes.
+func (c *ClientCache) linkChanged() (bool, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.linked, c.changed
+}

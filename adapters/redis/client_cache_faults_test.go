@@ -1,0 +1,97 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/adapters/redis"
+	"github.com/tokencache/tokencache/internal/faultproxy"
+	"github.com/tokencache/tokencache/internal/integration"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// A Redis restart breaks the link: what was cached is dropped, reads fail
+// while Redis is down rather than serve the cache, and after the restart
+// (which lost every key) the cache neither serves the lost token nor misses
+// the changes made once the link is back.
+func TestClientCacheRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := startRedisServer(t)
+	e := newCachedEnvAt(t, srv.URL(), redis.ClientCacheConfig{})
+	data := e.fullData(t)
+	e.put(t, data)
+	e.mustHit(t, data)
+
+	flushes := e.cache.Stats().Flushes
+	srv.kill(t)
+	if err := e.cache.AwaitFlushes(within(t, 5*time.Second), flushes); err != nil {
+		t.Fatalf("the broken link was not seen: %v", err)
+	}
+	if _, err := e.mustMiss(t, data.Token); err == nil || errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("Get with Redis down returned %v, want a store failure", err)
+	}
+
+	srv.restart(t)
+	if err := e.cache.AwaitLinked(within(t, 10*time.Second)); err != nil {
+		t.Fatalf("the link did not come back: %v", err)
+	}
+	_, err := e.mustMiss(t, data.Token)
+	wantNotFound(t, err)
+	if err := e.plain.Store(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	e.mustHit(t, data)
+	if err := e.other.Del(context.Background(), "token:"+data.Token.Key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	awaitNotFound(t, e, data.Token)
+}
+
+// A link that stops answering, with no reset (a lost network path), is
+// taken as broken once a ping goes unanswered: the cache is dropped and
+// reads go to Redis. Once the path is back, so is the link.
+func TestClientCacheSilentLink(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(integration.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	e := newCachedEnvAt(t, u.String(), redis.ClientCacheConfig{})
+	data := e.fullData(t)
+	e.put(t, data)
+	e.mustHit(t, data)
+
+	flushes := e.cache.Stats().Flushes
+	p.Stall()
+	start := time.Now()
+	if err := e.cache.AwaitFlushes(within(t, 10*time.Second), flushes); err != nil {
+		t.Fatalf("the silent link was not seen: %v", err)
+	}
+	t.Logf("silent link seen after %v", time.Since(start))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if got, err := e.store.Get(ctx, data.Token); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get with the path to Redis stalled returned %+v, %v; want its deadline", got, err)
+	}
+
+	if err := p.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cache.AwaitLinked(within(t, 10*time.Second)); err != nil {
+		t.Fatalf("the link did not come back: %v", err)
+	}
+	got, err := e.store.Get(context.Background(), data.Token)
+	if err != nil || !reflect.DeepEqual(got, data) {
+		t.Fatalf("Get after the path came back returned %+v, %v", got, err)
+	}
+}

@@ -1,0 +1,178 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// The invalidation link: one RESP2 connection that turns on CLIENT
+// TRACKING in broadcast mode for the prefix of token keys, redirected to
+// itself, and subscribes to the channel Redis sends the invalidations to.
+// Broadcast mode tells it of every change to a token key, whichever client
+// made it and whether or not this process read the key, so the data
+// connections need no tracking of their own and the server keeps no table
+// of the keys each client read.
+const (
+	invalidationChannel = "__redis__:invalidate"
+	trackedPrefix       = "token:"
+
+	// linkPing is how long the link may be silent before it is pinged, and
+	// then how long the ping's answer may take before the link is taken
+	// as broken: a link that stops answering (a lost network path, no
+	// reset) is seen within twice this.
+	linkPing = 500 * time.Millisecond
+
+	// linkDialTimeout bounds one attempt to open the link again.
+	linkDialTimeout = 5 * time.Second
+
+	// The pause between attempts to open the link again doubles from
+	// linkMinBackoff up to linkMaxBackoff.
+	linkMinBackoff = 10 * time.Millisecond
+	linkMaxBackoff = time.Second
+)
+
+// errLinkSilent is the reason given for a link that did not answer a ping.
+var errLinkSilent = errors.New("invalidation link did not answer a ping")
+
+// linkOptions are base's options for the link's own client: RESP2, whose
+// invalidations arrive as Pub/Sub messages on the link's subscription, and
+// a hook that turns tracking on whenever the client connects.
+func (c *ClientCache) linkOptions(base *goredis.Options) *goredis.Options {
+	opts := *base
+	opts.Protocol = 2
+	opts.PoolSize = 1
+	opts.MinIdleConns = 0
+	opts.ClientName = "tokencache-invalidations"
+	if base.ClientName != "" {
+		opts.ClientName = base.ClientName + "-invalidations"
+	}
+	userHook := base.OnConnect
+	opts.OnConnect = func(ctx context.Context, cn *goredis.Conn) error {
+		if userHook != nil {
+			if err := userHook(ctx, cn); err != nil {
+				return err
+			}
+		}
+		return c.track(ctx, cn)
+	}
+	return &opts
+}
+
+// track turns on broadcast tracking of token keys on cn, redirected to cn
+// itself.
+func (c *ClientCache) track(ctx context.Context, cn *goredis.Conn) error {
+	id, err := cn.ClientID(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("asking the invalidation link's client id: %w", err)
+	}
+	err = cn.Do(ctx, "CLIENT", "TRACKING", "ON", "REDIRECT", id, "BCAST", "PREFIX", trackedPrefix).Err()
+	if err != nil {
+		return fmt.Errorf("turning on client tracking (Redis 6 or later is needed): %w", err)
+	}
+	c.linkID.Store(id)
+	return nil
+}
+
+// connect opens the link, subscribes and waits for Redis to confirm, then
+// marks the cache linked.
+func (c *ClientCache) connect(ctx context.Context) (*goredis.PubSub, error) {
+	sub := c.link.Subscribe(ctx)
+	if err := sub.Subscribe(ctx, invalidationChannel); err != nil {
+		_ = sub.Close()
+		return nil, fmt.Errorf("opening the invalidation link: %w", err)
+	}
+	msg, err := sub.ReceiveTimeout(ctx, linkDialTimeout)
+	if err == nil {
+		if s, ok := msg.(*goredis.Subscription); !ok || s.Channel != invalidationChannel {
+			err = fmt.Errorf("unexpected %T", msg)
+		}
+	}
+	if err != nil {
+		_ = sub.Close()
+		return nil, fmt.Errorf("subscribing the invalidation link: %w", err)
+	}
+	c.setLinked(true)
+	return sub, nil
+}
+
+// run reads the link until the cache closes, opening it again whenever it
+// breaks. sub is the link already open.
+func (c *ClientCache) run(sub *goredis.PubSub) {
+	defer close(c.done)
+	backoff := linkMinBackoff
+	for {
+		if sub != nil {
+			stop := context.AfterFunc(c.ctx, func() { _ = sub.Close() }) // unblocks the read
+			err := c.read(sub)
+			stop()
+			_ = sub.Close()
+			c.setLinked(false)
+			if c.ctx.Err() != nil {
+				return
+			}
+			c.logger.Warn("redis invalidation link broke: client cache dropped, reading redis until it is back", "error", err)
+			backoff = linkMinBackoff
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, linkDialTimeout)
+		var err error
+		sub, err = c.connect(ctx)
+		cancel()
+		if err != nil {
+			backoff = min(2*backoff, linkMaxBackoff)
+			continue
+		}
+		c.logger.Info("redis invalidation link is back: client cache in use")
+	}
+}
+
+// read applies the invalidations that arrive on sub until it breaks, and
+// returns why.
+func (c *ClientCache) read(sub *goredis.PubSub) error {
+	ctx := context.Background()
+	pinged := false
+	for {
+		msg, err := sub.ReceiveTimeout(ctx, linkPing)
+		var netErr interface{ Timeout() bool }
+		switch {
+		case err != nil && errors.As(err, &netErr) && netErr.Timeout() && !pinged:
+			if err := sub.Ping(ctx); err != nil {
+				return err
+			}
+			pinged = true
+			continue
+		case err != nil && errors.As(err, &netErr) && netErr.Timeout():
+			return errLinkSilent
+		case err != nil:
+			// Also a flush of the whole database, whose invalidation
+			// names no key: dropping everything is then right.
+			return err
+		}
+		pinged = false
+		if m, ok := msg.(*goredis.Message); ok && m.Channel == invalidationChannel {
+			c.invalidateRedisKeys(m.Payload, m.PayloadSlice)
+		}
+	}
+}
+
+// invalidateRedisKeys drops the token keys named by an invalidation:
+// one key, or a list.
+func (c *ClientCache) invalidateRedisKeys(one string, many []string) {
+	if one != "" {
+		many = append(many, one)
+	}
+	for _, k := range many {
+		if key, ok := strings.CutPrefix(k, trackedPrefix); ok {
+			c.invalidate(key)
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+)
+
+// LinkID is the CLIENT ID of the invalidation link's connection, for tests
+// that kill it.
+func (c *ClientCache) LinkID() int64 { return c.linkID.Load() }
+
+// AwaitLinked waits until the invalidation link is up, or ctx ends.
+func (c *ClientCache) AwaitLinked(ctx context.Context) error {
+	return c.await(ctx, func() bool { linked, _ := c.linkChanged(); return linked })
+}
+
+// AwaitFlushes waits until the cache has dropped everything more than n
+// times, or ctx ends.
+func (c *ClientCache) AwaitFlushes(ctx context.Context, n uint64) error {
+	return c.await(ctx, func() bool { return c.flushes.Load() > n })
+}
+
+// await waits until done reports true, checking whenever the link goes up
+// or down (every flush the link's state causes comes with such a change).
+func (c *ClientCache) await(ctx context.Context, done func() bool) error {
+	for {
+		_, changed := c.linkChanged()
+		if done() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("client cache: %w (stats %+v)", ctx.Err(), c.Stats())
+		}
+	}
+}
