@@ -30,6 +30,15 @@ type Config struct {
 	// composition ignores them.
 	RedisURL, DatabaseURL, SessionSecret string
 
+	// ClientCache serves tokens read from Redis before out of process
+	// memory, kept current by Redis's invalidations (CLIENT TRACKING; see
+	// redis.ClientCache): a hit costs no round trip, a token another
+	// client changes or revokes is no longer served within milliseconds,
+	// and while the invalidation link is down every read goes to Redis.
+	// It needs Redis 6 or later and a single server or a Sentinel
+	// failover client, not a cluster. Off, every read goes to Redis.
+	ClientCache bool
+
 	// TokenLifetime is the longest lifetime of an interactive token, and so
 	// of any child; 0 means DefaultTokenLifetime.
 	TokenLifetime time.Duration

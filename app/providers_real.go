@@ -20,6 +20,7 @@ import (
 // connection checks), a ports.Clock and a logger.
 var RealStoresSet = wire.NewSet(
 	ProvideRedisClient,
+	ProvideRedisClientCache,
 	ProvideRedisTokenStore,
 	wire.Bind(new(ports.TokenStore), new(*redis.TokenStore)),
 	ProvideDatabase,
@@ -47,10 +48,28 @@ func ProvideRedisClient(ctx context.Context, cfg Config, logger *slog.Logger) (g
 	return redis.NewClient(ctx, cfg.RedisURL)
 }
 
+// ProvideRedisClientCache is the client cache of token reads on client
+// when cfg.ClientCache is set, and nil otherwise; the cleanup closes it.
+// It waits, within ctx, until Redis has confirmed its invalidation link.
+func ProvideRedisClientCache(ctx context.Context, client goredis.UniversalClient, cfg Config, logger *slog.Logger) (*redis.ClientCache, func(), error) {
+	if !cfg.ClientCache {
+		return nil, func() {}, nil
+	}
+	cache, err := redis.NewClientCache(ctx, client, redis.ClientCacheConfig{}, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cache, cache.Close, nil
+}
+
 // ProvideRedisTokenStore is the token store in Redis, encrypted with
-// cfg.SessionSecret.
-func ProvideRedisTokenStore(client goredis.UniversalClient, cfg Config, clock ports.Clock, logger *slog.Logger) (*redis.TokenStore, error) {
-	return redis.NewTokenStore(client, cfg.SessionSecret, clock, logger)
+// cfg.SessionSecret, reading through cache unless it is nil.
+func ProvideRedisTokenStore(client goredis.UniversalClient, cache *redis.ClientCache, cfg Config, clock ports.Clock, logger *slog.Logger) (*redis.TokenStore, error) {
+	var opts []redis.StoreOption
+	if cache != nil {
+		opts = append(opts, redis.WithClientCache(cache))
+	}
+	return redis.NewTokenStore(client, cfg.SessionSecret, clock, logger, opts...)
 }
 
 // ProvideDatabase connects to cfg.DatabaseURL with a pool of at most

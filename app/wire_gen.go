@@ -48,32 +48,42 @@ func InitializeTokenCacheService(ctx context.Context, cfg Config) (*TokenCacheSe
 	if err != nil {
 		return nil, nil, err
 	}
-	clock := _wireSystemClockValue
-	tokenStore, err := ProvideRedisTokenStore(universalClient, cfg, clock, logger)
+	clientCache, cleanup2, err := ProvideRedisClientCache(ctx, universalClient, cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	db, cleanup2, err := ProvideDatabase(ctx, cfg)
+	clock := _wireSystemClockValue
+	tokenStore, err := ProvideRedisTokenStore(universalClient, clientCache, cfg, clock, logger)
 	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	db, cleanup3, err := ProvideDatabase(ctx, cfg)
+	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	tokenRepository := postgres.NewTokenRepository(db, logger)
 	caches, err := ProvideMemoryCaches(cfg)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	observer := memory.NewObserver()
-	tokenCacheService, cleanup3, err := ProvideTokenCacheService(cfg, tokenStore, tokenRepository, caches, clock, observer, logger)
+	tokenCacheService, cleanup4, err := ProvideTokenCacheService(cfg, tokenStore, tokenRepository, caches, clock, observer, logger)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	return tokenCacheService, func() {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()

@@ -58,27 +58,36 @@ func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	clock := _wireSystemClockValue
-	tokenStore, err := app.ProvideRedisTokenStore(universalClient, cfg, clock, logger)
+	clientCache, cleanup2, err := app.ProvideRedisClientCache(ctx, universalClient, cfg, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	db, cleanup2, err := app.ProvideDatabase(ctx, cfg)
+	clock := _wireSystemClockValue
+	tokenStore, err := app.ProvideRedisTokenStore(universalClient, clientCache, cfg, clock, logger)
 	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	db, cleanup3, err := app.ProvideDatabase(ctx, cfg)
+	if err != nil {
+		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	tokenRepository := postgres.NewTokenRepository(db, logger)
 	caches, err := app.ProvideMemoryCaches(cfg)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
 	metrics := httpapi.NewMetrics()
-	tokenCacheService, cleanup3, err := provideService(cfg, tokenStore, tokenRepository, caches, clock, metrics, logger)
+	tokenCacheService, cleanup4, err := provideService(cfg, tokenStore, tokenRepository, caches, clock, metrics, logger)
 	if err != nil {
+		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
@@ -93,6 +102,7 @@ func initializeReal(ctx context.Context, cfg app.Config, logger *slog.Logger) (*
 		Metrics:    metrics,
 	}
 	return mainComponents, func() {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
