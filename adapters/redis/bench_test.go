@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -49,6 +50,73 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkGetClientCache is BenchmarkGet with the client cache on: the
+// hit path then reads process memory only.
+func BenchmarkGetClientCache(b *testing.B) {
+	store, cache, data := cachedBenchEnv(b)
+	ctx := context.Background()
+	hits := cache.Stats().Hits
+	for b.Loop() {
+		if _, err := store.Get(ctx, data.Token); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cache.Stats().Hits-hits)/float64(b.N), "hits/op")
+}
+
+// BenchmarkGetClientCacheParallel is BenchmarkGetClientCache from 64
+// goroutines at once, as a daemon under load reads.
+func BenchmarkGetClientCacheParallel(b *testing.B) {
+	store, cache, data := cachedBenchEnv(b)
+	ctx := context.Background()
+	hits := cache.Stats().Hits
+	b.SetParallelism(64 / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := store.Get(ctx, data.Token); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(cache.Stats().Hits-hits)/float64(b.N), "hits/op")
+}
+
+// cachedBenchEnv stores one full token on the integration Redis through a
+// store with the client cache on, and reads it until the cache serves it.
+func cachedBenchEnv(b *testing.B) (*redis.TokenStore, *redis.ClientCache, domain.TokenData) {
+	b.Helper()
+	raw := newRawClient(b)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cache, err := redis.NewClientCache(context.Background(), raw, redis.ClientCacheConfig{}, logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cache.Close)
+	store, err := redis.NewTokenStore(raw, newSessionSecret(b), memory.SystemClock{}, logger, redis.WithClientCache(cache))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { raw.Del(context.Background(), "token:"+tok.Key) })
+	data := docData(tok)
+	data.Created = time.Now().UTC().Truncate(time.Second)
+	data.Expires = data.Created.Add(time.Hour)
+	ctx := context.Background()
+	if err := store.Store(ctx, data); err != nil {
+		b.Fatal(err)
+	}
+	for range 100 { // past the invalidation of the store's own write
+		if _, err := store.Get(ctx, data.Token); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return store, cache, data
 }
 
 // BenchmarkGetBaseline is the least any Get could cost: a raw GET of the
