@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,7 +96,7 @@ func TestClientCacheRevocationLatency(t *testing.T) {
 			if time.Since(start) > time.Second {
 				t.Fatalf("trial %d: the old data was still served a second after the change", i)
 			}
-			runtime.Gosched()
+			pollPause()
 		}
 		d := time.Since(start)
 		all = append(all, d)
@@ -288,7 +287,7 @@ func TestClientCacheKeepsNoStaleValueUnderRace(t *testing.T) {
 		if time.Since(start) > time.Second {
 			t.Fatalf("a second after the last write, UID %d is still served, want %d", got.UID, 1000+versions-1)
 		}
-		runtime.Gosched()
+		pollPause()
 	}
 }
 
