@@ -23,6 +23,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		requestTimeout  time.Duration
 		shutdownTimeout time.Duration
 		logLevel        = slog.LevelInfo
+		clientCache     boolFlag
 	)
 	fs := c.newFlagSet("serve", `
 Run the HTTP daemon: GET /auth/delegate hands out delegated child tokens to an
@@ -38,7 +39,7 @@ SIGINT or SIGTERM stops accepting connections and finishes the requests in
 flight, for at most --shutdown-timeout; a second signal stops at once.
 
 /auth/delegate hands out credentials for any service named in delegate_to:
-only the ingress may reach it. --allow-service bounds the services.`, slices.Concat(storeEnv, accessEnv))
+only the ingress may reach it. --allow-service bounds the services.`, slices.Concat(storeEnv, accessEnv, cacheEnv))
 	stores.register(fs)
 	access.register(fs)
 	limits.register(fs)
@@ -51,6 +52,8 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", httpapi.DefaultShutdownTimeout,
 		"longest wait for in-flight requests after SIGINT or SIGTERM")
 	fs.TextVar(&logLevel, "log-level", logLevel, "least `level` logged: debug, info, warn or error")
+	fs.Var(&clientCache, "client-cache",
+		"serve token reads from process memory, invalidated by Redis (CLIENT TRACKING, Redis 6 or later); off by default")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +71,9 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	if err := access.fillFromEnv(c.getenv); err != nil {
 		return err
 	}
+	if err := clientCache.fillFromEnv(c.getenv, envClientCache); err != nil {
+		return err
+	}
 	var cookies httpapi.SessionCookies
 	if real {
 		// Gafaelfawr's session cookie is sealed with the same secret as
@@ -82,7 +88,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	logger := newLogger(c.stderr, logLevel)
 	cfg := app.Config{
 		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
-		TokenLifetime: tokenLifetime, CacheSize: cacheSize,
+		TokenLifetime: tokenLifetime, CacheSize: cacheSize, ClientCache: clientCache.value,
 	}
 	comp, cleanup, err := compose(ctx, real, limits.service(cfg), logger)
 	if err != nil {
