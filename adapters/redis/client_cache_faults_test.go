@@ -95,3 +95,52 @@ func TestClientCacheSilentLink(t *testing.T) {
 		t.Fatalf("Get after the path came back returned %+v, %v", got, err)
 	}
 }
+
+// A link that breaks (here killed by the server) while opening it again
+// hangs (here the new connection's handshake stalls) is dropped at once,
+// not once the new connection gives up: go-redis dials again before it
+// reports the broken one. Close then ends the stalled handshake.
+func TestClientCacheLinkBrokenWhileRedialing(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(integration.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	e := newCachedEnvAt(t, u.String(), redis.ClientCacheConfig{})
+	direct := newRawClient(t) // not through the proxy
+	ctx := context.Background()
+	data := e.fullData(t)
+	t.Cleanup(func() { _ = p.Heal() }) // before the token's clean-up, which goes through p
+	e.put(t, data)
+	e.mustHit(t, data)
+
+	flushes := e.cache.Stats().Flushes
+	p.Inject(faultproxy.Stall, faultproxy.RedisCommand("HELLO"))
+	if err := direct.Do(ctx, "CLIENT", "KILL", "ID", e.cache.LinkID()).Err(); err != nil {
+		t.Fatalf("CLIENT KILL: %v", err)
+	}
+	if err := direct.Del(ctx, "token:"+data.Token.Key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cache.AwaitFlushes(within(t, time.Second), flushes); err != nil {
+		t.Fatalf("the broken link was not seen within a second: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if got, err := e.store.Get(short, data.Token); err == nil {
+		t.Fatalf("Get served %+v, revoked while the link was down", got.Token.Key)
+	}
+
+	// Close does not wait for the stalled handshake to time out.
+	start := time.Now()
+	e.cache.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v with the link's handshake stalled", d)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -50,6 +51,25 @@ func (c *ClientCache) linkOptions(base *goredis.Options) *goredis.Options {
 	opts.ClientName = "tokencache-invalidations"
 	if base.ClientName != "" {
 		opts.ClientName = base.ClientName + "-invalidations"
+	}
+	dial := base.Dialer
+	if dial == nil {
+		dial = opts.NewDialer()
+	}
+	// The link client dials only to open the link, so a dial means the
+	// link is down. go-redis dials again as soon as it finds a connection
+	// broken, before it reports the failure, and a dial can hang (an
+	// address that drops packets, a handshake that stalls) for seconds.
+	opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c.setLinked(false)
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		// go-redis bounds a read by its deadline only: closing the
+		// connection is what ends a handshake stalled when Close comes.
+		stop := context.AfterFunc(c.ctx, func() { _ = conn.Close() })
+		return &linkConn{Conn: conn, stop: stop}, nil
 	}
 	userHook := base.OnConnect
 	opts.OnConnect = func(ctx context.Context, cn *goredis.Conn) error {
@@ -175,4 +195,15 @@ func (c *ClientCache) invalidateRedisKeys(one string, many []string) {
 			c.invalidate(key)
 		}
 	}
+}
+
+// linkConn is a link connection that Close of the cache also closes.
+type linkConn struct {
+	net.Conn
+	stop func() bool // forgets the close on the cache's Close
+}
+
+func (l *linkConn) Close() error {
+	l.stop()
+	return l.Conn.Close()
 }
