@@ -64,8 +64,11 @@ func BenchmarkIntegrationCacheHit(b *testing.B) {
 }
 
 // BenchmarkIntegrationColdBurst sends 1000 concurrent requests for the same
-// cold child (a new parent each round) and reports how many children each
-// burst made (the target is exactly 1) and the burst's duration.
+// cold child (a new parent each round) and, in the same round, one request
+// for the cold child of another new parent alone. It reports how many
+// children each burst made (the target is exactly 1), both durations and
+// burst/lone (the target is at most 2: the waiters take the creator's
+// result instead of each reading the token store again).
 func BenchmarkIntegrationColdBurst(b *testing.B) {
 	quiet := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -74,29 +77,45 @@ func BenchmarkIntegrationColdBurst(b *testing.B) {
 	const burst = 1000
 	e := newRealEnv(b)
 	ctx := context.Background()
+	for range 20 { // warm the connection pools
+		e.notebook(b, e.addParent(b, 7*24*time.Hour))
+	}
 	children := 0
+	var burstTime, loneTime time.Duration
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		p := e.addParent(b, 7*24*time.Hour)
+		p, alone := e.addParent(b, 7*24*time.Hour), e.addParent(b, 7*24*time.Hour)
 		start := make(chan struct{})
-		var wg sync.WaitGroup
+		var ready, wg sync.WaitGroup
 		for range burst {
+			ready.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				ready.Done()
 				<-start
 				if _, err := e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0); err != nil {
 					b.Error(err)
 				}
 			}()
 		}
+		ready.Wait()
 		b.StartTimer()
+		began := time.Now()
 		close(start)
 		wg.Wait()
+		burstTime += time.Since(began)
+		began = time.Now()
+		e.notebook(b, alone)
+		loneTime += time.Since(began)
 		b.StopTimer()
 		children += e.children(b, p.Token.Key)
 		b.StartTimer()
 	}
+	b.StopTimer()
 	b.ReportMetric(float64(children)/float64(b.N), "children/burst")
+	b.ReportMetric(float64(burstTime.Nanoseconds())/float64(b.N), "burst-ns/op")
+	b.ReportMetric(float64(loneTime.Nanoseconds())/float64(b.N), "lone-ns/op")
+	b.ReportMetric(float64(burstTime)/float64(loneTime), "burst/lone")
 }

@@ -13,40 +13,41 @@ import (
 // findOrCreate runs under the child's in-process lock. It takes the
 // repository's lock for the same key, which other processes share, so that
 // no two replicas create the same child; looks for an existing child; and
-// creates one if none will do.
-func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRequest, key domain.CacheKey) (domain.Token, error) {
+// creates one if none will do. Its outcome goes to the requests that
+// waited for the lock too.
+func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRequest, key domain.CacheKey) outcome {
 	tx, err := s.repo.Begin(ctx, key)
 	if err != nil {
-		return domain.Token{}, s.storeFailed(ctx, "repository.begin",
-			fmt.Errorf("starting repository work for a %s token: %w", req.Type, err))
+		return outcome{err: s.storeFailed(ctx, "repository.begin",
+			fmt.Errorf("starting repository work for a %s token: %w", req.Type, err))}
 	}
 	defer s.rollback(ctx, tx)
 
-	token, found, err := s.findExisting(ctx, tx, req)
+	child, found, err := s.findExisting(ctx, tx, req)
 	if err != nil {
-		return domain.Token{}, err
+		return outcome{err: err}
 	}
 	s.observer.RepositoryLookup(req.Type, found)
 	if !found {
 		if err := s.checkChildBudget(ctx, tx, req); err != nil {
-			return domain.Token{}, err
+			return outcome{err: err}
 		}
-		if token, err = s.create(ctx, tx, req); err != nil {
-			return domain.Token{}, err
+		if child, err = s.create(ctx, tx, req); err != nil {
+			return outcome{err: err}
 		}
 	}
-	s.cacheFor(req.Type).Put(key, token)
-	return token, nil
+	s.cacheFor(req.Type).Put(key, child.Token)
+	return outcome{child: child, fromRepository: found}
 }
 
 // create makes a new child: the token store first, then its rows in tx.
 // If either step fails, the child is cleaned up from the token store, even
 // if the caller has given up, so that nothing half-made is left behind
 // (see cleaner).
-func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.Token, error) {
+func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.TokenData, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
-		return domain.Token{}, err
+		return domain.TokenData{}, err
 	}
 	child := req.NewChild(token, s.clock.Now(), s.lifetime)
 	if err := s.store.Store(ctx, child); err != nil {
@@ -54,15 +55,15 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 		// reply lost on its way back ends, after the client's retries, as
 		// a refused connection.
 		s.cleanups.discard(ctx, token.Key)
-		return domain.Token{}, s.storeFailed(ctx, "token_store.store",
+		return domain.TokenData{}, s.storeFailed(ctx, "token_store.store",
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, err))
 	}
 	if err := s.record(ctx, tx, req.Record(child)); err != nil && !s.keepUnrecorded(ctx, err, token.Key) {
-		return domain.Token{}, err
+		return domain.TokenData{}, err
 	}
 	s.observer.ChildCreated(child.Type)
 	s.logCreated(ctx, child)
-	return token, nil
+	return child, nil
 }
 
 // record adds and commits the child's rows.

@@ -11,8 +11,10 @@ import (
 
 // getChild is the whole decision: the cache, then under the child's lock
 // the cache again, the repository, and finally a new child. Requests that
-// find the lock taken wait for its holder and then look in the cache again,
-// all at once, rather than queueing for the lock one by one.
+// find the lock taken wait for its holder and take the holder's outcome,
+// all at once, rather than queueing for the lock one by one or each
+// reading the stores again; one whose request the holder's child does not
+// meet looks for itself.
 func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildRequest) (domain.Token, error) {
 	if err := req.Validate(s.clock.Now(), s.lifetime); err != nil {
 		return domain.Token{}, err
@@ -20,7 +22,7 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 	key := req.CacheKey()
 	var rejected domain.Token
 	for attempt := 0; ; attempt++ {
-		token, ok, err := s.fromCache(ctx, req, key, rejected)
+		token, _, ok, err := s.fromCache(ctx, req, key, rejected)
 		if err != nil || ok {
 			return token, err
 		}
@@ -28,48 +30,67 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 			s.observer.CacheMiss(req.Type)
 		}
 		rejected = token
-		unlock, err := s.flights.LockOrWait(ctx, string(key))
+		unlock, held, err := s.flights.LockOrWait(ctx, string(key))
 		if err != nil {
 			return domain.Token{}, fmt.Errorf("waiting for another request for the same %s token: %w", req.Type, err)
 		}
 		if unlock != nil {
-			defer unlock()
-			return s.getChildLocked(ctx, req, key, rejected)
+			return s.holdLock(ctx, req, key, rejected, unlock)
+		}
+		if token, ok, err := s.takeShared(req, held); ok {
+			return token, err
+		}
+		if held != nil && held.child.Token != (domain.Token{}) {
+			// Just read or written, and found wanting: the cache holds
+			// it now, and reading it again would find the same.
+			rejected = held.child.Token
 		}
 	}
 }
 
+// holdLock runs getChildLocked for a request that holds key's lock, then
+// releases the lock, handing the outcome to the requests that waited for
+// it (nothing if getChildLocked panicked).
+func (s *TokenCacheService) holdLock(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token, unlock func(*outcome)) (domain.Token, error) {
+	var shared *outcome
+	defer func() { unlock(shared) }()
+	o := s.getChildLocked(ctx, req, key, rejected)
+	shared = shareable(ctx, &o)
+	return o.child.Token, o.err
+}
+
 // getChildLocked runs holding the child's lock. Whoever held it before may
 // have just cached the child, so it looks in the cache once more.
-func (s *TokenCacheService) getChildLocked(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) (domain.Token, error) {
-	if token, ok, err := s.fromCache(ctx, req, key, rejected); err != nil || ok {
-		return token, err
+func (s *TokenCacheService) getChildLocked(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) outcome {
+	if _, child, ok, err := s.fromCache(ctx, req, key, rejected); err != nil || ok {
+		return outcome{child: child, err: err}
 	}
 	return s.findOrCreate(ctx, req, key)
 }
 
-// fromCache returns the child cached for key and whether it may be
-// reused for req: the token store still holds it and it passes the rules.
-// A cached child equal to rejected was already found wanting and is not
-// read again.
-func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) (domain.Token, bool, error) {
+// fromCache looks for the child cached for key. It returns the cached
+// token, if any; and, if the token store still holds that child and it
+// passes the rules, so that it may be reused for req, the child as the
+// token store holds it and true. A cached child equal to rejected was
+// already found wanting and is not read again.
+func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) (domain.Token, domain.TokenData, bool, error) {
 	token, ok := s.cacheFor(req.Type).Get(key)
 	if !ok || token == rejected {
-		return token, false, nil
+		return token, domain.TokenData{}, false, nil
 	}
 	data, err := s.store.Get(ctx, token)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		return token, false, nil
+		return token, domain.TokenData{}, false, nil
 	case err != nil:
-		return domain.Token{}, false, s.storeFailed(ctx, "token_store.get",
+		return domain.Token{}, domain.TokenData{}, false, s.storeFailed(ctx, "token_store.get",
 			fmt.Errorf("reading cached %s token %s: %w", req.Type, token.Key, err))
 	}
 	if !req.Reusable(data, s.clock.Now(), s.lifetime) {
-		return token, false, nil
+		return token, domain.TokenData{}, false, nil
 	}
 	s.observer.CacheHit(req.Type)
-	return token, true, nil
+	return token, data, true, nil
 }
 
 // storeFailed reports a store failure to the observer, unless it happened

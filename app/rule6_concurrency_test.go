@@ -20,7 +20,8 @@ import (
 
 // Rule 6: any number of goroutines; one creation per cache key; different
 // keys never wait for each other; waiters give up with their context; the
-// lock table does not grow.
+// lock table does not grow. Waiters taking the holder's outcome are in
+// rule6_herd_test.go; callers that leave, in rule6_detached_test.go.
 
 // memoryWorld is the service over the in-memory adapters with one parent
 // already in both stores.
@@ -192,47 +193,6 @@ func TestRule6DifferentKeysOfOneUserDoNotWait(t *testing.T) {
 	}
 }
 
-func TestRule6WaiterRechecksCacheAfterLock(t *testing.T) {
-	f := newFixture(t)
-	p := parent(t)
-	entered, release := make(chan struct{}), make(chan struct{})
-	blockingBegin(f, domain.NotebookCacheKey(p), f.tx, entered, release) // once only
-	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
-	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
-	var stored domain.TokenData
-	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
-		stored = d
-		return nil
-	})
-	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
-	f.tx.EXPECT().Commit(gomock.Any()).Return(nil)
-
-	first := make(chan domain.Token, 1)
-	go func() {
-		tok, _ := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
-		first <- tok
-	}()
-	<-entered
-	second := make(chan domain.Token, 1)
-	go func() {
-		tok, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
-		if err != nil {
-			t.Error(err)
-		}
-		second <- tok
-	}()
-	waitFor(t, func() bool { return f.observer.Counts().CacheMisses == 2 })
-	// The second request finds the first one's child in the cache.
-	f.store.EXPECT().Get(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.Token) (domain.TokenData, error) {
-		return stored, nil
-	})
-	close(release)
-	a, b := <-first, <-second
-	if a != b || a != stored.Token {
-		t.Fatalf("first %s, second %s, stored %s: want one child", a.Key, b.Key, stored.Token.Key)
-	}
-}
-
 func TestRule6WaiterGivesUpWhenItsContextEnds(t *testing.T) {
 	f := newFixture(t)
 	p := parent(t)
@@ -337,37 +297,5 @@ func TestRule6HolderRechecksCacheAfterTakingLock(t *testing.T) {
 	}
 	if n := f.observer.Counts().Created; n != 1 {
 		t.Fatalf("%d children created, want 1", n)
-	}
-}
-
-func TestRule6WaiterTriesItselfWhenTheHolderFails(t *testing.T) {
-	f := newFixture(t)
-	p := parent(t)
-	entered, release := make(chan struct{}), make(chan struct{})
-	f.repo.EXPECT().Begin(gomock.Any(), domain.NotebookCacheKey(p)).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
-		close(entered)
-		<-release
-		return nil, errUnreachable
-	})
-	var created domain.TokenData
-	f.expectCreate(&created) // the waiter's own attempt
-	request := func() (domain.Token, error) {
-		return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
-	}
-	holder := goRequest(request)
-	<-entered
-	waiter := goRequest(request)
-	waitFor(t, func() bool { return f.svc.flights.Waiting() == 1 })
-	close(release)
-	if r := <-holder; !errors.Is(r.err, errUnreachable) {
-		t.Fatalf("holder got %v, want its own failure", r.err)
-	}
-	if r := <-waiter; r.err != nil || r.token != created.Token {
-		t.Fatalf("waiter got %v, %v; want the child it created after the holder failed", r.token.Key, r.err)
-	}
-	// Two requests found nothing cached: the waiter's second look is not
-	// another miss.
-	if c := f.observer.Counts(); c.CacheMisses != 2 || c.Created != 1 || c.StoreErrors != 1 {
-		t.Fatalf("observer counts = %+v, want 2 misses, 1 created, 1 store error", c)
 	}
 }

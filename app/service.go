@@ -33,13 +33,13 @@ type TokenCacheService struct {
 	lifetime time.Duration
 	budget   domain.ChildBudget
 	random   io.Reader
-	flights  keylock.Flights
+	flights  keylock.Flights[*outcome]
 	cleanups *cleaner
 }
 
 // NewTokenCacheService composes the service from its ports. Call Close
-// when done with it. cfg supplies
-// the token lifetime and the child budget; zero fields take their defaults.
+// when done with it. cfg supplies the token lifetime and the child budget;
+// zero fields take their defaults.
 func NewTokenCacheService(
 	cfg Config,
 	store ports.TokenStore,

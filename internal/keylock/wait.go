@@ -3,66 +3,71 @@ package keylock
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Flights is a set of locks named by key for work whose result the waiters
 // share: rather than queueing for the lock, a waiter waits for the current
-// holder to finish and then looks for that holder's result itself, all
-// waiters at once. The zero value is ready to use. It holds an entry only
-// for a key whose lock is held.
-type Flights struct {
+// holder to finish and takes the result that holder hands over, all waiters
+// at once. R is the type of that result. The zero value is ready to use.
+// It holds an entry only for a key whose lock is held.
+type Flights[R any] struct {
 	mu      sync.Mutex
-	holders map[string]chan struct{} // closed when the holder unlocks
-	waiting int                      // callers waiting for a holder
+	holders map[string]*flight[R]
+	// waiting counts the callers waiting for a holder. It is not guarded
+	// by mu: a herd woken at once would queue on mu just to leave.
+	waiting atomic.Int64
+}
+
+// flight is one holding of a key's lock.
+type flight[R any] struct {
+	done   chan struct{} // closed when the holder unlocks
+	result R             // set before done is closed, read only after
 }
 
 // LockOrWait takes the lock for key if it is free and returns the function
-// that releases it; call it exactly once. If another holds the lock, it
-// waits until that holder releases it and returns a nil unlock: the caller
-// should look for the holder's result and, not finding it, call again. It
-// returns ctx's error if ctx ends first.
-func (f *Flights) LockOrWait(ctx context.Context, key string) (unlock func(), err error) {
+// that releases it, which hands its argument to the callers waiting for
+// it; call it exactly once. If another holds the lock, it waits until that
+// holder releases it and returns a nil unlock with the holder's result:
+// the caller should use that result if it will do and otherwise call
+// again. It returns ctx's error if ctx ends first.
+func (f *Flights[R]) LockOrWait(ctx context.Context, key string) (unlock func(R), result R, err error) {
 	f.mu.Lock()
-	done, held := f.holders[key]
+	fl, held := f.holders[key]
 	if !held {
 		if f.holders == nil {
-			f.holders = make(map[string]chan struct{})
+			f.holders = make(map[string]*flight[R])
 		}
-		done = make(chan struct{})
-		f.holders[key] = done
+		fl = &flight[R]{done: make(chan struct{})}
+		f.holders[key] = fl
 		f.mu.Unlock()
-		return func() {
+		return func(result R) {
+			fl.result = result
 			f.mu.Lock()
 			delete(f.holders, key)
 			f.mu.Unlock()
-			close(done)
-		}, nil
+			close(fl.done)
+		}, result, nil
 	}
-	f.waiting++
+	f.waiting.Add(1)
 	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.waiting--
-		f.mu.Unlock()
-	}()
+	defer f.waiting.Add(-1)
 	select {
-	case <-done:
-		return nil, nil
+	case <-fl.done:
+		return nil, fl.result, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, result, ctx.Err()
 	}
 }
 
 // Waiting is the number of callers waiting for a holder. Tests use it to
 // know that a caller has begun to wait.
-func (f *Flights) Waiting() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.waiting
+func (f *Flights[R]) Waiting() int {
+	return int(f.waiting.Load())
 }
 
 // Len is the number of keys whose lock is held.
-func (f *Flights) Len() int {
+func (f *Flights[R]) Len() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.holders)

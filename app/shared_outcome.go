@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// outcome is how the work a request did holding its child's lock ended:
+// the child it handed out, as it has just read it from the token store or
+// written it there, or the failure it met. The holder hands it to the
+// requests that waited for the lock (keylock.Flights), which take it
+// instead of each reading the stores again. The zero outcome hands over
+// nothing: each waiter then looks for itself.
+type outcome struct {
+	child domain.TokenData // zero unless a child was handed out
+	// fromRepository is set when child was found by a repository lookup
+	// (rule 4) rather than in the cache or made anew.
+	fromRepository bool
+	err            error
+}
+
+// shareable is o as the waiters may have it. A failure that came because
+// ctx, the holder's context, ended belongs to the holder alone: the
+// waiters get nothing and try for themselves, each within its own
+// deadline. Every other outcome is shared.
+func shareable(ctx context.Context, o *outcome) *outcome {
+	if o.err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return o
+}
+
+// takeShared reports whether req, which waited for the holder of its
+// child's lock, is answered by the holder's outcome o, and with what. A
+// failure is shared as it is: a store that failed, a parent refused a new
+// child or unknown to the repository would meet the waiter too. A child is
+// shared when it passes req's own rules, with no I/O: those for a cached
+// child (rule 2), since the holder has just read or written it, or, if the
+// holder found it in the repository, those for a child found there
+// (rule 4). Those are the children the waiter would take itself from the
+// cache, where the holder has put it, or from the repository. A waiter
+// handed a child counts as a cache hit, as it did when it read that child
+// from the cache.
+func (s *TokenCacheService) takeShared(req domain.ChildRequest, o *outcome) (domain.Token, bool, error) {
+	switch {
+	case o == nil:
+		return domain.Token{}, false, nil
+	case o.err != nil:
+		return domain.Token{}, true, o.err
+	case o.child.Token == (domain.Token{}):
+		return domain.Token{}, false, nil
+	}
+	now := s.clock.Now()
+	reusable := req.Reusable(o.child, now, s.lifetime) ||
+		o.fromRepository && req.ReusableFromRepository(o.child, req.Query(now, s.lifetime).MinExpiration)
+	if !reusable {
+		return domain.Token{}, false, nil
+	}
+	s.observer.CacheHit(req.Type)
+	return o.child.Token, true, nil
+}
