@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fernet/fernet-go"
+
+	"github.com/tokencache/tokencache/domain"
 )
 
 // BenchmarkIntegrationCacheHit measures a cache hit of the composed service
@@ -118,4 +121,47 @@ func BenchmarkIntegrationColdBurst(b *testing.B) {
 	b.ReportMetric(float64(burstTime.Nanoseconds())/float64(b.N), "burst-ns/op")
 	b.ReportMetric(float64(loneTime.Nanoseconds())/float64(b.N), "lone-ns/op")
 	b.ReportMetric(float64(burstTime)/float64(loneTime), "burst/lone")
+}
+
+// BenchmarkIntegrationCreationAfterCancel measures, in the same run, a
+// creation on its own and a creation made right after a caller gave up
+// on another one just after its repository work had begun, and reports
+// after-cancel/normal (the target is at most 1.5). A caller who leaves
+// must not cost a connection the next creation has to make again.
+func BenchmarkIntegrationCreationAfterCancel(b *testing.B) {
+	e := newRealEnv(b)
+	ps := newProbedService(b, e)
+	create := func(p domain.TokenData) time.Duration {
+		start := time.Now()
+		if _, err := ps.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	for range 20 { // warm the connection pools
+		create(e.addParent(b, 7*24*time.Hour))
+	}
+	var normal, after time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		alone, left, next := e.addParent(b, 7*24*time.Hour), e.addParent(b, 7*24*time.Hour), e.addParent(b, 7*24*time.Hour)
+		b.StartTimer()
+		normal += create(alone)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		ps.repo.cancelAfterNextBegin(cancel)
+		if _, err := ps.svc.GetNotebookToken(ctx, left, "192.0.2.1", 0); !errors.Is(err, context.Canceled) {
+			b.Fatalf("the caller who left got %v, want context.Canceled", err)
+		}
+		after += create(next)
+
+		b.StopTimer()
+		ps.waitForWork(b)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(normal.Nanoseconds())/float64(b.N), "normal-ns/op")
+	b.ReportMetric(float64(after.Nanoseconds())/float64(b.N), "after-cancel-ns/op")
+	b.ReportMetric(float64(after)/float64(normal), "after-cancel/normal")
 }

@@ -21,6 +21,12 @@ const (
 
 	// DefaultDatabaseMaxConnections caps each replica's PostgreSQL pool.
 	DefaultDatabaseMaxConnections = 20
+
+	// DefaultCreationTimeout bounds the store work of one request for a
+	// child not cached: as long as the daemon's default request timeout,
+	// and far longer than a lookup or a creation takes on stores that
+	// answer (milliseconds).
+	DefaultCreationTimeout = 10 * time.Second
 )
 
 // Config configures the service and its adapters.
@@ -64,6 +70,15 @@ type Config struct {
 	// that replicas × DatabaseMaxConnections stays below the server's
 	// max_connections less what Gafaelfawr and other clients need.
 	DatabaseMaxConnections int
+
+	// CreationTimeout bounds the work a request does holding its child's
+	// lock once the cache could not serve it: the repository lookup and
+	// any creation, which run detached from the caller. A caller whose
+	// context ends gets its error at once while that work goes on, up to
+	// CreationTimeout, and caches its child for the next request, so that
+	// a client that leaves does not cost the connections it was using or
+	// the child it asked for. 0 means DefaultCreationTimeout.
+	CreationTimeout time.Duration
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an
@@ -84,6 +99,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DatabaseMaxConnections == 0 {
 		c.DatabaseMaxConnections = DefaultDatabaseMaxConnections
 	}
+	if c.CreationTimeout == 0 {
+		c.CreationTimeout = DefaultCreationTimeout
+	}
 	if c.TokenLifetime <= domain.MinimumLifetime {
 		return c, fmt.Errorf("token lifetime %v must be longer than %v", c.TokenLifetime, domain.MinimumLifetime)
 	}
@@ -98,6 +116,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DatabaseMaxConnections < 0 {
 		return c, fmt.Errorf("database max connections %d must not be negative", c.DatabaseMaxConnections)
+	}
+	if c.CreationTimeout < 0 {
+		return c, fmt.Errorf("creation timeout %v must not be negative", c.CreationTimeout)
 	}
 	return c, nil
 }

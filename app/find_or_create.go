@@ -13,8 +13,9 @@ import (
 // findOrCreate runs under the child's in-process lock. It takes the
 // repository's lock for the same key, which other processes share, so that
 // no two replicas create the same child; looks for an existing child; and
-// creates one if none will do. Its outcome goes to the requests that
-// waited for the lock too.
+// creates one if none will do. It runs detached from the caller (see
+// runLocked), and its outcome goes to the requests that waited for the
+// lock too.
 func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRequest, key domain.CacheKey) outcome {
 	tx, err := s.repo.Begin(ctx, key)
 	if err != nil {
@@ -42,8 +43,8 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRe
 
 // create makes a new child: the token store first, then its rows in tx.
 // If either step fails, the child is cleaned up from the token store, even
-// if the caller has given up, so that nothing half-made is left behind
-// (see cleaner).
+// if ctx has ended, so that nothing half-made is left behind (see
+// cleaner).
 func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.TokenData, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
@@ -83,9 +84,9 @@ func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, r
 	return nil
 }
 
-// rollback ends tx if it is still open. It runs even when the caller has
-// given up, so that the repository lock is released at once, but briefly:
-// a repository that stopped answering must not hold the caller.
+// rollback ends tx if it is still open. It runs even when ctx has ended,
+// so that the repository lock is released at once, but briefly: a
+// repository that stopped answering must not hold the work.
 func (s *TokenCacheService) rollback(ctx context.Context, tx ports.RepositoryTx) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupAttempt)
 	defer cancel()

@@ -35,7 +35,7 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 			return domain.Token{}, fmt.Errorf("waiting for another request for the same %s token: %w", req.Type, err)
 		}
 		if unlock != nil {
-			return s.holdLock(ctx, req, key, rejected, unlock)
+			return s.runLocked(ctx, req, key, rejected, unlock)
 		}
 		if token, ok, err := s.takeShared(req, held); ok {
 			return token, err
@@ -48,19 +48,9 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 	}
 }
 
-// holdLock runs getChildLocked for a request that holds key's lock, then
-// releases the lock, handing the outcome to the requests that waited for
-// it (nothing if getChildLocked panicked).
-func (s *TokenCacheService) holdLock(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token, unlock func(*outcome)) (domain.Token, error) {
-	var shared *outcome
-	defer func() { unlock(shared) }()
-	o := s.getChildLocked(ctx, req, key, rejected)
-	shared = shareable(ctx, &o)
-	return o.child.Token, o.err
-}
-
-// getChildLocked runs holding the child's lock. Whoever held it before may
-// have just cached the child, so it looks in the cache once more.
+// getChildLocked runs holding the child's lock, detached from the caller
+// (see runLocked). Whoever held the lock before may have just cached the
+// child, so it looks in the cache once more.
 func (s *TokenCacheService) getChildLocked(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) outcome {
 	if _, child, ok, err := s.fromCache(ctx, req, key, rejected); err != nil || ok {
 		return outcome{child: child, err: err}
@@ -94,9 +84,11 @@ func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildReque
 }
 
 // storeFailed reports a store failure to the observer, unless it happened
-// only because the caller gave up, and returns err.
+// only because the caller gave up, and returns err. Work detached from its
+// caller (runLocked) has a context that ends only when its creation
+// timeout runs out: then the store was too slow, and that counts.
 func (s *TokenCacheService) storeFailed(ctx context.Context, operation string, err error) error {
-	if ctx.Err() == nil {
+	if ctx.Err() == nil || errors.Is(context.Cause(ctx), errCreationTimeout) {
 		s.observer.StoreError(operation)
 	}
 	return err

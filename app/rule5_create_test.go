@@ -187,24 +187,27 @@ func TestRule5UnknownParentIsInvalidToken(t *testing.T) {
 	}
 }
 
+// A caller that gives up no longer stops a creation (rule 6: the work runs
+// detached from it); the work's own creation timeout does, and the specs
+// below let it run out mid-way.
+
 func TestRule5CancelledMidwayStillCleansUp(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	f.svc.creationTimeout = 20 * time.Millisecond
 	f.expectStoredThenDeleted(t, func() {
-		// The caller gives up while the rows are being committed.
+		// The creation timeout runs out while the rows are being committed.
 		f.tx.EXPECT().Commit(gomock.Any()).DoAndReturn(func(ctx context.Context) error {
-			cancel()
+			<-ctx.Done()
 			return ctx.Err()
 		})
 		f.expectCommitSettled(false)
 	})
-	_, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
-	if n := f.observer.Counts().StoreErrors; n != 0 {
-		t.Fatalf("a cancellation counted as %d store errors, want 0", n)
+	if n := f.observer.Counts().StoreErrors; n != 1 {
+		t.Fatalf("a commit past the creation timeout counted as %d store errors, want 1", n)
 	}
 }
 
@@ -260,29 +263,28 @@ func (timeoutError) Timeout() bool { return true }
 func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
 	tests := []struct {
 		name        string
-		storeFails  func(cancel context.CancelFunc) error
+		storeFails  func(ctx context.Context) error
 		wantErr     error
 		storeErrors int
 	}{
-		{"CallerGaveUp", func(cancel context.CancelFunc) error {
-			cancel() // the write was sent, the reply never read
-			return fmt.Errorf("set: %w", context.Canceled)
-		}, context.Canceled, 0},
-		{"StoreTimedOut", func(context.CancelFunc) error {
+		{"CreationTimedOut", func(ctx context.Context) error {
+			<-ctx.Done() // the write was sent, the reply never read
+			return fmt.Errorf("set: %w", ctx.Err())
+		}, context.DeadlineExceeded, 1},
+		{"StoreTimedOut", func(context.Context) error {
 			return fmt.Errorf("set: %w", timeoutError{})
 		}, timeoutError{}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
+			f.svc.creationTimeout = 20 * time.Millisecond
 			f.expectNoExisting()
 			var stored domain.TokenData
 			gomock.InOrder(
-				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, d domain.TokenData) error {
 					stored = d
-					return tt.storeFails(cancel)
+					return tt.storeFails(ctx)
 				}),
 				f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, key string) error {
 					if key != stored.Token.Key {
@@ -295,7 +297,7 @@ func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
 				}),
 			)
 			// No AddToken or Commit is expected.
-			_, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0)
+			_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -308,13 +310,12 @@ func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
 
 func TestRule5CancelledMidwayRollsBackOnLiveContext(t *testing.T) {
 	f := newFixture(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	f.svc.creationTimeout = 20 * time.Millisecond
 	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.TokenRecord) error {
-		cancel()
+		<-ctx.Done()
 		return ctx.Err()
 	})
 	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil)
@@ -329,8 +330,8 @@ func TestRule5CancelledMidwayRollsBackOnLiveContext(t *testing.T) {
 		}
 		return nil
 	})
-	if _, err := f.svc.GetNotebookToken(ctx, parent(t), "192.0.2.1", 0); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
 }
 

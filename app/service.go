@@ -35,11 +35,17 @@ type TokenCacheService struct {
 	random   io.Reader
 	flights  keylock.Flights[*outcome]
 	cleanups *cleaner
+
+	// creationTimeout bounds the work each request does holding its
+	// child's lock, which runs detached from the caller (runLocked);
+	// inFlight tracks that work.
+	creationTimeout time.Duration
+	inFlight        *workGroup
 }
 
 // NewTokenCacheService composes the service from its ports. Call Close
-// when done with it. cfg supplies the token lifetime and the child budget;
-// zero fields take their defaults.
+// when done with it. cfg supplies the token lifetime, the child budget and
+// the creation timeout; zero fields take their defaults.
 func NewTokenCacheService(
 	cfg Config,
 	store ports.TokenStore,
@@ -64,6 +70,9 @@ func NewTokenCacheService(
 		budget:   cfg.childBudget(),
 		random:   rand.Reader,
 		cleanups: newCleaner(store, repo, observer, logger),
+
+		creationTimeout: cfg.CreationTimeout,
+		inFlight:        newWorkGroup(),
 	}, nil
 }
 
@@ -96,13 +105,18 @@ func (s *TokenCacheService) Clear(ctx context.Context) error {
 	return nil
 }
 
-// DrainCleanups retries every pending clean-up now and waits until none is
-// left or ctx ends, when it returns an error saying how many are left. A
-// clean-up is pending when a creation failed and the child it had written
-// to the token store could not be deleted at once (or whether its commit
-// took effect could not be told): it is retried in the background until
-// it succeeds.
+// DrainCleanups waits for the store work of requests under way, which
+// goes on after a caller gives up (see Config.CreationTimeout) and may
+// yet fail and leave a clean-up; then it retries every pending clean-up
+// now and waits until none is left. If ctx ends first, it returns an error
+// saying how much is left. A clean-up is pending when a creation failed
+// and the child it had written to the token store could not be deleted at
+// once (or whether its commit took effect could not be told): it is
+// retried in the background until it succeeds.
 func (s *TokenCacheService) DrainCleanups(ctx context.Context) error {
+	if err := s.inFlight.wait(ctx); err != nil {
+		return err
+	}
 	return s.cleanups.drain(ctx)
 }
 
@@ -112,10 +126,13 @@ func (s *TokenCacheService) PendingCleanups() int {
 	return s.cleanups.count()
 }
 
-// Close stops the background clean-up after a last attempt of at most 5
-// seconds, logging each token it leaves behind. The service still answers
+// Close waits for the store work of requests under way, which goes on
+// after a caller gives up for at most Config.CreationTimeout, then stops
+// the background clean-up after a last attempt of at most 5 seconds,
+// logging each token it leaves behind. The service still answers
 // afterwards, but a clean-up that fails is then only logged.
 func (s *TokenCacheService) Close() {
+	_ = s.inFlight.wait(context.Background()) // each piece of work is bounded
 	s.cleanups.close()
 }
 

@@ -21,9 +21,10 @@ type outcome struct {
 }
 
 // shareable is o as the waiters may have it. A failure that came because
-// ctx, the holder's context, ended belongs to the holder alone: the
-// waiters get nothing and try for themselves, each within its own
-// deadline. Every other outcome is shared.
+// ctx, the work's own context, ended (the creation timeout ran out) says
+// only that this attempt took too long: the waiters get nothing and try
+// for themselves, each within its own deadline. Every other outcome is
+// shared.
 func shareable(ctx context.Context, o *outcome) *outcome {
 	if o.err != nil && ctx.Err() != nil {
 		return nil
