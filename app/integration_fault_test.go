@@ -32,13 +32,24 @@ var (
 	redisSet = faultStep{"RedisSET", onRedis, faultproxy.RedisCommand("SET")}
 	pgBegin  = faultStep{"PostgresBEGIN", onPostgres, faultproxy.Contains("BEGIN")}
 	pgLock   = faultStep{"PostgresLock", onPostgres, faultproxy.Contains("pg_advisory_xact_lock")}
-	pgFind   = faultStep{"PostgresFind", onPostgres, faultproxy.Contains("FROM subtoken s JOIN token t")}
+	pgFind   = faultStep{"PostgresFind", onPostgres, pgStatement("FROM subtoken s JOIN token t", "fault-portal")}
 	pgToken  = faultStep{"PostgresInsertToken", onPostgres, faultproxy.Contains("INSERT INTO token\n")}
 	pgLink   = faultStep{"PostgresInsertSubtoken", onPostgres, faultproxy.Contains("INSERT INTO subtoken")}
 	pgHist   = faultStep{"PostgresInsertHistory", onPostgres, faultproxy.Contains("INSERT INTO token_change_history")}
 	pgCommit = faultStep{"PostgresCOMMIT", onPostgres, faultproxy.Contains("COMMIT")}
 	pgRoll   = faultStep{"PostgresROLLBACK", onPostgres, faultproxy.Contains("ROLLBACK")}
 )
+
+// pgStatement matches a statement with arguments by its text, which goes
+// out when a connection first runs it (the PostgreSQL adapter then
+// prepares it), or, once prepared, by a run of it (a Bind message) with
+// arg among its arguments.
+func pgStatement(text, arg string) faultproxy.Matcher {
+	byText, byArg := faultproxy.Contains(text), faultproxy.Contains(arg)
+	return func(chunk []byte) bool {
+		return byText(chunk) || len(chunk) > 0 && chunk[0] == 'B' && byArg(chunk)
+	}
+}
 
 // faultScenarios are the three paths of a request, each with the state it
 // needs and the store commands it makes, in order.

@@ -12,10 +12,10 @@ import (
 // countChildrenSince counts a parent's children by their token rows'
 // creation time, whoever made them (tokencache or Gafaelfawr). It walks
 // the parent's subtoken rows through the subtoken_by_parent index.
-const countChildrenSince = `
+var countChildrenSince = prepared(`
 SELECT count(*) AS n, min(t.created) AS earliest
 FROM subtoken s JOIN token t ON s.child = t.token
-WHERE s.parent = $1 AND t.created >= $2`
+WHERE s.parent = $1 AND t.created >= $2`)
 
 // childCountRow is the answer to countChildrenSince.
 type childCountRow struct {

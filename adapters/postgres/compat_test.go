@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"testing"
@@ -128,4 +129,141 @@ func TestCompatibleWithGafaelfawr(t *testing.T) {
 			}
 		}
 	})
+}
+
+// On each of Gafaelfawr's schemas, VARCHAR (releases up to 15.4.1) and
+// TEXT (later ones), AddToken writes the rows Gafaelfawr writes for the
+// same tokens, with a parent link or without, and a child of an unknown
+// parent is an invalid token that leaves nothing behind.
+func TestAddTokenOnEachGafaelfawrSchema(t *testing.T) {
+	t.Parallel()
+	for _, sc := range []struct{ name, ddl string }{
+		{"VARCHAR", oldGafaelfawrSchema},
+		{"TEXT", oldGafaelfawrSchema + toTextMigration},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			db := mustOpenURL(t, mustCreateScratchDB(t))
+			if _, err := db.Exec(sc.ddl); err != nil {
+				t.Fatalf("creating the schema: %v", err)
+			}
+			gafParent := gafaelfawrToken{
+				key: newToken(t).Key, username: "gafuser", tokenType: "session", scopes: "exec:notebook,read:all",
+				ip: valid("192.0.2.20"), created: "2026-11-28 09:30:15", expires: "2026-12-05 09:30:15",
+			}
+			gafChild := gafaelfawrToken{
+				key: newToken(t).Key, username: "gafuser", tokenType: "internal", scopes: "read:all",
+				service: valid("portal"), parent: valid(gafParent.key), ip: valid("2001:db8::20"),
+				created: "2026-11-28 09:31:00", expires: "2026-11-29 09:31:00",
+			}
+			insertAsGafaelfawr(t, db, gafParent)
+			insertAsGafaelfawr(t, db, gafChild)
+
+			ourParent := domain.TokenRecord{
+				Data: domain.TokenData{
+					Token: newToken(t), Username: "gafuser", Type: domain.TokenTypeSession,
+					Scopes:  []string{"exec:notebook", "read:all"},
+					Created: time.Date(2026, 11, 28, 9, 30, 15, 0, time.UTC),
+					Expires: time.Date(2026, 12, 5, 9, 30, 15, 0, time.UTC),
+				},
+				Actor: "gafuser", IPAddress: "192.0.2.20",
+			}
+			ourChild := domain.TokenRecord{
+				Data: domain.TokenData{
+					Token: newToken(t), Username: "gafuser", Type: domain.TokenTypeInternal,
+					Service: "portal", Scopes: []string{"read:all"},
+					Created: time.Date(2026, 11, 28, 9, 31, 0, 0, time.UTC),
+					Expires: time.Date(2026, 11, 29, 9, 31, 0, 0, time.UTC),
+				},
+				ParentKey: gafParent.key, Actor: "gafuser", IPAddress: "2001:db8::20",
+			}
+			mustAdd(t, db, ourParent, ourChild)
+			for _, pair := range []struct{ theirs, ours string }{
+				{gafParent.key, ourParent.Data.Token.Key},
+				{gafChild.key, ourChild.Data.Token.Key},
+			} {
+				for _, c := range []struct {
+					table string
+					omit  []string
+				}{
+					{"token", []string{"token"}},
+					{"subtoken", []string{"child"}},
+					{"token_change_history", []string{"id", "token"}},
+				} {
+					want := rowJSON(t, db, c.table, pair.theirs, c.omit...)
+					if got := rowJSON(t, db, c.table, pair.ours, c.omit...); got != want {
+						t.Errorf("%s row:\n ours       %s\n Gafaelfawr %s", c.table, got, want)
+					}
+				}
+			}
+
+			orphan := ourChild
+			orphan.Data.Token = newToken(t)
+			orphan.ParentKey = newToken(t).Key
+			tx := mustBegin(t, NewTokenRepository(db, nil), newLock(t))
+			if err := tx.AddToken(context.Background(), orphan); !errors.Is(err, domain.ErrInvalidToken) {
+				t.Fatalf("AddToken with an unknown parent = %v, want ErrInvalidToken", err)
+			}
+			if err := tx.Rollback(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for _, table := range []string{"token", "subtoken", "token_change_history"} {
+				if row := rowJSON(t, db, table, orphan.Data.Token.Key); row != "" {
+					t.Errorf("%s row written for the orphan: %s", table, row)
+				}
+			}
+		})
+	}
+}
+
+// The repository's prepared statements keep running when Gafaelfawr
+// migrates its schema from VARCHAR to TEXT under them.
+func TestStatementsSurviveGafaelfawrsMigrationToText(t *testing.T) {
+	t.Parallel()
+	dbURL := mustCreateScratchDB(t)
+	owner := mustOpenURL(t, dbURL)
+	if _, err := owner.Exec(oldGafaelfawrSchema); err != nil {
+		t.Fatalf("creating the old schema: %v", err)
+	}
+	// One connection, which prepares the statements before the migration
+	// and runs them after it.
+	db, cleanup, err := Open(context.Background(), dbURL, MaxConnections(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	repo := NewTokenRepository(db, nil)
+	ctx := context.Background()
+	creation := func(t *testing.T) {
+		t.Helper()
+		parent := sessionRecord(t, 24*time.Hour)
+		mustAdd(t, db, parent)
+		child := childRecord(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all"}, time.Hour)
+		q := domain.ChildQuery{
+			ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
+			Scopes: []string{"read:all"}, MinExpiration: testCreated.Add(2 * time.Hour),
+		}
+		tx := mustBegin(t, repo, newLock(t))
+		if _, err := tx.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
+			t.Fatalf("FindChild = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.CountChildrenSince(ctx, q.ParentKey, testCreated); err != nil {
+			t.Fatalf("CountChildrenSince: %v", err)
+		}
+		if err := tx.AddToken(ctx, child); err != nil {
+			t.Fatalf("AddToken: %v", err)
+		}
+		q.MinExpiration = testCreated
+		if key, err := tx.FindChild(ctx, q); err != nil || key != child.Data.Token.Key {
+			t.Fatalf("FindChild = %q, %v; want the child just added", key, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	creation(t)
+	if _, err := owner.Exec(toTextMigration); err != nil {
+		t.Fatalf("migrating to TEXT: %v", err)
+	}
+	creation(t)
 }

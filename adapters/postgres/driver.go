@@ -17,11 +17,13 @@ type connector struct {
 
 var _ driver.Connector = (*connector)(nil)
 
-// pqConn is what lib/pq's connections implement and what database/sql
-// uses of them.
+// pqConn is what lib/pq's connections implement and what conn uses of
+// them. A lib/pq connection is also its own driver.Tx, whose Commit and
+// Rollback end the transaction the server reports being in, whoever sent
+// its BEGIN.
 type pqConn interface {
 	driver.Conn
-	driver.ConnBeginTx
+	driver.Tx
 	driver.ConnPrepareContext
 	driver.ExecerContext
 	driver.QueryerContext
@@ -61,13 +63,31 @@ func (c *connector) Driver() driver.Driver { return c.pq.Driver() }
 // call with a context watches the network connection with it until the
 // next call, or until database/sql takes the connection back (IsValid or
 // ResetSession), so rows being read stay bounded by their query's context
-// and a transaction's Commit and Rollback by the transaction's.
+// and a transaction's Commit and Rollback by the transaction's. Its
+// transactions send BEGIN with their first statement (see begin.go), and
+// it prepares the repository's statements (see prepared.go).
 type conn struct {
 	pq pqConn
 	nc *watchedConn
+	tx *tx // the open transaction, if any
+
+	stmts map[string]pqStmt // the repository's statements prepared on it, by query
 }
 
-var _ pqConn = (*conn)(nil)
+// driverConn is what conn offers database/sql.
+type driverConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+var _ driverConn = (*conn)(nil)
 
 func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), query)
@@ -75,12 +95,16 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	c.nc.watch(ctx)
+	// The statement will run in the transaction: BEGIN goes first.
+	if err := c.sendBegin(ctx); err != nil {
+		return nil, err
+	}
 	s, err := c.pq.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	if ps, ok := s.(pqStmt); ok {
-		return &stmt{pqStmt: ps, nc: c.nc}, nil
+		return &stmt{pqStmt: ps, c: c}, nil
 	}
 	return s, nil
 }
@@ -91,23 +115,44 @@ func (c *conn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
 }
 
-func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+// ExecContext runs query, with the transaction's BEGIN if it is still to
+// be sent, as a statement prepared on c if it is one of the repository's
+// (see prepared.go).
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	c.nc.watch(ctx)
-	t, err := c.pq.BeginTx(ctx, opts)
+	query, err := c.withBegin(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
-	return &tx{Tx: t, nc: c.nc, ctx: ctx}, nil
+	st, err := c.preparedStmt(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return c.pq.ExecContext(ctx, query, args)
+	}
+	res, err := st.ExecContext(context.WithoutCancel(ctx), args)
+	c.checkPrepared(query, err)
+	return res, err
 }
 
-func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	c.nc.watch(ctx)
-	return c.pq.ExecContext(ctx, query, args)
-}
-
+// QueryContext is ExecContext for a statement that returns rows.
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	c.nc.watch(ctx)
-	return c.pq.QueryContext(ctx, query, args)
+	query, err := c.withBegin(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.preparedStmt(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return c.pq.QueryContext(ctx, query, args)
+	}
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), args)
+	c.checkPrepared(query, err)
+	return rows, err
 }
 
 func (c *conn) Ping(ctx context.Context) error {
@@ -116,39 +161,23 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 // ResetSession is called before database/sql reuses the connection: an
-// interrupted one is reported bad, so that it is closed instead.
+// interrupted one, or one whose transaction never ended, is reported bad,
+// so that it is closed instead.
 func (c *conn) ResetSession(ctx context.Context) error {
-	if !c.nc.release() {
+	if !c.nc.release() || c.tx != nil {
 		return driver.ErrBadConn
 	}
 	return c.pq.ResetSession(ctx)
 }
 
 // IsValid is called before database/sql puts the connection back in its
-// pool: an interrupted one is not valid, so that it is closed instead.
+// pool: an interrupted one, or one whose transaction never ended, is not
+// valid, so that it is closed instead.
 func (c *conn) IsValid() bool {
-	return c.nc.release() && c.pq.IsValid()
+	return c.nc.release() && c.tx == nil && c.pq.IsValid()
 }
 
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error { return c.pq.CheckNamedValue(nv) }
-
-// tx ends its transaction within the context it began with: database/sql
-// gives Commit and Rollback none of their own.
-type tx struct {
-	driver.Tx
-	nc  *watchedConn
-	ctx context.Context
-}
-
-func (t *tx) Commit() error {
-	t.nc.watch(t.ctx)
-	return t.Tx.Commit()
-}
-
-func (t *tx) Rollback() error {
-	t.nc.watch(t.ctx)
-	return t.Tx.Rollback()
-}
 
 // pqStmt is what lib/pq's prepared statements implement.
 type pqStmt interface {
@@ -157,18 +186,25 @@ type pqStmt interface {
 	driver.StmtQueryContext
 }
 
-// stmt is a prepared statement whose executions end with their context.
+// stmt is a statement prepared through database/sql, whose executions end
+// with their context and run in the open transaction.
 type stmt struct {
 	pqStmt
-	nc *watchedConn
+	c *conn
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	s.nc.watch(ctx)
+	s.c.nc.watch(ctx)
+	if err := s.c.sendBegin(ctx); err != nil {
+		return nil, err
+	}
 	return s.pqStmt.ExecContext(ctx, args)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	s.nc.watch(ctx)
+	s.c.nc.watch(ctx)
+	if err := s.c.sendBegin(ctx); err != nil {
+		return nil, err
+	}
 	return s.pqStmt.QueryContext(ctx, args)
 }

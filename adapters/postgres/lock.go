@@ -3,6 +3,7 @@ package postgres
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -20,4 +21,12 @@ const migrationLock = "tokencache schema migration"
 func lockID(name domain.CacheKey) int64 {
 	sum := sha256.Sum256([]byte(name))
 	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// lockStatement takes the transaction-scoped advisory lock id. id is
+// written into the statement, which then has no arguments, so that the
+// driver sends it in one message with the transaction's BEGIN (see
+// begin.go).
+func lockStatement(id int64) string {
+	return "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(id, 10) + ")"
 }

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,5 +141,80 @@ func TestLockIDMatchesItsDefinition(t *testing.T) {
 		if got := lockID(key); got != want {
 			t.Errorf("lockID(%q) = %d, want %d", key, got, want)
 		}
+	}
+}
+
+// A unit of work that waited for the lock sees the child that the holder
+// committed while it waited: its lookup runs after the lock is taken, in a
+// statement of its own. (In one statement with the lock, the lookup would
+// read the database as it was when the statement began, before the
+// holder's commit, and a second replica would make the child again.)
+func TestLockWaiterSeesWhatTheHolderCommitted(t *testing.T) {
+	t.Parallel()
+	db := mustOpenDB(t)
+	repo := NewTokenRepository(db, nil)
+	ctx := context.Background()
+	parent := sessionRecord(t, 24*time.Hour)
+	mustAdd(t, db, parent)
+	child := childRecord(t, parent, domain.TokenTypeNotebook, "", parent.Data.Scopes, time.Hour)
+	cleanupTokens(t, db, child.Data.Token.Key)
+	q := domain.ChildQuery{ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: testCreated}
+	lock := newLock(t)
+
+	holder := mustBegin(t, repo, lock)
+	type found struct {
+		key string
+		err error
+	}
+	got := make(chan found, 1)
+	go func() {
+		tx, err := repo.Begin(ctx, lock)
+		if err != nil {
+			got <- found{err: err}
+			return
+		}
+		defer func() { _ = tx.Rollback(ctx) }()
+		key, err := tx.FindChild(ctx, q)
+		got <- found{key, err}
+	}()
+	waitForLockWaiter(t, db, lock)
+	if err := holder.AddToken(ctx, child); err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.err != nil || r.key != child.Data.Token.Key {
+		t.Fatalf("the waiter's FindChild = %q, %v; want the holder's child %q", r.key, r.err, child.Data.Token.Key)
+	}
+}
+
+// lockStatement takes the advisory lock of any id, the extremes included,
+// with no arguments.
+func TestLockStatementTakesTheLock(t *testing.T) {
+	t.Parallel()
+	db := mustOpenDB(t)
+	ctx := context.Background()
+	for _, id := range []int64{0, 1, -1, math.MaxInt64, math.MinInt64, lockID(newLock(t))} {
+		t.Run(strconv.FormatInt(id, 10), func(t *testing.T) {
+			tx := mustBeginTx(t, db)
+			if _, err := tx.ExecContext(ctx, lockStatement(id)); err != nil {
+				t.Fatalf("%s: %v", lockStatement(id), err)
+			}
+			// PostgreSQL shows a bigint advisory key as its high half in
+			// classid and its low half in objid, with objsubid 1.
+			var held []struct {
+				High int64 `db:"classid"`
+				Low  int64 `db:"objid"`
+			}
+			if err := tx.SelectContext(ctx, &held, `SELECT classid::bigint, objid::bigint FROM pg_locks
+WHERE locktype = 'advisory' AND objsubid = 1 AND granted AND pid = pg_backend_pid()`); err != nil {
+				t.Fatal(err)
+			}
+			u := uint64(id)
+			if len(held) != 1 || uint64(held[0].High) != u>>32 || uint64(held[0].Low) != u&0xffffffff {
+				t.Errorf("advisory locks held: %+v, want the one of %d (%d, %d)", held, id, u>>32, u&0xffffffff)
+			}
+		})
 	}
 }

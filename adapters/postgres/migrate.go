@@ -35,7 +35,7 @@ func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
 			err = errors.Join(err, rollback(tx))
 		}
 	}()
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockID(migrationLock)); err != nil {
+	if _, err := tx.ExecContext(ctx, lockStatement(lockID(migrationLock))); err != nil {
 		return fmt.Errorf("migrating: taking lock: %w", err)
 	}
 	// fs.Glob returns the names sorted, which is the order to apply them.

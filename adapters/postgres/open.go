@@ -45,6 +45,13 @@ func MaxConnections(n int) Option {
 // answers. The returned cleanup closes the pool. Errors never contain the
 // password from url.
 //
+// Each statement costs one round trip, with or without arguments, and a
+// transaction sends its BEGIN with its first statement (in the same
+// message when that statement has no arguments). The repository's
+// statements are prepared on each connection, so the URL must lead to one
+// server session per connection: a pooler in transaction mode would lose
+// them.
+//
 // Every statement, transaction end and connection handshake ends when its
 // context does, even if the server or the network has stopped answering:
 // the connection is then closed rather than reused. A connection
@@ -65,6 +72,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
+	// Otherwise lib/pq sends a statement with arguments in two round
+	// trips, one to prepare it unnamed and one to run it. In this mode it
+	// sends both at once, the arguments as text as before (only []byte
+	// values, which nothing here passes, would go as binary).
+	cfg.BinaryParameters = true
 	pc, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))

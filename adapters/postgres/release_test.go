@@ -88,7 +88,7 @@ func TestAddTokenCancelledWhileBlocked(t *testing.T) {
 	if err := blocker.Get(&blockerPID, "SELECT pg_backend_pid()"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := blocker.NamedExec(insertToken, newTokenRow(child)); err != nil {
+	if _, err := blocker.Exec(addToken, newCreationRow(child).args()...); err != nil {
 		t.Fatalf("blocking insert: %v", err)
 	}
 

@@ -34,7 +34,12 @@ func NewTokenRepository(db *sqlx.DB, logger *slog.Logger) *TokenRepository {
 // Begin starts a transaction holding the transaction-scoped advisory lock
 // lockID(lock), which every process sharing the database contends for, and
 // which PostgreSQL releases when the transaction ends. Begin waits for the
-// lock until ctx ends.
+// lock until ctx ends. BEGIN and the lock cost one round trip together.
+//
+// The lookups that follow run in statements of their own, after the lock
+// is taken, so that they see what the lock's previous holder committed:
+// PostgreSQL reads the database as it was when a statement began, and a
+// statement that waits for the lock began before the holder committed.
 //
 // The transaction belongs to ctx: database/sql rolls it back if ctx ends
 // before Commit, so ctx must outlive the whole unit of work.
@@ -44,7 +49,7 @@ func (r *TokenRepository) Begin(ctx context.Context, lock domain.CacheKey) (port
 		return nil, fmt.Errorf("beginning transaction: %w", err)
 	}
 	id := lockID(lock)
-	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", id); err != nil {
+	if _, err := tx.ExecContext(ctx, lockStatement(id)); err != nil {
 		if rbErr := rollback(tx); rbErr != nil {
 			r.logger.ErrorContext(ctx, "rolling back after failing to take lock", "lock_id", id, "error", rbErr)
 		}

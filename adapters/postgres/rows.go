@@ -7,41 +7,30 @@ import (
 	"github.com/tokencache/tokencache/domain"
 )
 
-// tokenRow is a row of Gafaelfawr's token table as this adapter writes it.
-// token_name and last_used are always NULL for the tokens it creates.
-type tokenRow struct {
-	Token     string         `db:"token"`
-	Username  string         `db:"username"`
-	TokenType string         `db:"token_type"`
-	Scopes    string         `db:"scopes"`
-	Service   sql.NullString `db:"service"`
-	Created   time.Time      `db:"created"`
-	Expires   sql.NullTime   `db:"expires"`
+// creationRow is what AddToken writes: a row of Gafaelfawr's token table
+// as this adapter writes it (token_name and last_used are always NULL),
+// and the columns of its "create" history entry that do not repeat it.
+type creationRow struct {
+	Token     string
+	Username  string
+	TokenType string
+	Scopes    string
+	Service   sql.NullString
+	Created   time.Time
+	Expires   sql.NullTime
+	Actor     sql.NullString
+	IPAddress sql.NullString
 }
 
-// subtokenRow links a child token to its parent.
-type subtokenRow struct {
-	Child  string `db:"child"`
-	Parent string `db:"parent"`
+// args are the arguments of addToken, and of addChild but its last (the
+// parent's key).
+func (r creationRow) args() []any {
+	return []any{r.Token, r.Username, r.TokenType, r.Scopes, r.Service, r.Created, r.Expires, r.Actor, r.IPAddress}
 }
 
-// historyRow is a "create" row of Gafaelfawr's token_change_history.
-type historyRow struct {
-	Token     string         `db:"token"`
-	Username  string         `db:"username"`
-	TokenType string         `db:"token_type"`
-	Parent    sql.NullString `db:"parent"`
-	Scopes    string         `db:"scopes"`
-	Service   sql.NullString `db:"service"`
-	Expires   sql.NullTime   `db:"expires"`
-	Actor     sql.NullString `db:"actor"`
-	IPAddress sql.NullString `db:"ip_address"`
-	EventTime time.Time      `db:"event_time"`
-}
-
-func newTokenRow(rec domain.TokenRecord) tokenRow {
+func newCreationRow(rec domain.TokenRecord) creationRow {
 	d := rec.Data
-	return tokenRow{
+	return creationRow{
 		Token:     d.Token.Key,
 		Username:  d.Username,
 		TokenType: string(d.Type),
@@ -49,22 +38,8 @@ func newTokenRow(rec domain.TokenRecord) tokenRow {
 		Service:   nullString(d.Service),
 		Created:   dbTime(d.Created),
 		Expires:   nullTime(d.Expires),
-	}
-}
-
-func newHistoryRow(rec domain.TokenRecord) historyRow {
-	d := rec.Data
-	return historyRow{
-		Token:     d.Token.Key,
-		Username:  d.Username,
-		TokenType: string(d.Type),
-		Parent:    nullString(rec.ParentKey),
-		Scopes:    domain.JoinScopes(d.Scopes),
-		Service:   nullString(d.Service),
-		Expires:   nullTime(d.Expires),
 		Actor:     nullString(rec.Actor),
 		IPAddress: nullString(rec.IPAddress),
-		EventTime: dbTime(d.Created),
 	}
 }
 

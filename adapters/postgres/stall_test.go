@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -9,8 +10,10 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.uber.org/goleak"
 
+	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/internal/faultproxy"
 	"github.com/tokencache/tokencache/internal/integration"
+	"github.com/tokencache/tokencache/ports"
 )
 
 // A server that stops answering holds no call past its context, and the
@@ -51,8 +54,38 @@ func TestStalledServerEndsCallsWithTheirContext(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A transaction that has sent nothing has nothing to roll back.
+			if _, err := tx.ExecContext(ctx, "SELECT 1"); err != nil {
+				t.Fatal(err)
+			}
 			p.Inject(faultproxy.Stall, faultproxy.Contains("ROLLBACK"))
 			return tx.Rollback()
+		}},
+		{"PreparedStatement", func(ctx context.Context, t *testing.T, db *sqlx.DB, p *faultproxy.Proxy) error {
+			repo := NewTokenRepository(db, nil)
+			q := domain.ChildQuery{ParentKey: newToken(t).Key, Type: domain.TokenTypeNotebook}
+			// The first lookup prepares the statement on the connection,
+			// the second runs it as prepared.
+			tx, err := repo.Begin(context.Background(), newLock(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.FindChild(context.Background(), q); !errors.Is(err, ports.ErrNotFound) {
+				t.Fatalf("FindChild = %v, want ErrNotFound", err)
+			}
+			if err := tx.Rollback(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if tx, err = repo.Begin(context.Background(), newLock(t)); err != nil {
+				t.Fatal(err)
+			}
+			p.Stall()
+			_, err = tx.FindChild(ctx, q)
+			_ = tx.Rollback(context.Background()) // fails at once: the connection is interrupted
+			if errors.Is(err, ports.ErrNotFound) {
+				return nil
+			}
+			return err
 		}},
 		{"Handshake", func(ctx context.Context, t *testing.T, db *sqlx.DB, p *faultproxy.Proxy) error {
 			db.SetMaxIdleConns(0) // the next call connects anew
@@ -72,6 +105,7 @@ func TestStalledServerEndsCallsWithTheirContext(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := goleak.IgnoreCurrent()
 			t.Cleanup(func() { verifyNoLeak(t, before) })
+			mustOpenDB(t) // migrates
 			p := startStallProxy(t)
 			db := mustOpenURL(t, p.url)
 			ctx, cancel := context.WithTimeout(context.Background(), stallDeadline)

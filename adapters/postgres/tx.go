@@ -31,38 +31,62 @@ var _ ports.RepositoryTx = (*repoTx)(nil)
 // capped at their parent's expiry share it; of those, the newest is the one
 // that replaced any older one revoked from Redis while its rows stayed
 // behind, so taking it keeps replicas from each replacing the revoked one
-// anew.
-const (
-	findInternalChild = `
-SELECT s.child
+// anew. The key is cast to TEXT COLLATE "C", as it is in Gafaelfawr's
+// newer schema, so that the statements' result keeps its type when
+// Gafaelfawr migrates an older schema from VARCHAR, whose subtoken.child
+// has the default collation: PostgreSQL refuses to run a prepared
+// statement whose result type changed (see prepared.go).
+var (
+	findInternalChild = prepared(`
+SELECT s.child::text COLLATE "C"
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
   AND t.service = $4 AND t.scopes = $5 AND NOT t.token = ANY($6)
 ORDER BY t.expires DESC, t.created DESC, t.token
-LIMIT 1`
-	findChild = `
-SELECT s.child
+LIMIT 1`)
+	findChild = prepared(`
+SELECT s.child::text COLLATE "C"
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
   AND NOT t.token = ANY($4)
 ORDER BY t.expires DESC, t.created DESC, t.token
-LIMIT 1`
+LIMIT 1`)
 )
 
-const (
-	insertToken = `
+// Gafaelfawr's three rows of a new token, in one statement so that they
+// cost one round trip: the token row, the parent link (addChild only) and
+// the "create" history entry, whose columns repeat what the token row
+// returns. The statement is atomic, and PostgreSQL checks the link's
+// foreign keys at its end, when the token row is there: in which order it
+// inserts the rows is not visible. The arguments are those of
+// creationRow.args.
+var (
+	addChild = prepared(`
+WITH t AS (
 INSERT INTO token
     (token, username, token_type, token_name, scopes, service, created, last_used, expires)
-VALUES
-    (:token, :username, :token_type, NULL, :scopes, :service, :created, NULL, :expires)`
-	insertSubtoken = `INSERT INTO subtoken (child, parent) VALUES (:child, :parent)`
-	insertHistory  = `
+VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7)
+RETURNING token, username, token_type, scopes, service, created, expires
+), s AS (
+INSERT INTO subtoken (child, parent) SELECT token, $10 FROM t
+)
 INSERT INTO token_change_history
     (token, username, token_type, token_name, parent, scopes, service, expires,
      actor, action, ip_address, event_time)
-VALUES
-    (:token, :username, :token_type, NULL, :parent, :scopes, :service, :expires,
-     :actor, 'create', :ip_address, :event_time)`
+SELECT token, username, token_type, NULL, $10, scopes, service, expires, $8, 'create', $9, created
+FROM t`)
+	addToken = prepared(`
+WITH t AS (
+INSERT INTO token
+    (token, username, token_type, token_name, scopes, service, created, last_used, expires)
+VALUES ($1, $2, $3, NULL, $4, $5, $6, NULL, $7)
+RETURNING token, username, token_type, scopes, service, created, expires
+)
+INSERT INTO token_change_history
+    (token, username, token_type, token_name, parent, scopes, service, expires,
+     actor, action, ip_address, event_time)
+SELECT token, username, token_type, NULL, NULL, scopes, service, expires, $8, 'create', $9, created
+FROM t`)
 )
 
 // FindChild returns the key of the child of q.ParentKey that matches q,
@@ -94,26 +118,24 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 }
 
 // AddToken adds rec's token row, its subtoken link when rec.ParentKey is
-// set, and its "create" history entry, in that order, as Gafaelfawr does.
-// An unknown parent yields an error wrapping domain.ErrInvalidToken.
+// set, and its "create" history entry, as Gafaelfawr does, in one
+// statement. An unknown parent yields an error wrapping
+// domain.ErrInvalidToken.
 func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 	key := rec.Data.Token.Key
-	row := newTokenRow(rec)
-	if _, err := t.tx.NamedExecContext(ctx, insertToken, row); err != nil {
-		return fmt.Errorf("adding token %s: %w", key, withContext(ctx, err))
-	}
+	row := newCreationRow(rec)
+	query, args := addToken, row.args()
 	if rec.ParentKey != "" {
-		link := subtokenRow{Child: key, Parent: rec.ParentKey}
-		if _, err := t.tx.NamedExecContext(ctx, insertSubtoken, link); err != nil {
-			if pq.As(err, pqerror.ForeignKeyViolation) != nil {
-				return fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
-					key, domain.ErrInvalidToken, rec.ParentKey)
-			}
-			return fmt.Errorf("adding token %s: linking to parent %s: %w", key, rec.ParentKey, withContext(ctx, err))
-		}
+		query, args = addChild, append(args, rec.ParentKey)
 	}
-	if _, err := t.tx.NamedExecContext(ctx, insertHistory, newHistoryRow(rec)); err != nil {
-		return fmt.Errorf("adding token %s: recording history: %w", key, withContext(ctx, err))
+	if _, err := t.tx.ExecContext(ctx, query, args...); err != nil {
+		// The parent link's foreign keys are the only ones: the child's
+		// is to the row the statement itself inserts.
+		if rec.ParentKey != "" && pq.As(err, pqerror.ForeignKeyViolation) != nil {
+			return fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
+				key, domain.ErrInvalidToken, rec.ParentKey)
+		}
+		return fmt.Errorf("adding token %s: %w", key, withContext(ctx, err))
 	}
 	t.logger.DebugContext(ctx, "added token to repository",
 		"token_key", key, "token_type", row.TokenType, "service", row.Service.String,

@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
+	"github.com/tokencache/tokencache/internal/pgcount"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// openCounted opens the test database, migrated, through a proxy that
+// counts round trips, closing both when t ends. opts go to Open.
+func openCounted(t *testing.T, opts ...Option) (*sqlx.DB, *pgcount.Proxy) {
+	t.Helper()
+	mustOpenDB(t) // migrates
+	u, err := url.Parse(integration.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := pgcount.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Close)
+	u.Host = proxy.Addr()
+	db, cleanup, err := Open(context.Background(), u.String(), opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(cleanup)
+	return db, proxy
+}
+
+// Each call of a unit of work costs one round trip once the connection
+// has prepared the statements: Begin sends BEGIN with the lock, and
+// AddToken writes its three rows in one statement. A creation is five
+// round trips, a lookup that finds a child three.
+func TestRoundTripsPerCall(t *testing.T) {
+	t.Parallel()
+	// One connection, which the warm-up prepares the statements on.
+	db, proxy := openCounted(t, MaxConnections(1))
+	repo := NewTokenRepository(db, nil)
+	ctx := context.Background()
+	parent := sessionRecord(t, 24*time.Hour)
+	warmUp := childRecord(t, parent, domain.TokenTypeNotebook, "", parent.Data.Scopes, time.Hour)
+	mustAdd(t, db, parent, warmUp)
+	child := childRecord(t, parent, domain.TokenTypeInternal, "portal", []string{"read:all"}, time.Hour)
+	cleanupTokens(t, db, child.Data.Token.Key)
+	q := domain.ChildQuery{
+		ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
+		Scopes: []string{"read:all"}, MinExpiration: testCreated,
+	}
+	lock := newLock(t)
+	warm := mustBegin(t, repo, newLock(t))
+	if _, err := warm.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("warm-up FindChild = %v, want ErrNotFound", err)
+	}
+	if _, err := warm.CountChildrenSince(ctx, q.ParentKey, testCreated); err != nil {
+		t.Fatal(err)
+	}
+	if err := warm.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	var tx ports.RepositoryTx
+	steps := []struct {
+		name string
+		call func() error
+		want int
+	}{
+		{"Begin", func() (err error) { tx, err = repo.Begin(ctx, lock); return err }, 1},
+		{"FindChild, none", func() error {
+			if _, err := tx.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
+				return errors.New("FindChild found a child before it was added")
+			}
+			return nil
+		}, 1},
+		{"CountChildrenSince", func() error { _, err := tx.CountChildrenSince(ctx, q.ParentKey, testCreated); return err }, 1},
+		{"AddToken", func() error { return tx.AddToken(ctx, child) }, 1},
+		{"Commit", func() error { return tx.Commit(ctx) }, 1},
+		{"Rollback after Commit", func() error { return tx.Rollback(ctx) }, 0},
+		{"Begin again", func() (err error) { tx, err = repo.Begin(ctx, lock); return err }, 1},
+		{"FindChild, found", func() error {
+			if key, err := tx.FindChild(ctx, q); err != nil || key != child.Data.Token.Key {
+				return errors.New("FindChild did not find the child")
+			}
+			return nil
+		}, 1},
+		{"Rollback", func() error { return tx.Rollback(ctx) }, 1},
+	}
+	for _, s := range steps {
+		before := proxy.Counts()
+		if err := s.call(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := proxy.Counts().Sub(before); got.RoundTrips() != s.want {
+			t.Errorf("%s: %v, want %d round trips", s.name, got, s.want)
+		}
+	}
+}
