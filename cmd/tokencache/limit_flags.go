@@ -20,6 +20,7 @@ type limitFlags struct {
 	databaseConnections  int
 	maxChildrenPerParent int
 	childrenWindow       time.Duration
+	creationTimeout      time.Duration
 }
 
 // writeMargin is how much longer than the request timeout the server
@@ -44,6 +45,8 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 		"most new children one parent may create within --children-window (negative: no bound)")
 	fs.DurationVar(&l.childrenWindow, "children-window", app.DefaultChildrenWindow,
 		"the window of --max-children-per-parent")
+	fs.DurationVar(&l.creationTimeout, "creation-timeout", app.DefaultCreationTimeout,
+		"longest time the lookup and creation of a child may take, finishing for the next request even after its caller has gone")
 }
 
 // check refuses values that cannot work, given the request timeout.
@@ -52,8 +55,8 @@ func (l *limitFlags) check(requestTimeout time.Duration) error {
 		l.writeTimeout = requestTimeout + writeMargin
 	}
 	switch {
-	case l.readHeaderTimeout <= 0 || l.idleTimeout <= 0 || l.childrenWindow <= 0:
-		return usageError("--read-header-timeout, --idle-timeout and --children-window must be positive")
+	case l.readHeaderTimeout <= 0 || l.idleTimeout <= 0 || l.childrenWindow <= 0 || l.creationTimeout <= 0:
+		return usageError("--read-header-timeout, --idle-timeout, --children-window and --creation-timeout must be positive")
 	case l.maxHeaderBytes <= 0 || l.maxConnections <= 0 || l.databaseConnections <= 0:
 		return usageError("--max-header-bytes, --max-connections and --database-max-connections must be positive")
 	case l.writeTimeout <= requestTimeout:
@@ -77,5 +80,6 @@ func (l *limitFlags) service(cfg app.Config) app.Config {
 	cfg.DatabaseMaxConnections = l.databaseConnections
 	cfg.MaxChildrenPerParent = l.maxChildrenPerParent
 	cfg.ChildrenWindow = l.childrenWindow
+	cfg.CreationTimeout = l.creationTimeout
 	return cfg
 }

@@ -12,6 +12,7 @@ func TestServeRefusesLimitsThatCannotWork(t *testing.T) {
 		{"--read-header-timeout", "0s"},
 		{"--idle-timeout", "-1s"},
 		{"--children-window", "0s"},
+		{"--creation-timeout", "0s"},
 		{"--max-header-bytes", "0"},
 		{"--max-connections", "-5"},
 		{"--database-max-connections", "0"},
