@@ -20,14 +20,14 @@ import (
 // the changes made once the link is back.
 func TestClientCacheRedisRestart(t *testing.T) {
 	t.Parallel()
-	srv := startRedisServer(t)
+	srv := integration.StartRedisServer(t, false)
 	e := newCachedEnvAt(t, srv.URL(), redis.ClientCacheConfig{})
 	data := e.fullData(t)
 	e.put(t, data)
 	e.mustHit(t, data)
 
 	flushes := e.cache.Stats().Flushes
-	srv.kill(t)
+	srv.Kill(t)
 	if err := e.cache.AwaitFlushes(within(t, 5*time.Second), flushes); err != nil {
 		t.Fatalf("the broken link was not seen: %v", err)
 	}
@@ -35,7 +35,7 @@ func TestClientCacheRedisRestart(t *testing.T) {
 		t.Fatalf("Get with Redis down returned %v, want a store failure", err)
 	}
 
-	srv.restart(t)
+	srv.Restart(t)
 	if err := e.cache.AwaitLinked(within(t, 10*time.Second)); err != nil {
 		t.Fatalf("the link did not come back: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/tokencache/tokencache/internal/integration"
 )
 
 // soakStoreTimeout bounds each of the test's own store commands.
@@ -134,17 +136,17 @@ func (r *soakRun) del(keys ...string) (revocation, error) {
 
 // outage kills Redis, keeps it down for cfg.outage while the load goes on,
 // and starts it again on the same port and data. Revocations wait for it.
-func (r *soakRun) outage(t *testing.T, srv *redisServer) {
+func (r *soakRun) outage(t *testing.T, srv *integration.RedisServer) {
 	t.Helper()
 	r.storeMu.Lock()
 	defer r.storeMu.Unlock()
 	r.killAt = time.Now()
-	srv.kill(t)
+	srv.Kill(t)
 	select { // the outage's length: nothing to await
 	case <-time.After(r.cfg.outage):
 	case <-r.stop:
 	}
-	srv.restart(t)
+	srv.Restart(t)
 	r.upAt = time.Now()
 
 	// The soak's verdict means nothing if the restart lost acknowledged

@@ -38,7 +38,7 @@ import (
 func TestSoak(t *testing.T) {
 	cfg := soakConfigFromEnv(t)
 	databaseURL := integration.DatabaseURL(t)
-	srv := startRedisServer(t)
+	srv := integration.StartRedisServer(t, true)
 	s := newSoakStores(t, srv.URL(), databaseURL)
 	parents := mintSoakParents(t, s, cfg.parents)
 	daemons := make([]*daemon, cfg.daemons)
