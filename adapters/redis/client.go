@@ -16,10 +16,33 @@ import (
 // already dial again.
 const dialerRetries = 1
 
-// NewClient connects to the Redis server at rawURL (such as
-// redis://127.0.0.1:6379/0; see goredis.ParseURL for the forms accepted)
-// and checks that it answers a PING. The returned func closes the client.
-// Errors never contain the URL's password.
+// NewClient connects to the Redis at rawURL and checks that it answers.
+// The URL's scheme chooses the topology, each in go-redis's own URL form:
+//
+//   - redis://, rediss:// or unix://: one server (goredis.ParseURL), such
+//     as redis://:PASSWORD@127.0.0.1:6379/0. It must answer a PING.
+//   - redis+sentinel:// or rediss+sentinel://: a master found through Redis
+//     Sentinel (goredis.ParseFailoverURL), such as
+//     redis+sentinel://:PASSWORD@10.0.0.1:26379?addr=10.0.0.2:26379&addr=10.0.0.3:26379&master_name=mymaster.
+//     master_name is required. The URL's user and password authenticate
+//     to the sentinels and, unless the query gives the master's own
+//     (username=, password=; password= with no value for none), to the
+//     master as well. The master must answer a PING. The client follows
+//     the master when the sentinels fail it over.
+//   - redis+cluster:// or rediss+cluster://: a Redis Cluster
+//     (goredis.ParseClusterURL), such as
+//     redis+cluster://:PASSWORD@10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379,
+//     the addresses being seeds from which the client learns the others.
+//     The user and password are every node's. Every master must answer a
+//     PING and report cluster_state:ok. A cluster has database 0 only: a
+//     URL naming another is refused.
+//
+// The returned client is a *goredis.Client for one server and a
+// *goredis.ClusterClient for a cluster; for Sentinel it is a value of
+// this package's holding the *goredis.Client of goredis.NewFailoverClient
+// and the options it was made from, which NewClientCache needs. The
+// returned func closes the client. Errors name the topology and never
+// contain a password.
 //
 // The client's commands end at their context's deadline, not only at the
 // URL's read and write timeouts (5 seconds unless set), so a server that
@@ -29,20 +52,49 @@ const dialerRetries = 1
 // socket reads with deadlines only. A server that refuses connections
 // fails a command after its few retries rather than at its deadline.
 func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, func(), error) {
-	opts, err := goredis.ParseURL(rawURL)
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("parsing redis URL: %w", withoutURL(err))
 	}
-	opts.ContextTimeoutEnabled = true
-	if opts.DialerRetries == 0 {
-		opts.DialerRetries = dialerRetries
+	var client goredis.UniversalClient
+	switch u.Scheme {
+	case "redis", "rediss", "unix":
+		client, err = newServerClient(ctx, rawURL)
+	case "redis+sentinel", "rediss+sentinel":
+		client, err = newSentinelClient(ctx, u)
+	case "redis+cluster", "rediss+cluster":
+		client, err = newClusterClient(ctx, u)
+	default:
+		err = fmt.Errorf("parsing redis URL: unsupported scheme %q (want redis, rediss, unix, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster)", u.Scheme)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, func() { _ = client.Close() }, nil
+}
+
+// newServerClient connects to the one server at rawURL.
+func newServerClient(ctx context.Context, rawURL string) (*goredis.Client, error) {
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing redis URL: %w", withoutURL(err))
+	}
+	opts.ContextTimeoutEnabled = true
+	opts.DialerRetries = retriesOr(opts.DialerRetries)
 	client := goredis.NewClient(opts)
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("connecting to redis at %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("connecting to redis at %s: %w", opts.Addr, err)
 	}
-	return client, func() { _ = client.Close() }, nil
+	return client, nil
+}
+
+// retriesOr is the URL's dialer_retries if it sets one, else ours.
+func retriesOr(fromURL int) int {
+	if fromURL == 0 {
+		return dialerRetries
+	}
+	return fromURL
 }
 
 // withoutURL drops the URL that net/url's errors quote whole, password
