@@ -26,7 +26,7 @@ func (c Config) childBudget() domain.ChildBudget {
 // running at once, across all replicas, minus one. Taking a lock per parent
 // would make that exact, at the price of making a user's different
 // children wait for each other, which rule 6 promises they never do.
-func (s *TokenCacheService) checkChildBudget(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) error {
+func (s *TokenCacheService) checkChildBudget(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) error {
 	if !s.budget.Bounded() {
 		return nil
 	}

@@ -34,7 +34,7 @@ var errWorkStopped = errors.New("the work on the token stopped before its end")
 // the brief attempts at clean-up that follow a failure, and DrainCleanups
 // and Close wait for it. A panic in it reaches the caller if the caller is
 // still waiting, and is logged otherwise.
-func (s *TokenCacheService) runLocked(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token, unlock func(*outcome)) (domain.Token, error) {
+func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, rejected domain.Token, unlock func(*outcome)) (domain.Token, error) {
 	if err := ctx.Err(); err != nil {
 		// Under overload, requests that waited past their deadline must
 		// not each still make a child.
@@ -43,10 +43,13 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req domain.ChildReque
 	}
 	h := &handoff{done: make(chan ended, 1)}
 	finished := s.inFlight.start()
+	// The work's own copy: the caller's request stays on its stack, which
+	// matters when a thousand callers wait for one holder.
+	detached := *req
 	go func() {
 		defer finished()
 		s.work(ctx, h, unlock, func(work context.Context) outcome {
-			return s.getChildLocked(work, req, key, rejected)
+			return s.getChildLocked(work, &detached, key, rejected)
 		})
 	}()
 	select {

@@ -21,7 +21,7 @@ const maxCandidates = 8
 // the next best: a revoked child's rows can outlive its token (Gafaelfawr
 // deletes the token first), and taking the next best keeps replicas that
 // each found the revoked one from each making a replacement.
-func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.TokenData, bool, error) {
+func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (domain.TokenData, bool, error) {
 	query := req.Query(s.clock.Now(), s.lifetime)
 	for range maxCandidates {
 		childKey, err := tx.FindChild(ctx, query)
@@ -38,7 +38,7 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 		case err != nil:
 			return domain.TokenData{}, false, s.storeFailed(ctx, "token_store.get",
 				fmt.Errorf("reading existing %s token %s: %w", req.Type, childKey, err))
-		case req.ReusableFromRepository(data, query.MinExpiration):
+		case req.ReusableFromRepository(&data, query.MinExpiration):
 			return data, true, nil
 		}
 		query.Exclude = append(query.Exclude, childKey)

@@ -16,7 +16,7 @@ import (
 // creates one if none will do. It runs detached from the caller (see
 // runLocked), and its outcome goes to the requests that waited for the
 // lock too.
-func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRequest, key domain.CacheKey) outcome {
+func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey) outcome {
 	tx, err := s.repo.Begin(ctx, key)
 	if err != nil {
 		return outcome{err: s.storeFailed(ctx, "repository.begin",
@@ -45,7 +45,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req domain.ChildRe
 // If either step fails, the child is cleaned up from the token store, even
 // if ctx has ended, so that nothing half-made is left behind (see
 // cleaner).
-func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req domain.ChildRequest) (domain.TokenData, error) {
+func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (domain.TokenData, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
 		return domain.TokenData{}, err

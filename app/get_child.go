@@ -15,21 +15,25 @@ import (
 // all at once, rather than queueing for the lock one by one or each
 // reading the stores again; one whose request the holder's child does not
 // meet looks for itself.
-func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildRequest) (domain.Token, error) {
+func (s *TokenCacheService) getChild(ctx context.Context, req *domain.ChildRequest) (domain.Token, error) {
 	if err := req.Validate(s.clock.Now(), s.lifetime); err != nil {
 		return domain.Token{}, err
 	}
 	key := req.CacheKey()
 	var rejected domain.Token
 	for attempt := 0; ; attempt++ {
-		token, _, ok, err := s.fromCache(ctx, req, key, rejected)
-		if err != nil || ok {
-			return token, err
+		if token, ok := s.cached(req.Type, key, rejected); ok {
+			switch _, ok, err := s.readCached(ctx, req, token); {
+			case err != nil:
+				return domain.Token{}, err
+			case ok:
+				return token, nil
+			}
+			rejected = token
 		}
 		if attempt == 0 {
 			s.observer.CacheMiss(req.Type)
 		}
-		rejected = token
 		unlock, held, err := s.flights.LockOrWait(ctx, string(key))
 		if err != nil {
 			return domain.Token{}, fmt.Errorf("waiting for another request for the same %s token: %w", req.Type, err)
@@ -51,36 +55,44 @@ func (s *TokenCacheService) getChild(ctx context.Context, req domain.ChildReques
 // getChildLocked runs holding the child's lock, detached from the caller
 // (see runLocked). Whoever held the lock before may have just cached the
 // child, so it looks in the cache once more.
-func (s *TokenCacheService) getChildLocked(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) outcome {
-	if _, child, ok, err := s.fromCache(ctx, req, key, rejected); err != nil || ok {
-		return outcome{child: child, err: err}
+func (s *TokenCacheService) getChildLocked(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, rejected domain.Token) outcome {
+	if token, ok := s.cached(req.Type, key, rejected); ok {
+		if child, ok, err := s.readCached(ctx, req, token); err != nil || ok {
+			return outcome{child: child, err: err}
+		}
 	}
 	return s.findOrCreate(ctx, req, key)
 }
 
-// fromCache looks for the child cached for key. It returns the cached
-// token, if any; and, if the token store still holds that child and it
-// passes the rules, so that it may be reused for req, the child as the
-// token store holds it and true. A cached child equal to rejected was
-// already found wanting and is not read again.
-func (s *TokenCacheService) fromCache(ctx context.Context, req domain.ChildRequest, key domain.CacheKey, rejected domain.Token) (domain.Token, domain.TokenData, bool, error) {
-	token, ok := s.cacheFor(req.Type).Get(key)
+// cached returns the child cached for key, unless there is none or it is
+// rejected, already found wanting. It does no I/O: a thousand requests that
+// find nothing here go on to wait for one holder (see getChild), and stay
+// cheap on the way.
+func (s *TokenCacheService) cached(typ domain.TokenType, key domain.CacheKey, rejected domain.Token) (domain.Token, bool) {
+	token, ok := s.cacheFor(typ).Get(key)
 	if !ok || token == rejected {
-		return token, domain.TokenData{}, false, nil
+		return domain.Token{}, false
 	}
+	return token, true
+}
+
+// readCached reads token, the child cached for req, from the token store
+// and reports whether it may be reused for req: the store still holds it
+// and it passes the rules. It returns the child as the store holds it.
+func (s *TokenCacheService) readCached(ctx context.Context, req *domain.ChildRequest, token domain.Token) (domain.TokenData, bool, error) {
 	data, err := s.store.Get(ctx, token)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):
-		return token, domain.TokenData{}, false, nil
+		return domain.TokenData{}, false, nil
 	case err != nil:
-		return domain.Token{}, domain.TokenData{}, false, s.storeFailed(ctx, "token_store.get",
+		return domain.TokenData{}, false, s.storeFailed(ctx, "token_store.get",
 			fmt.Errorf("reading cached %s token %s: %w", req.Type, token.Key, err))
 	}
-	if !req.Reusable(data, s.clock.Now(), s.lifetime) {
-		return token, domain.TokenData{}, false, nil
+	if !req.Reusable(&data, s.clock.Now(), s.lifetime) {
+		return domain.TokenData{}, false, nil
 	}
 	s.observer.CacheHit(req.Type)
-	return token, data, true, nil
+	return data, true, nil
 }
 
 // storeFailed reports a store failure to the observer, unless it happened

@@ -87,14 +87,16 @@ func NewTokenCacheService(
 // parent has made as many as Config.MaxChildrenPerParent allows; any other
 // error is a store failure.
 func (s *TokenCacheService) GetNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, error) {
-	return s.getChild(ctx, domain.NewNotebookRequest(parent, ipAddress, minimumLifetime))
+	req := domain.NewNotebookRequest(parent, ipAddress, minimumLifetime)
+	return s.getChild(ctx, &req)
 }
 
 // GetInternalToken returns an internal token of parent for service with
 // the given scopes, which the parent must hold (else the error wraps
 // domain.ErrPermissionDenied). Otherwise it behaves as GetNotebookToken.
 func (s *TokenCacheService) GetInternalToken(ctx context.Context, parent domain.TokenData, service string, scopes []string, ipAddress string, minimumLifetime time.Duration) (domain.Token, error) {
-	return s.getChild(ctx, domain.NewInternalRequest(parent, service, scopes, ipAddress, minimumLifetime))
+	req := domain.NewInternalRequest(parent, service, scopes, ipAddress, minimumLifetime)
+	return s.getChild(ctx, &req)
 }
 
 // Clear empties both child caches. Children stay in the stores, where the

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -43,7 +44,7 @@ func shareable(ctx context.Context, o *outcome) *outcome {
 // cache, where the holder has put it, or from the repository. A waiter
 // handed a child counts as a cache hit, as it did when it read that child
 // from the cache.
-func (s *TokenCacheService) takeShared(req domain.ChildRequest, o *outcome) (domain.Token, bool, error) {
+func (s *TokenCacheService) takeShared(req *domain.ChildRequest, o *outcome) (domain.Token, bool, error) {
 	switch {
 	case o == nil:
 		return domain.Token{}, false, nil
@@ -53,11 +54,16 @@ func (s *TokenCacheService) takeShared(req domain.ChildRequest, o *outcome) (dom
 		return domain.Token{}, false, nil
 	}
 	now := s.clock.Now()
-	reusable := req.Reusable(o.child, now, s.lifetime) ||
-		o.fromRepository && req.ReusableFromRepository(o.child, req.Query(now, s.lifetime).MinExpiration)
-	if !reusable {
+	if !req.Reusable(&o.child, now, s.lifetime) && !(o.fromRepository && s.reusableFromRepository(req, &o.child, now)) {
 		return domain.Token{}, false, nil
 	}
 	s.observer.CacheHit(req.Type)
 	return o.child.Token, true, nil
+}
+
+// reusableFromRepository reports whether child, found by a repository
+// lookup, may be handed out for req at now: it meets the cut-off of req's
+// own lookup (rule 4).
+func (s *TokenCacheService) reusableFromRepository(req *domain.ChildRequest, child *domain.TokenData, now time.Time) bool {
+	return req.ReusableFromRepository(child, req.Query(now, s.lifetime).MinExpiration)
 }

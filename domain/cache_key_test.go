@@ -29,6 +29,8 @@ func TestCacheKeysDiffer(t *testing.T) {
 		return domain.NewNotebookRequest(p, "192.0.2.1", 0)
 	}
 
+	notebookReq := notebook(parent)
+	notebookKey := notebookReq.CacheKey()
 	requests := []struct {
 		name string
 		req  domain.ChildRequest
@@ -62,7 +64,7 @@ func TestCacheKeysDiffer(t *testing.T) {
 		{`service "b\x00c", scopes [a]`, internal(parent, "b\x00c", "a")},
 		{`service "\x00", no scopes`, internal(parent, "\x00")},
 		{`service ",", no scopes`, internal(parent, ",")},
-		{"service holding the notebook key", internal(parent, string(notebook(parent).CacheKey()))},
+		{"service holding the notebook key", internal(parent, string(notebookKey))},
 	}
 
 	seen := make(map[domain.CacheKey]string)

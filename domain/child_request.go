@@ -43,7 +43,7 @@ func NewInternalRequest(parent TokenData, service string, scopes []string, ipAdd
 }
 
 // CacheKey is the key under which the child is cached and locked.
-func (r ChildRequest) CacheKey() CacheKey {
+func (r *ChildRequest) CacheKey() CacheKey {
 	if r.Type == TokenTypeNotebook {
 		return NotebookCacheKey(r.Parent)
 	}
@@ -57,7 +57,7 @@ func (r ChildRequest) CacheKey() CacheKey {
 // (ErrPermissionDenied), the IP address and the minimum lifetime
 // (ErrInvalidRequest), the parent's expiry (ErrInvalidToken), and whether
 // the parent outlives the minimum lifetime (ErrInsufficientLifetime).
-func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error {
+func (r *ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error {
 	if r.Parent.Username == "" {
 		return fmt.Errorf("%w: parent token has no username", ErrInvalidRequest)
 	}
@@ -116,7 +116,7 @@ func (r ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) error
 
 // Query is the repository lookup for an existing child that could serve
 // this request at now.
-func (r ChildRequest) Query(now time.Time, tokenLifetime time.Duration) ChildQuery {
+func (r *ChildRequest) Query(now time.Time, tokenLifetime time.Duration) ChildQuery {
 	return ChildQuery{
 		ParentKey:     r.Parent.Token.Key,
 		Type:          r.Type,
@@ -129,12 +129,12 @@ func (r ChildRequest) Query(now time.Time, tokenLifetime time.Duration) ChildQue
 // Reusable reports whether child, as read from the token store on a cache
 // hit, may be handed out for this request at now: it fits the request (see
 // fits) and has enough life left (HasEnoughLife).
-func (r ChildRequest) Reusable(child TokenData, now time.Time, tokenLifetime time.Duration) bool {
+func (r *ChildRequest) Reusable(child *TokenData, now time.Time, tokenLifetime time.Duration) bool {
 	if !r.fits(child) {
 		return false
 	}
-	_, best := ChildTimes(r.Parent, now, tokenLifetime)
-	return HasEnoughLife(child, now, r.MinimumLifetime, best)
+	_, best := childTimes(r.Parent.Expires, now, tokenLifetime)
+	return hasEnoughLife(child.Created, child.Expires, now, r.MinimumLifetime, best)
 }
 
 // ReusableFromRepository reports whether child, found by the repository
@@ -145,7 +145,7 @@ func (r ChildRequest) Reusable(child TokenData, now time.Time, tokenLifetime tim
 // Unlike a cache hit, it need not have half of its own lifetime left: the
 // cut-off already says how much life is enough, and Gafaelfawr hands such a
 // child out too, so replacing it would only make a duplicate.
-func (r ChildRequest) ReusableFromRepository(child TokenData, minExpiration time.Time) bool {
+func (r *ChildRequest) ReusableFromRepository(child *TokenData, minExpiration time.Time) bool {
 	if !r.fits(child) {
 		return false
 	}
@@ -161,7 +161,7 @@ func (r ChildRequest) ReusableFromRepository(child TokenData, minExpiration time
 // Gafaelfawr before 12.0 kept an internal token's service only in the
 // repository, and the cache key or the repository lookup that led to the
 // child has already matched it. A known service must be the requested one.
-func (r ChildRequest) fits(child TokenData) bool {
+func (r *ChildRequest) fits(child *TokenData) bool {
 	if child.Type != r.Type || child.Username != r.Parent.Username {
 		return false
 	}
@@ -173,7 +173,7 @@ func (r ChildRequest) fits(child TokenData) bool {
 
 // NewChild builds the token data of a new child with the given token,
 // created at now.
-func (r ChildRequest) NewChild(token Token, now time.Time, tokenLifetime time.Duration) TokenData {
+func (r *ChildRequest) NewChild(token Token, now time.Time, tokenLifetime time.Duration) TokenData {
 	created, expires := ChildTimes(r.Parent, now, tokenLifetime)
 	p := r.Parent.Clone()
 	return TokenData{
@@ -194,7 +194,7 @@ func (r ChildRequest) NewChild(token Token, now time.Time, tokenLifetime time.Du
 
 // Record is what the repository stores for a new child: its data, its
 // parent link and the change-history entry attributed to the parent's user.
-func (r ChildRequest) Record(child TokenData) TokenRecord {
+func (r *ChildRequest) Record(child TokenData) TokenRecord {
 	return TokenRecord{
 		Data:      child,
 		ParentKey: r.Parent.Token.Key,

@@ -297,7 +297,7 @@ func TestChildRequestReusable(t *testing.T) {
 			if now.IsZero() {
 				now = testNow
 			}
-			if got := tt.req.Reusable(tt.child, now, testLifetime); got != tt.want {
+			if got := tt.req.Reusable(&tt.child, now, testLifetime); got != tt.want {
 				t.Errorf("Reusable = %v, want %v", got, tt.want)
 			}
 		})
@@ -361,7 +361,7 @@ func TestChildRequestReusableFromRepository(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.req.ReusableFromRepository(tt.child, cutOff); got != tt.want {
+			if got := tt.req.ReusableFromRepository(&tt.child, cutOff); got != tt.want {
 				t.Errorf("ReusableFromRepository = %v, want %v", got, tt.want)
 			}
 		})
@@ -369,7 +369,7 @@ func TestChildRequestReusableFromRepository(t *testing.T) {
 
 	// The same child, cached, is past half-life: a cache hit is refused,
 	// and the request goes on to the repository, which hands it out.
-	if internal.Reusable(internalChild, testNow, tokenLifetime) {
+	if internal.Reusable(&internalChild, testNow, tokenLifetime) {
 		t.Errorf("Reusable (a cache hit) = true for a child past half-life, want false")
 	}
 }

@@ -91,7 +91,7 @@ func TestFractionalParentExpiryUsesTheChildCap(t *testing.T) {
 				continue
 			}
 			child := req.NewChild(testToken(t, 2), now, testLifetime)
-			if !req.Reusable(child, now, testLifetime) {
+			if !req.Reusable(&child, now, testLifetime) {
 				t.Errorf("at now+%v the request is accepted, but the child made for it is not reusable", d)
 			}
 		}
@@ -143,7 +143,8 @@ func TestValidateNamesFitTheStores(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := testParent(t)
 			p.Username = tt.username
-			err := domain.NewInternalRequest(p, tt.service, []string{"read:all"}, "192.0.2.1", 0).Validate(testNow, testLifetime)
+			req := domain.NewInternalRequest(p, tt.service, []string{"read:all"}, "192.0.2.1", 0)
+			err := req.Validate(testNow, testLifetime)
 			if tt.ok && err != nil {
 				t.Fatalf("err = %v, want none", err)
 			}

@@ -13,7 +13,22 @@ const MaxNameLength = 64
 // validName reports whether s fits the stores and can be read for what it
 // is: at most MaxNameLength characters, and visible (see VisibleName).
 func validName(s string) bool {
+	if len(s) <= MaxNameLength && printableASCII(s) {
+		return s == "" || s[0] != ' ' && s[len(s)-1] != ' '
+	}
 	return VisibleName(s) && utf8.RuneCountInString(s) <= MaxNameLength
+}
+
+// printableASCII reports whether s holds only the characters from a space
+// to a tilde: every name Gafaelfawr makes, checked on every request without
+// Unicode's tables.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // VisibleName reports whether a username or service name can be read for
