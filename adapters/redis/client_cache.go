@@ -46,12 +46,30 @@ type ClientCacheConfig struct {
 // entry's TTL, by the store's clock, and the least recently used entries
 // are evicted beyond the bounds of ClientCacheConfig.
 //
+// On Redis Sentinel (a client NewClient made from a redis+sentinel:// URL)
+// the link follows the master. It opens on the server that the sentinels
+// named in the URL report as master (of those that answer, the one with
+// the newest configuration epoch), and the cache asks them again every
+// quarter second. When they report another server or a failover under
+// way, or none answers, the link is closed and everything cached is
+// dropped; reads go to Redis until the link is open again on the master
+// they report. A value is kept only if it was read from the very server
+// the link is on (CLIENT INFO's laddr: Redis 6.2 or later, and that
+// command must be allowed): a read from an old master, which takes writes
+// until the sentinels demote it, is served but not kept. What the cache
+// can miss is a change made on a promoted replica within a quarter second
+// of the failover's start, to a token it kept from the old master.
+//
+// A Redis Cluster is refused: its keys live on several masters, each of
+// which would need its own link, following the slots as they move.
+//
 // One ClientCache serves one TokenStore (see WithClientCache). It is safe
 // for concurrent use; Close ends the link.
 type ClientCache struct {
-	logger *slog.Logger
-	link   *goredis.Client // the invalidation link's own client: RESP2, one connection
-	linkID atomic.Int64    // the link connection's CLIENT ID, for tests
+	logger   *slog.Logger
+	link     *goredis.Client // the invalidation link's own client: RESP2, one connection
+	linkID   atomic.Int64    // the link connection's CLIENT ID, for tests
+	sentinel *sentinelWatch  // on Sentinel, where the link finds the master; else nil
 
 	mu      sync.Mutex
 	entries *lru
@@ -59,11 +77,18 @@ type ClientCache struct {
 	linked  bool                    // the link is up: fills may be kept
 	epoch   uint64                  // bumped whenever everything is dropped
 	changed chan struct{}           // closed and replaced when linked changes
+	sub     *goredis.PubSub         // the link's subscription while linked
+
+	// On Sentinel: the master's address as the sentinels last reported it
+	// ("" if none answered), the address the link last dialed, and the
+	// link's server's own address (CLIENT INFO's laddr), which a read must
+	// have gone to for its value to be kept.
+	master, linkAddr, linkServer string
 
 	attached atomic.Bool     // taken by a TokenStore
 	ctx      context.Context // the link's, cancelled by Close
 	cancel   context.CancelFunc
-	done     chan struct{} // closed when the link's goroutine has ended
+	done     chan struct{} // closed when the link's goroutines have ended
 
 	hits, misses, invalidations, flushes atomic.Uint64
 }
@@ -92,21 +117,38 @@ type fillTicket struct {
 	key           string
 	epoch         uint64
 	invalidations uint64
-	ok            bool // the link was up when the read began
+	ok            bool   // the link was up when the read began
+	server        string // the link's server's laddr then, on Sentinel
 }
 
 // NewClientCache opens the invalidation link to the server client talks to
-// and waits, within ctx, until Redis has confirmed it. client must be a
-// *goredis.Client (one server, or a Sentinel failover client); a cluster
-// client is refused, as is a server without CLIENT TRACKING. logger gets
-// the link's failures and recoveries. Errors never contain a password.
+// and waits, within ctx, until Redis has confirmed it. client must be one
+// NewClient made: for one server (any *goredis.Client but go-redis's
+// failover client), or for Sentinel, when the link follows the master (see
+// ClientCache). A cluster client is refused, as is a failover client made
+// otherwise than by NewClient (the cache needs the sentinels' addresses),
+// and a server without CLIENT TRACKING. logger gets the link's failures
+// and recoveries. Errors never contain a password.
 func NewClientCache(ctx context.Context, client goredis.UniversalClient, cfg ClientCacheConfig, logger *slog.Logger) (*ClientCache, error) {
-	single, ok := client.(*goredis.Client)
-	switch {
-	case client == nil:
+	var base *goredis.Options
+	var failover *goredis.FailoverOptions
+	switch cl := client.(type) {
+	case nil:
 		return nil, errors.New("creating redis client cache: client is nil")
-	case !ok:
-		return nil, fmt.Errorf("creating redis client cache: a %T is not supported, only a single server or a Sentinel failover client", client)
+	case *failoverClient:
+		base, failover = cl.Options(), cl.opts
+	case *goredis.Client:
+		// go-redis names its failover client's options so.
+		if cl.Options().Addr == "FailoverClient" {
+			return nil, errors.New("creating redis client cache: a Sentinel client is supported only as NewClient makes it from a redis+sentinel:// URL, which keeps the sentinels' addresses the cache needs to follow the master")
+		}
+		base = cl.Options()
+	case *goredis.ClusterClient:
+		return nil, errors.New("creating redis client cache: a Redis Cluster is not supported (its keys live on several masters, each of which would need an invalidation link of its own); turn the client cache off")
+	default:
+		return nil, fmt.Errorf("creating redis client cache: a %T is not supported, only a single server or Sentinel", client)
+	}
+	switch {
 	case logger == nil:
 		return nil, errors.New("creating redis client cache: logger is nil")
 	case cfg.MaxEntries < 0 || cfg.MaxBytes < 0:
@@ -119,11 +161,16 @@ func NewClientCache(ctx context.Context, client goredis.UniversalClient, cfg Cli
 		cfg.MaxBytes = DefaultClientCacheBytes
 	}
 	c := newClientCache(cfg, logger)
-	c.link = goredis.NewClient(c.linkOptions(single.Options()))
+	opts := *base
+	if failover != nil {
+		c.sentinel = newSentinelWatch(failover, base)
+		opts.Dialer = c.dialMaster
+	}
+	c.link = goredis.NewClient(c.linkOptions(&opts))
 	sub, err := c.connect(ctx)
 	if err != nil {
 		c.cancel()
-		_ = c.link.Close()
+		c.closeClients()
 		return nil, fmt.Errorf("creating redis client cache: %w", err)
 	}
 	go c.run(sub)
@@ -145,12 +192,21 @@ func newClientCache(cfg ClientCacheConfig, logger *slog.Logger) *ClientCache {
 }
 
 // Close ends the invalidation link and drops every entry; a store using
-// the cache then reads Redis every time. It waits for the link's goroutine
-// to end, and may be called more than once.
+// the cache then reads Redis every time. It waits for the link's
+// goroutines to end, and may be called more than once.
 func (c *ClientCache) Close() {
 	c.cancel()
 	<-c.done
+	c.closeClients()
+}
+
+// closeClients closes the link's client and, on Sentinel, the clients
+// that ask the sentinels.
+func (c *ClientCache) closeClients() {
 	_ = c.link.Close()
+	if c.sentinel != nil {
+		c.sentinel.close()
+	}
 }
 
 // Stats returns the cache's state and counters.
@@ -194,7 +250,7 @@ func (c *ClientCache) beginFill(key string) fillTicket {
 		c.pending[key] = p
 	}
 	p.readers++
-	return fillTicket{key: key, epoch: c.epoch, invalidations: p.invalidations, ok: c.linked}
+	return fillTicket{key: key, epoch: c.epoch, invalidations: p.invalidations, ok: c.linked, server: c.linkServer}
 }
 
 // endFill ends the read t began, keeping a copy of data for key until
@@ -231,11 +287,29 @@ func (c *ClientCache) invalidate(key string) {
 func (c *ClientCache) setLinked(linked bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.setLinkedLocked(linked)
+}
+
+// linkUp marks the cache linked through sub, unless on Sentinel the link
+// is no longer on the server the sentinels last reported as master.
+func (c *ClientCache) linkUp(sub *goredis.PubSub) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sentinel != nil && c.linkAddr != c.master {
+		return false
+	}
+	c.setLinkedLocked(true)
+	c.sub = sub
+	return true
+}
+
+func (c *ClientCache) setLinkedLocked(linked bool) {
 	if c.linked { // entries are kept only while linked
 		c.flushes.Add(1)
 	}
 	c.entries.clear()
 	c.epoch++
+	c.sub = nil
 	if c.linked != linked {
 		c.linked = linked
 		close(c.changed)

@@ -95,6 +95,15 @@ func (c *ClientCache) track(ctx context.Context, cn *goredis.Conn) error {
 		return fmt.Errorf("turning on client tracking (Redis 6 or later is needed): %w", err)
 	}
 	c.linkID.Store(id)
+	if c.sentinel != nil {
+		info, err := cn.ClientInfo(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("asking the invalidation link's server address (CLIENT INFO, Redis 6.2 or later): %w", err)
+		}
+		c.mu.Lock()
+		c.linkServer = info.LAddr
+		c.mu.Unlock()
+	}
 	return nil
 }
 
@@ -116,14 +125,23 @@ func (c *ClientCache) connect(ctx context.Context) (*goredis.PubSub, error) {
 		_ = sub.Close()
 		return nil, fmt.Errorf("subscribing the invalidation link: %w", err)
 	}
-	c.setLinked(true)
+	if !c.linkUp(sub) {
+		_ = sub.Close()
+		return nil, errors.New("the sentinels reported another master while the invalidation link opened")
+	}
 	return sub, nil
 }
 
 // run reads the link until the cache closes, opening it again whenever it
-// breaks. sub is the link already open.
+// breaks, and on Sentinel follows the master meanwhile. sub is the link
+// already open.
 func (c *ClientCache) run(sub *goredis.PubSub) {
 	defer close(c.done)
+	if c.sentinel != nil {
+		followed := make(chan struct{})
+		go func() { defer close(followed); c.follow() }()
+		defer func() { <-followed }()
+	}
 	backoff := linkMinBackoff
 	for {
 		if sub != nil {

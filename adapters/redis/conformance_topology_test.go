@@ -37,6 +37,24 @@ func TestTokenStoreConformanceTopologies(t *testing.T) {
 	}
 }
 
+// The suite with the client cache on, on a Sentinel group (the cache
+// refuses a cluster).
+func TestTokenStoreConformanceSentinelClientCache(t *testing.T) {
+	t.Parallel()
+	client := newClientAt(t, integration.StartRedisSentinel(t).URL())
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cache, err := redis.NewClientCache(context.Background(), client, redis.ClientCacheConfig{}, logger)
+	if err != nil {
+		t.Fatalf("NewClientCache: %v", err)
+	}
+	t.Cleanup(cache.Close)
+	store, err := redis.NewTokenStore(client, newSessionSecret(t), memory.SystemClock{}, logger, redis.WithClientCache(cache))
+	if err != nil {
+		t.Fatalf("NewTokenStore: %v", err)
+	}
+	porttest.TestTokenStore(t, store)
+}
+
 // newClientAt connects to the Redis at url, closed when the test ends.
 func newClientAt(tb testing.TB, url string) goredis.UniversalClient {
 	tb.Helper()

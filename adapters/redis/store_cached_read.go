@@ -24,34 +24,42 @@ func (s *TokenStore) getCached(ctx context.Context, key string) (domain.TokenDat
 		return data, nil
 	}
 	ticket := s.cache.beginFill(key)
-	data, until, size, err := s.readForCache(ctx, key, now)
-	keep := err == nil && (until.IsZero() || now.Before(until))
+	data, until, size, server, err := s.readForCache(ctx, key, now)
+	// On Sentinel, only a value read from the server the link is on:
+	// another may be an old master that the link hears nothing from.
+	keep := err == nil && (until.IsZero() || now.Before(until)) && server == ticket.server
 	s.cache.endFill(ticket, keep, data, until, size)
 	return data, err
 }
 
 // readForCache reads key's entry and its time to live in one round trip,
 // and returns its data, when the copy kept in the cache must go (the
-// token's expiry or the entry's, whichever is first; zero for neither)
-// and the entry's estimated size.
-func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time) (domain.TokenData, time.Time, int64, error) {
+// token's expiry or the entry's, whichever is first; zero for neither),
+// the entry's estimated size and, on Sentinel, the address of the server
+// that answered as it sees it (CLIENT INFO's laddr; "" if unknown).
+func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time) (domain.TokenData, time.Time, int64, string, error) {
 	var get *goredis.StringCmd
 	var pttl *goredis.DurationCmd
+	var info *goredis.ClientInfoCmd
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		get = p.Get(ctx, redisKey(key))
 		pttl = p.PTTL(ctx, redisKey(key))
+		if s.cache.sentinel != nil {
+			info = p.ClientInfo(ctx)
+		}
 		return nil
 	})
 	if errors.Is(get.Err(), goredis.Nil) {
-		return domain.TokenData{}, time.Time{}, 0, notFound(key)
+		return domain.TokenData{}, time.Time{}, 0, "", notFound(key)
 	}
-	if err != nil {
-		return domain.TokenData{}, time.Time{}, 0, fmt.Errorf("reading token %s from redis: %w", key, err)
+	// A failed CLIENT INFO only keeps the value from being kept.
+	if err != nil && (get.Err() != nil || pttl.Err() != nil) {
+		return domain.TokenData{}, time.Time{}, 0, "", fmt.Errorf("reading token %s from redis: %w", key, err)
 	}
 	value, _ := get.Bytes()
 	data, n, err := s.open(ctx, key, value)
 	if err != nil {
-		return domain.TokenData{}, time.Time{}, 0, err
+		return domain.TokenData{}, time.Time{}, 0, "", err
 	}
 	until := data.Expires
 	switch ttl := pttl.Val(); {
@@ -60,7 +68,11 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 	case ttl == -2*time.Nanosecond: // gone since the GET: not to be kept
 		until = now
 	}
-	return data, until, int64(n) + entryOverhead, nil
+	var server string
+	if info != nil && info.Err() == nil {
+		server = info.Val().LAddr
+	}
+	return data, until, int64(n) + entryOverhead, server, nil
 }
 
 // forget drops key from the client cache, if there is one, after this

@@ -121,6 +121,18 @@ func (s *RedisSentinel) MasterAddr() string {
 	return s.master
 }
 
+// ReplicaAddr is the replica's address, host:port: the server that is not
+// MasterAddr.
+func (s *RedisSentinel) ReplicaAddr() string {
+	master := s.MasterAddr()
+	for _, p := range s.servers {
+		if p.addr() != master {
+			return p.addr()
+		}
+	}
+	return ""
+}
+
 // SentinelAddrs are the sentinels' addresses, host:port.
 func (s *RedisSentinel) SentinelAddrs() []string {
 	addrs := make([]string, len(s.sentinels))

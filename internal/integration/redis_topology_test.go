@@ -50,8 +50,8 @@ func TestRedisSentinel(t *testing.T) {
 		t.Fatalf("SET on the master: %v", err)
 	}
 	s.Failover(t)
-	if s.MasterAddr() == old {
-		t.Fatalf("the master is still %s after Failover", old)
+	if s.MasterAddr() == old || s.ReplicaAddr() != old {
+		t.Fatalf("master %s and replica %s after Failover, from master %s", s.MasterAddr(), s.ReplicaAddr(), old)
 	}
 	reply, err := redisCommand(s.MasterAddr(), "GET", "before-failover")
 	if err != nil || reply != "1" {
