@@ -23,6 +23,7 @@ type delegateHandler struct {
 	tokenLifetime time.Duration
 	clock         ports.Clock
 	metrics       *Metrics
+	workers       *workers // nil: a new goroutine for each request
 }
 
 // delegation is what a successful request hands out.
@@ -65,7 +66,7 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("X-Auth-Request-Token", child)
 	}
 	reflectHeaders(hdr, r.Header, d.params.useAuthorization, child)
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeOK(w)
 }
 
 // delegate reads the query, then does the work, and gives any challenge

@@ -103,6 +103,7 @@ func NewHandler(cfg Config) http.Handler {
 		issuer: cfg.Issuer, parents: cfg.Parents, cookies: cfg.Cookies,
 		trusted: unmapPrefixes(cfg.TrustedProxies), allowed: cfg.AllowedServices,
 		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
+		workers: newWorkers(),
 	}))
 	mux.Handle("GET /healthz", withTimeout(cfg.RequestTimeout, &healthHandler{
 		checks: cfg.Health, logger: cfg.Logger,

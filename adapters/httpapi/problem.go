@@ -146,6 +146,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// okBody is writeJSON's encoding of {"status": "ok"}, written on every
+// success without encoding it again.
+var okBody = []byte(`{"status":"ok"}` + "\n")
+
+// writeOK answers 200 with okBody.
+func writeOK(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(okBody) // a failed write means the client left
+}
+
 // quotable drops the characters that cannot appear in an RFC 7235
 // quoted-string without escaping, so a message cannot break the header.
 // (Gafaelfawr drops only '"' and '\'; the messages here are plain ASCII,

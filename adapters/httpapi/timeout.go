@@ -35,8 +35,11 @@ func (h *delegateHandler) delegateBy(r *http.Request) (delegation, *problem) {
 		p *problem
 	}
 	own := &requestInfo{}
-	detached := r.Clone(context.WithValue(r.Context(), requestInfoKey{}, own))
-	res, ok := untilDone(r.Context(), func() result {
+	// A shallow copy: nothing here or in net/http writes to a request's
+	// header or URL once it is read, so the detached work may go on
+	// reading them after the handler has returned.
+	detached := r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, own))
+	res, ok := untilDone(r.Context(), h.workers, func() result {
 		d, p := h.delegate(detached)
 		return result{d, p}
 	})
@@ -54,16 +57,16 @@ type outcomeOf[T any] struct {
 	panicVal any
 }
 
-// untilDone runs work on a goroutine of its own and returns its value, or
-// false as soon as ctx ends: the answer must not wait for a store call
+// untilDone runs work on one of pool's goroutines and returns its value,
+// or false as soon as ctx ends: the answer must not wait for a store call
 // stuck past the request's deadline (a driver may block in a read after
 // its context ended). The work goes on, detached, until it returns, which
 // the stores' own bounds make soon, and its value is dropped; it must not
 // touch the ResponseWriter. A panic in work is raised again here if it
 // comes in time, and dropped otherwise.
-func untilDone[T any](ctx context.Context, work func() T) (T, bool) {
+func untilDone[T any](ctx context.Context, pool *workers, work func() T) (T, bool) {
 	done := make(chan outcomeOf[T], 1)
-	go func() {
+	pool.run(func() {
 		var o outcomeOf[T]
 		defer func() {
 			if v := recover(); v != nil {
@@ -72,7 +75,7 @@ func untilDone[T any](ctx context.Context, work func() T) (T, bool) {
 			done <- o
 		}()
 		o.value = work()
-	}()
+	})
 	select {
 	case o := <-done:
 		return o.get(), true

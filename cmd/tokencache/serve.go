@@ -85,7 +85,9 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 
 	ctx, stop := interruptible(ctx)
 	defer stop()
-	logger := newLogger(c.stderr, logLevel)
+	logOut := newLogWriter(c.stderr)
+	defer func() { _ = logOut.Flush() }() // after every other deferred call, which may log
+	logger := newLogger(logOut, logLevel)
 	cfg := app.Config{
 		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
 		TokenLifetime: tokenLifetime, CacheSize: cacheSize, ClientCache: clientCache.value,

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingWriter keeps every write it is given, and can hold writes back.
+type recordingWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+	gate   chan struct{} // when set, each write waits for a value
+	fail   error
+}
+
+func (r *recordingWriter) Write(p []byte) (int, error) {
+	if r.gate != nil {
+		<-r.gate
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes++
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	return r.buf.Write(p)
+}
+
+func (r *recordingWriter) snapshot() (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.String(), r.writes
+}
+
+func TestLogWriterKeepsEveryLineWholeAndInOrder(t *testing.T) {
+	rec := &recordingWriter{}
+	l := newLogWriter(rec)
+	const loggers, lines = 16, 500
+	var wg sync.WaitGroup
+	for g := range loggers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range lines {
+				line := fmt.Sprintf("{\"logger\":%d,\"line\":%d,\"pad\":%q}\n", g, i, strings.Repeat("x", i%50))
+				if _, err := l.Write([]byte(line)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out, writes := rec.snapshot()
+	next := make([]int, loggers)
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(got) != loggers*lines {
+		t.Fatalf("%d lines written, want %d", len(got), loggers*lines)
+	}
+	for _, line := range got {
+		var g, i int
+		if _, err := fmt.Sscanf(line, "{\"logger\":%d,\"line\":%d,", &g, &i); err != nil {
+			t.Fatalf("line %q is not whole: %v", line, err)
+		}
+		if i != next[g] {
+			t.Fatalf("logger %d: line %d came where line %d was due", g, i, next[g])
+		}
+		next[g]++
+	}
+	t.Logf("%d lines in %d writes", len(got), writes)
+}
+
+func TestLogWriterWritesALoneLineBeforeReturning(t *testing.T) {
+	rec := &recordingWriter{}
+	l := newLogWriter(rec)
+	for i := range 3 {
+		line := fmt.Sprintf("line %d\n", i)
+		if _, err := l.Write([]byte(line)); err != nil {
+			t.Fatal(err)
+		}
+		if out, _ := rec.snapshot(); !strings.HasSuffix(out, line) {
+			t.Fatalf("after Write returned, the output is %q, want it to end with %q", out, line)
+		}
+	}
+}
+
+func TestLogWriterBatchesLinesQueuedDuringAWrite(t *testing.T) {
+	rec := &recordingWriter{gate: make(chan struct{})}
+	l := newLogWriter(rec)
+	first := make(chan error)
+	go func() { _, err := l.Write([]byte("first\n")); first <- err }()
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.writing })
+	for i := range 10 { // queued while "first" is being written: none waits
+		if _, err := l.Write([]byte(fmt.Sprintf("queued %d\n", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.gate <- struct{}{} // "first"
+	rec.gate <- struct{}{} // the ten queued lines, in one write
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	out, writes := rec.snapshot()
+	if writes != 2 {
+		t.Errorf("%d writes, want 2 (one line, then the ten queued behind it)", writes)
+	}
+	if !strings.HasPrefix(out, "first\nqueued 0\n") || !strings.HasSuffix(out, "queued 9\n") {
+		t.Errorf("output %q", out)
+	}
+}
+
+func TestLogWriterBoundsWhatWaits(t *testing.T) {
+	rec := &recordingWriter{gate: make(chan struct{})}
+	l := newLogWriter(rec)
+	go func() { _, _ = l.Write([]byte("held\n")) }()
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.writing })
+	big := bytes.Repeat([]byte("y"), maxPendingLog)
+	if _, err := l.Write(big); err != nil { // fills the queue
+		t.Fatal(err)
+	}
+	blocked := make(chan struct{})
+	go func() { _, _ = l.Write([]byte("over\n")); close(blocked) }()
+	select {
+	case <-blocked:
+		t.Fatal("a line past the bound was queued without waiting for the writer")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(rec.gate) // the writer goes on
+	<-blocked
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := rec.snapshot(); !strings.HasSuffix(out, "over\n") || len(out) != len("held\n")+maxPendingLog+len("over\n") {
+		t.Errorf("output of %d bytes, want every line", len(out))
+	}
+}
+
+func TestLogWriterReturnsTheWriteError(t *testing.T) {
+	broken := errors.New("broken pipe")
+	l := newLogWriter(&recordingWriter{fail: broken})
+	if _, err := l.Write([]byte("line\n")); !errors.Is(err, broken) {
+		t.Fatalf("Write = %v, want %v", err, broken)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
