@@ -44,14 +44,21 @@ func newRealEnv(t testing.TB) *realEnv {
 // set to tokenLifetime.
 func newRealEnvWithLifetime(t testing.TB, tokenLifetime time.Duration) *realEnv {
 	t.Helper()
-	ctx := context.Background()
-	cfg := app.Config{
+	return newRealEnvFrom(t, app.Config{
 		RedisURL:      integration.RedisURL(t),
 		DatabaseURL:   integration.DatabaseURL(t),
 		SessionSecret: newSessionSecret(t),
 		TokenLifetime: tokenLifetime,
 		CacheSize:     100,
-	}
+	})
+}
+
+// newRealEnvFrom is the service composed from cfg, on the stores it
+// names (the database migrated once per test binary), with raw access to
+// both.
+func newRealEnvFrom(t testing.TB, cfg app.Config) *realEnv {
+	t.Helper()
+	ctx := context.Background()
 	db, closeDB, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)

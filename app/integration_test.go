@@ -10,9 +10,36 @@ import (
 
 // Gafaelfawr's reference behaviours of its token cache, on the real stores.
 
-func TestIntegrationChildReusedFromCache(t *testing.T) {
+// envBehaviour is an integration test that runs on any realEnv.
+type envBehaviour struct {
+	name string
+	run  func(t *testing.T, e *realEnv)
+}
+
+// referenceBehaviours run on the single Redis server here, and on each
+// Redis topology in integration_topology_test.go.
+var referenceBehaviours = []envBehaviour{
+	{"ChildReusedFromCache", integrationChildReusedFromCache},
+	{"DifferentServiceOrScopesGiveDifferentChildren", integrationDifferentServiceOrScopesGiveDifferentChildren},
+	{"NewParentGivesNewChildren", integrationNewParentGivesNewChildren},
+	{"ParentScopeChangeKeepsInternalChild", integrationParentScopeChangeKeepsInternalChild},
+	{"ChildMissingFromRedisIsReplaced", integrationChildMissingFromRedisIsReplaced},
+	{"ChildPastHalfLifeIsReplaced", integrationChildPastHalfLifeIsReplaced},
+	{"ClearFindsChildInDatabase", integrationClearFindsChildInDatabase},
+	{"ParentCappedChildPastHalfLifeSkipsDatabase", integrationParentCappedChildPastHalfLifeSkipsDatabase},
+}
+
+func TestIntegrationReferenceBehaviours(t *testing.T) {
 	t.Parallel()
-	e := newRealEnv(t)
+	for _, b := range referenceBehaviours {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			b.run(t, newRealEnv(t))
+		})
+	}
+}
+
+func integrationChildReusedFromCache(t *testing.T, e *realEnv) {
 	p := e.addParent(t, 7*24*time.Hour)
 	first := e.internal(t, p, "portal", []string{"read:all"})
 	second := e.internal(t, p, "portal", []string{"read:all"})
@@ -26,9 +53,7 @@ func TestIntegrationChildReusedFromCache(t *testing.T) {
 	}
 }
 
-func TestIntegrationDifferentServiceOrScopesGiveDifferentChildren(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationDifferentServiceOrScopesGiveDifferentChildren(t *testing.T, e *realEnv) {
 	p := e.addParent(t, 7*24*time.Hour)
 	seen := map[domain.Token]bool{}
 	for _, req := range []struct {
@@ -51,9 +76,7 @@ func TestIntegrationDifferentServiceOrScopesGiveDifferentChildren(t *testing.T) 
 	}
 }
 
-func TestIntegrationNewParentGivesNewChildren(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationNewParentGivesNewChildren(t *testing.T, e *realEnv) {
 	p1 := e.addParent(t, 7*24*time.Hour)
 	p2 := e.addParent(t, 7*24*time.Hour)
 	a := e.notebook(t, p1)
@@ -63,9 +86,7 @@ func TestIntegrationNewParentGivesNewChildren(t *testing.T) {
 	}
 }
 
-func TestIntegrationParentScopeChangeKeepsInternalChild(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationParentScopeChangeKeepsInternalChild(t *testing.T, e *realEnv) {
 	p := e.addParent(t, 7*24*time.Hour)
 	before := e.internal(t, p, "portal", []string{"read:all"})
 	p.Scopes = []string{"read:all", "user:token"}
@@ -75,9 +96,7 @@ func TestIntegrationParentScopeChangeKeepsInternalChild(t *testing.T) {
 	}
 }
 
-func TestIntegrationChildMissingFromRedisIsReplaced(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationChildMissingFromRedisIsReplaced(t *testing.T, e *realEnv) {
 	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
 	old := e.internal(t, p, "portal", []string{"read:all"})
@@ -93,9 +112,7 @@ func TestIntegrationChildMissingFromRedisIsReplaced(t *testing.T) {
 	}
 }
 
-func TestIntegrationChildPastHalfLifeIsReplaced(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationChildPastHalfLifeIsReplaced(t *testing.T, e *realEnv) {
 	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
 	old := e.notebook(t, p)
@@ -115,9 +132,7 @@ func TestIntegrationChildPastHalfLifeIsReplaced(t *testing.T) {
 	}
 }
 
-func TestIntegrationClearFindsChildInDatabase(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationClearFindsChildInDatabase(t *testing.T, e *realEnv) {
 	ctx := context.Background()
 	p := e.addParent(t, 7*24*time.Hour)
 	nb := e.notebook(t, p)
@@ -143,9 +158,7 @@ func TestIntegrationClearFindsChildInDatabase(t *testing.T) {
 	}
 }
 
-func TestIntegrationParentCappedChildPastHalfLifeSkipsDatabase(t *testing.T) {
-	t.Parallel()
-	e := newRealEnv(t)
+func integrationParentCappedChildPastHalfLifeSkipsDatabase(t *testing.T, e *realEnv) {
 	ctx := context.Background()
 	p := e.addParent(t, 2*time.Hour)
 	old := e.notebook(t, p)
