@@ -16,7 +16,8 @@ import (
 // A Sentinel failover in the middle of traffic: the sentinels of a
 // throwaway group are told to promote the replica (SENTINEL FAILOVER)
 // while bounded concurrent load goes through a service built on the
-// group's URL, once with the client cache off and once on.
+// group's URL: with the client cache off and on, and with the master
+// configured to refuse writes its replica does not get, and not.
 
 const (
 	sentinelFailoverParents = 40
