@@ -5,85 +5,91 @@ import (
 	"sync"
 )
 
-// maxPendingLog is how much log output may wait in memory for the write
-// under way before loggers wait too.
+// maxPendingLog is how much log output may wait in memory for the writer
+// before loggers wait too.
 const maxPendingLog = 1 << 20
 
-// logWriter writes the log to w in as few writes as the load allows. A
-// logger whose line comes while no write is under way writes it at once,
-// and then whatever other loggers added meanwhile, in the order they
-// added it; the others return as soon as their line is queued. Under load
-// many request lines go out in one write instead of one write each; with
-// one request at a time every line is written before its logger returns.
-// Lines are never split or interleaved. When w is slow, at most
+// logWriter writes the log to w from a goroutine of its own, so that a
+// request's logger only appends its line to a queue: under load, the lines
+// of many requests go out in one write instead of a system call each.
+// Lines are never split or interleaved, and go out in the order they were
+// queued, within one write of being queued. When w is slow, at most
 // maxPendingLog bytes wait: past that, loggers wait for w as they would
-// without logWriter. Call Flush before the process exits.
+// without logWriter. Close writes what is queued and stops the goroutine;
+// the process must call it before it exits.
 type logWriter struct {
 	w       io.Writer
 	mu      sync.Mutex
-	drained sync.Cond // signalled when a write ends
-	pending []byte    // queued, not yet handed to w
-	spare   []byte    // the buffer last handed to w, for reuse
-	writing bool      // a logger is writing to w
+	room    sync.Cond // signalled when the writer takes the queue
+	pending []byte    // queued, not yet taken by the writer
+	closed  bool
+	err     error         // the first failed write, returned by Close
+	wake    chan struct{} // one value: there is something to write
+	done    chan struct{} // closed when the writer has stopped
 }
 
 func newLogWriter(w io.Writer) *logWriter {
-	l := &logWriter{w: w}
-	l.drained.L = &l.mu
+	l := &logWriter{w: w, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l.room.L = &l.mu
+	go l.run()
 	return l
 }
 
-// Write queues p and, if no write is under way, writes it and everything
-// queued after it. It returns the error of the writes it made itself.
+// Write queues p for the writer. After Close, it writes p itself.
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for l.writing && len(l.pending) >= maxPendingLog {
-		l.drained.Wait()
+	for len(l.pending) >= maxPendingLog && !l.closed {
+		l.room.Wait()
+	}
+	if l.closed {
+		l.mu.Unlock()
+		return l.w.Write(p)
 	}
 	l.pending = append(l.pending, p...)
-	if l.writing {
-		return len(p), nil
-	}
-	if err := l.drain(); err != nil {
-		return 0, err
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default: // the writer is already due to look
 	}
 	return len(p), nil
 }
 
-// Flush waits for the write under way, then writes what is still queued
-// (left by a write that failed).
-func (l *logWriter) Flush() error {
+// Close waits until everything queued is written, stops the writer and
+// returns the first error a write met.
+func (l *logWriter) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for l.writing {
-		l.drained.Wait()
+	l.closed = true
+	l.room.Broadcast()
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
 	}
-	return l.drain()
+	<-l.done
+	return l.err
 }
 
-// drain writes the queue to w, and what is queued meanwhile, until it is
-// empty or a write fails. It is called with mu held and no write under
-// way, and unlocks mu while it writes.
-func (l *logWriter) drain() error {
-	l.writing = true
-	defer func() {
-		l.writing = false
-		l.drained.Broadcast()
-	}()
-	for len(l.pending) > 0 {
-		out := l.pending
-		l.pending = l.spare[:0]
-		l.mu.Unlock()
-		_, err := l.w.Write(out)
+// run writes the queue whenever it is woken, until Close.
+func (l *logWriter) run() {
+	defer close(l.done)
+	var spare []byte
+	for range l.wake {
 		l.mu.Lock()
-		if cap(out) <= maxPendingLog {
-			l.spare = out[:0]
+		out := l.pending
+		l.pending = spare[:0]
+		closed := l.closed
+		l.room.Broadcast()
+		l.mu.Unlock()
+		if len(out) > 0 {
+			if _, err := l.w.Write(out); err != nil && l.err == nil {
+				l.err = err
+			}
 		}
-		l.drained.Broadcast()
-		if err != nil {
-			return err
+		if cap(out) <= maxPendingLog {
+			spare = out
+		}
+		if closed {
+			return
 		}
 	}
-	return nil
 }

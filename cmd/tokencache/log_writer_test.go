@@ -12,14 +12,18 @@ import (
 
 // recordingWriter keeps every write it is given, and can hold writes back.
 type recordingWriter struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	writes int
-	gate   chan struct{} // when set, each write waits for a value
-	fail   error
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	writes  int
+	entered chan struct{} // when set, gets a value as each write begins
+	gate    chan struct{} // when set, each write waits for a value
+	fail    error
 }
 
 func (r *recordingWriter) Write(p []byte) (int, error) {
+	if r.entered != nil {
+		r.entered <- struct{}{}
+	}
 	if r.gate != nil {
 		<-r.gate
 	}
@@ -57,7 +61,7 @@ func TestLogWriterKeepsEveryLineWholeAndInOrder(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := l.Flush(); err != nil {
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out, writes := rec.snapshot()
@@ -79,34 +83,42 @@ func TestLogWriterKeepsEveryLineWholeAndInOrder(t *testing.T) {
 	t.Logf("%d lines in %d writes", len(got), writes)
 }
 
-func TestLogWriterWritesALoneLineBeforeReturning(t *testing.T) {
+func TestLogWriterWritesALoneLineWithoutWaitingForMore(t *testing.T) {
 	rec := &recordingWriter{}
 	l := newLogWriter(rec)
+	defer l.Close()
 	for i := range 3 {
 		line := fmt.Sprintf("line %d\n", i)
 		if _, err := l.Write([]byte(line)); err != nil {
 			t.Fatal(err)
 		}
-		if out, _ := rec.snapshot(); !strings.HasSuffix(out, line) {
-			t.Fatalf("after Write returned, the output is %q, want it to end with %q", out, line)
+		deadline := time.Now().Add(5 * time.Second)
+		for out, _ := rec.snapshot(); !strings.HasSuffix(out, line); out, _ = rec.snapshot() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%q not written within 5s with nothing else to log", line)
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
 }
 
 func TestLogWriterBatchesLinesQueuedDuringAWrite(t *testing.T) {
-	rec := &recordingWriter{gate: make(chan struct{})}
+	rec := &recordingWriter{entered: make(chan struct{}, 4), gate: make(chan struct{})}
 	l := newLogWriter(rec)
-	first := make(chan error)
-	go func() { _, err := l.Write([]byte("first\n")); first <- err }()
-	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.writing })
-	for i := range 10 { // queued while "first" is being written: none waits
+	if _, err := l.Write([]byte("first\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-rec.entered       // the writer is writing "first"
+	for i := range 10 { // queued meanwhile: none waits
 		if _, err := l.Write([]byte(fmt.Sprintf("queued %d\n", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	rec.gate <- struct{}{} // "first"
+	<-rec.entered
 	rec.gate <- struct{}{} // the ten queued lines, in one write
-	if err := <-first; err != nil {
+	close(rec.gate)
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out, writes := rec.snapshot()
@@ -119,10 +131,12 @@ func TestLogWriterBatchesLinesQueuedDuringAWrite(t *testing.T) {
 }
 
 func TestLogWriterBoundsWhatWaits(t *testing.T) {
-	rec := &recordingWriter{gate: make(chan struct{})}
+	rec := &recordingWriter{entered: make(chan struct{}, 8), gate: make(chan struct{})}
 	l := newLogWriter(rec)
-	go func() { _, _ = l.Write([]byte("held\n")) }()
-	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.writing })
+	if _, err := l.Write([]byte("held\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-rec.entered // the writer is stuck writing "held"
 	big := bytes.Repeat([]byte("y"), maxPendingLog)
 	if _, err := l.Write(big); err != nil { // fills the queue
 		t.Fatal(err)
@@ -136,7 +150,7 @@ func TestLogWriterBoundsWhatWaits(t *testing.T) {
 	}
 	close(rec.gate) // the writer goes on
 	<-blocked
-	if err := l.Flush(); err != nil {
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if out, _ := rec.snapshot(); !strings.HasSuffix(out, "over\n") || len(out) != len("held\n")+maxPendingLog+len("over\n") {
@@ -144,21 +158,27 @@ func TestLogWriterBoundsWhatWaits(t *testing.T) {
 	}
 }
 
-func TestLogWriterReturnsTheWriteError(t *testing.T) {
+func TestLogWriterCloseReturnsTheWriteError(t *testing.T) {
 	broken := errors.New("broken pipe")
 	l := newLogWriter(&recordingWriter{fail: broken})
-	if _, err := l.Write([]byte("line\n")); !errors.Is(err, broken) {
-		t.Fatalf("Write = %v, want %v", err, broken)
+	if _, err := l.Write([]byte("line\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); !errors.Is(err, broken) {
+		t.Fatalf("Close = %v, want %v", err, broken)
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("not within 5s")
-		}
-		time.Sleep(time.Millisecond)
+func TestLogWriterWritesDirectlyAfterClose(t *testing.T) {
+	rec := &recordingWriter{}
+	l := newLogWriter(rec)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Write([]byte("late\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := rec.snapshot(); out != "late\n" {
+		t.Errorf("output %q, want the line written at once", out)
 	}
 }

@@ -86,7 +86,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	ctx, stop := interruptible(ctx)
 	defer stop()
 	logOut := newLogWriter(c.stderr)
-	defer func() { _ = logOut.Flush() }() // after every other deferred call, which may log
+	defer func() { _ = logOut.Close() }() // after every other deferred call, which may log
 	logger := newLogger(logOut, logLevel)
 	cfg := app.Config{
 		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
