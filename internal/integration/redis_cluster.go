@@ -16,19 +16,32 @@ const clusterNodeTimeout = 1000 * time.Millisecond
 
 // RedisCluster is a throwaway Redis Cluster of three masters without
 // replicas on loopback ports, in directories of the test's, for tests of
-// the cluster topology. Its nodes keep no data across a restart. With
-// Redis's default cluster-require-full-coverage, the whole cluster
-// refuses commands while one master is stopped.
+// the cluster topology. With Redis's default cluster-require-full-coverage,
+// the whole cluster refuses commands while one master is stopped.
 type RedisCluster struct {
 	nodes []*redisProcess
 }
 
-// StartRedisCluster starts three cluster nodes, joins them with redis-cli
-// --cluster create (the 16384 slots shared among them), and waits until
-// every node reports cluster_state:ok. They are killed at cleanup.
-// Without redis-server or redis-cli the test is skipped, or fails when
-// integration tests are required.
+// StartRedisCluster starts three cluster nodes that keep no data across a
+// restart, joins them with redis-cli --cluster create (the 16384 slots
+// shared among them), and waits until every node reports
+// cluster_state:ok. They are killed at cleanup. Without redis-server or
+// redis-cli the test is skipped, or fails when integration tests are
+// required.
 func StartRedisCluster(t *testing.T) *RedisCluster {
+	t.Helper()
+	return startRedisCluster(t, []string{"--appendonly", "no"})
+}
+
+// StartDurableRedisCluster is StartRedisCluster with nodes that keep every
+// write they acknowledged across a kill and restart (an append-only file
+// synced on every write), as a deployment that keeps tokens would run.
+func StartDurableRedisCluster(t *testing.T) *RedisCluster {
+	t.Helper()
+	return startRedisCluster(t, []string{"--appendonly", "yes", "--appendfsync", "always"})
+}
+
+func startRedisCluster(t *testing.T, persistence []string) *RedisCluster {
 	t.Helper()
 	requireRedis(t, "redis-server", "redis-cli")
 	c := &RedisCluster{}
@@ -38,13 +51,13 @@ func StartRedisCluster(t *testing.T) *RedisCluster {
 		node, err := startOnFreePorts(func(port, bus int) (*redisProcess, error) {
 			return &redisProcess{
 				name: fmt.Sprintf("cluster node %d", i), dir: dir, port: port,
-				args: []string{
+				args: append([]string{
 					"--port", strconv.Itoa(port), "--cluster-port", strconv.Itoa(bus),
 					"--bind", "127.0.0.1", "--dir", dir,
 					"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 					"--cluster-node-timeout", strconv.Itoa(int(clusterNodeTimeout.Milliseconds())),
-					"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "",
-				},
+					"--save", "", "--daemonize", "no", "--logfile", "",
+				}, persistence...),
 			}, nil
 		})
 		if err != nil {
@@ -85,7 +98,7 @@ func (c *RedisCluster) Addrs() []string {
 }
 
 // StopNode kills node i (0 to 2) with SIGKILL, as a crash would, and waits
-// for it to exit. Its keys are lost.
+// for it to exit. Its keys are lost, unless the cluster is durable.
 func (c *RedisCluster) StopNode(t *testing.T, i int) {
 	t.Helper()
 	if err := c.nodes[i].kill(); err != nil {
@@ -94,7 +107,8 @@ func (c *RedisCluster) StopNode(t *testing.T, i int) {
 }
 
 // StartNode starts node i again, after StopNode, on its ports and with its
-// nodes.conf, so that it rejoins with its slots (and no keys), and waits
+// nodes.conf, so that it rejoins with its slots (and, unless the cluster
+// is durable, no keys), and waits
 // until every node reports cluster_state:ok again.
 func (c *RedisCluster) StartNode(t *testing.T, i int) {
 	t.Helper()
