@@ -22,6 +22,7 @@ type TokenStore struct {
 	clock  ports.Clock
 	logger *slog.Logger
 	cache  *ClientCache // nil: every read goes to Redis
+	acks   replicaAcks  // see WithReplicaAcks
 }
 
 var _ ports.TokenStore = (*TokenStore)(nil)
@@ -133,7 +134,9 @@ func (s *TokenStore) open(ctx context.Context, key string, value []byte) (domain
 // from Redis after the whole seconds left until data.Expires (never, if
 // that is zero). It writes nothing and fails if less than a second is left,
 // since Redis refuses an expiry of 0 seconds, or if Gafaelfawr could not
-// read data back (such as a service name over 64 characters).
+// read data back (such as a service name over 64 characters). A failed
+// write may have been done all the same (a lost reply, or too few replica
+// acknowledgements: see WithReplicaAcks).
 func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	key := data.Token.Key
 	var ttl time.Duration // 0: no expiry
@@ -157,7 +160,7 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 		return fmt.Errorf("encrypting token %s: %w", key, err)
 	}
 	// A whole number of seconds makes go-redis send EX, as Gafaelfawr does.
-	err = s.client.Set(ctx, redisKey(key), value, ttl).Err()
+	err = s.set(ctx, redisKey(key), value, ttl)
 	s.forget(key) // even on failure: the write may have been done
 	if err != nil {
 		return fmt.Errorf("storing token %s in redis: %w", key, err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,15 +124,7 @@ func (s *RedisSentinel) MasterAddr() string {
 
 // ReplicaAddr is the replica's address, host:port: the server that is not
 // MasterAddr.
-func (s *RedisSentinel) ReplicaAddr() string {
-	master := s.MasterAddr()
-	for _, p := range s.servers {
-		if p.addr() != master {
-			return p.addr()
-		}
-	}
-	return ""
-}
+func (s *RedisSentinel) ReplicaAddr() string { return s.replica().addr() }
 
 // SentinelAddrs are the sentinels' addresses, host:port.
 func (s *RedisSentinel) SentinelAddrs() []string {
@@ -253,4 +246,69 @@ func (s *RedisSentinel) await(t *testing.T, what string, check func() error) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling the servers: no event to wait on
 	}
+}
+
+// StopReplica kills the replica with SIGKILL, as a crash would, and waits
+// for it to exit; the master keeps its role. StartReplica brings it back.
+func (s *RedisSentinel) StopReplica(t *testing.T) {
+	t.Helper()
+	if err := s.replica().kill(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartReplica starts the replica stopped by StopReplica again, empty, as
+// a replica of the current master, and waits until it is in sync.
+func (s *RedisSentinel) StartReplica(t *testing.T) {
+	t.Helper()
+	p := s.replica()
+	host, port, _ := net.SplitHostPort(s.MasterAddr())
+	args := slices.Clone(p.args)
+	if i := slices.Index(args, "--replicaof"); i >= 0 {
+		args = slices.Delete(args, i, i+3) // whom it followed at its last start
+	}
+	p.args = append(args, "--replicaof", host, port)
+	if err := p.start(); err != nil {
+		t.Fatalf("restarting the replica: %v", err)
+	}
+	s.AwaitReplica(t)
+}
+
+// AwaitReplica waits until the master has its replica online, in sync, as
+// both servers report: after a Failover, until the sentinels have turned
+// the old master into a replica of the new one. The sentinels themselves
+// may take up to ten seconds more to hear of it.
+func (s *RedisSentinel) AwaitReplica(t *testing.T) {
+	t.Helper()
+	s.await(t, "the master to have a replica in sync", func() error {
+		master, replica := s.MasterAddr(), s.ReplicaAddr()
+		repl, err := info(replica, "replication")
+		if err != nil {
+			return err
+		}
+		following := net.JoinHostPort(repl["master_host"], repl["master_port"])
+		if repl["role"] != "slave" || following != master || repl["master_link_status"] != "up" {
+			return fmt.Errorf("the replica reports role %s of %s, link %s", repl["role"], following, repl["master_link_status"])
+		}
+		repl, err = info(master, "replication")
+		if err != nil {
+			return err
+		}
+		host, port, _ := net.SplitHostPort(replica)
+		if !strings.Contains(repl["slave0"], "ip="+host+",port="+port+",state=online,") {
+			return fmt.Errorf("the master reports its replica as %q", repl["slave0"])
+		}
+		return nil
+	})
+}
+
+// replica is the server that is not the master.
+func (s *RedisSentinel) replica() *redisProcess {
+	master := s.MasterAddr()
+	for _, p := range s.servers {
+		if p.addr() != master {
+			return p
+		}
+	}
+	panic("the sentinel group has no replica")
 }
