@@ -22,6 +22,12 @@ const (
 	// DefaultDatabaseMaxConnections caps each replica's PostgreSQL pool.
 	DefaultDatabaseMaxConnections = 20
 
+	// RedisReplicaAckTimeout bounds how long a new child's write waits for
+	// RedisReplicaAcks replicas, less if the creation's deadline is
+	// nearer: a replica that is attached acknowledges in about a round
+	// trip.
+	RedisReplicaAckTimeout = time.Second
+
 	// DefaultCreationTimeout bounds the store work of one request for a
 	// child not cached: as long as the daemon's default request timeout,
 	// and far longer than a lookup or a creation takes on stores that
@@ -44,6 +50,15 @@ type Config struct {
 	// It needs Redis 6 or later and a single server or a Sentinel
 	// failover client, not a cluster. Off, every read goes to Redis.
 	ClientCache bool
+
+	// RedisReplicaAcks is how many replicas of the Redis master must hold
+	// a new child before it is handed out (Redis's WAIT, sent with the
+	// write in one round trip, waiting at most RedisReplicaAckTimeout). Redis
+	// replicates asynchronously: without it, a failover can lose children
+	// already handed out. With it, creations fail as store failures while
+	// fewer replicas acknowledge. 0, the default, waits for none; Redis
+	// Cluster refuses anything else.
+	RedisReplicaAcks int
 
 	// TokenLifetime is the longest lifetime of an interactive token, and so
 	// of any child; 0 means DefaultTokenLifetime.
@@ -116,6 +131,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DatabaseMaxConnections < 0 {
 		return c, fmt.Errorf("database max connections %d must not be negative", c.DatabaseMaxConnections)
+	}
+	if c.RedisReplicaAcks < 0 {
+		return c, fmt.Errorf("redis replica acks %d must not be negative", c.RedisReplicaAcks)
 	}
 	if c.CreationTimeout < 0 {
 		return c, fmt.Errorf("creation timeout %v must not be negative", c.CreationTimeout)

@@ -63,11 +63,15 @@ func ProvideRedisClientCache(ctx context.Context, client goredis.UniversalClient
 }
 
 // ProvideRedisTokenStore is the token store in Redis, encrypted with
-// cfg.SessionSecret, reading through cache unless it is nil.
+// cfg.SessionSecret, reading through cache unless it is nil, and waiting
+// for cfg.RedisReplicaAcks replicas on each write.
 func ProvideRedisTokenStore(client goredis.UniversalClient, cache *redis.ClientCache, cfg Config, clock ports.Clock, logger *slog.Logger) (*redis.TokenStore, error) {
 	var opts []redis.StoreOption
 	if cache != nil {
 		opts = append(opts, redis.WithClientCache(cache))
+	}
+	if cfg.RedisReplicaAcks != 0 {
+		opts = append(opts, redis.WithReplicaAcks(cfg.RedisReplicaAcks, RedisReplicaAckTimeout))
 	}
 	return redis.NewTokenStore(client, cfg.SessionSecret, clock, logger, opts...)
 }

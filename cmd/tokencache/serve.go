@@ -24,6 +24,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		shutdownTimeout time.Duration
 		logLevel        = slog.LevelInfo
 		clientCache     boolFlag
+		replicaAcks     countFlag
 	)
 	fs := c.newFlagSet("serve", `
 Run the HTTP daemon: GET /auth/delegate hands out delegated child tokens to an
@@ -39,7 +40,7 @@ SIGINT or SIGTERM stops accepting connections and finishes the requests in
 flight, for at most --shutdown-timeout; a second signal stops at once.
 
 /auth/delegate hands out credentials for any service named in delegate_to:
-only the ingress may reach it. --allow-service bounds the services.`, slices.Concat(storeEnv, accessEnv, cacheEnv))
+only the ingress may reach it. --allow-service bounds the services.`, slices.Concat(storeEnv, accessEnv, cacheEnv, replicaAcksEnv))
 	stores.register(fs)
 	access.register(fs)
 	limits.register(fs)
@@ -54,6 +55,8 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	fs.TextVar(&logLevel, "log-level", logLevel, "least `level` logged: debug, info, warn or error")
 	fs.Var(&clientCache, "client-cache",
 		"serve token reads from process memory, invalidated by Redis (CLIENT TRACKING, Redis 6 or later); off by default")
+	fs.Var(&replicaAcks, "redis-replica-acks",
+		"`replicas` of the Redis master that must hold a new child before it is handed out (WAIT); creations fail with 503 while fewer do. Not on a cluster")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -74,6 +77,9 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	if err := clientCache.fillFromEnv(c.getenv, envClientCache); err != nil {
 		return err
 	}
+	if err := replicaAcks.fillFromEnv(c.getenv, envRedisReplicaAcks); err != nil {
+		return err
+	}
 	var cookies httpapi.SessionCookies
 	if real {
 		// Gafaelfawr's session cookie is sealed with the same secret as
@@ -91,6 +97,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	cfg := app.Config{
 		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
 		TokenLifetime: tokenLifetime, CacheSize: cacheSize, ClientCache: clientCache.value,
+		RedisReplicaAcks: replicaAcks.value,
 	}
 	comp, cleanup, err := compose(ctx, real, limits.service(cfg), logger)
 	if err != nil {
