@@ -257,10 +257,11 @@ func redisTokensAnyTopology(t *testing.T, e *realEnv) map[string]storedChild {
 }
 
 // checkFailoverPhases checks that no request failed before the failover
-// began, and that every request that started recovery after it ended
-// succeeded, and logs a summary of the answers.
+// began, and that every request that started recovery after the store
+// recovered (tl.recovered) succeeded, and logs a summary of the answers.
 func checkFailoverPhases(t *testing.T, results []failoverResult, tl failoverTimeline, recovery time.Duration) {
 	t.Helper()
+	recovered := tl.recovered()
 	var failures, early, late, lateFailed int
 	var firstFailed, lastFailed time.Time
 	for _, r := range results {
@@ -278,19 +279,19 @@ func checkFailoverPhases(t *testing.T, results []failoverResult, tl failoverTime
 				}
 			}
 		}
-		if !r.start.Before(tl.failedOver.Add(recovery)) {
+		if !r.start.Before(recovered.Add(recovery)) {
 			if late++; r.err != nil {
 				if lateFailed++; lateFailed <= 3 {
-					t.Errorf("a request for %s %v after the failover failed: %v",
-						r.group(), r.start.Sub(tl.failedOver).Round(time.Millisecond), r.err)
+					t.Errorf("a request for %s %v after the store recovered failed: %v",
+						r.group(), r.start.Sub(recovered).Round(time.Millisecond), r.err)
 				}
 			}
 		}
 	}
-	t.Logf("%d requests in %v, %d failed: the first starting %s after the failover began, the last ending %s after it began and %s after it ended (it took %v); "+
-		"%d requests from %v after it (%d failed)",
+	t.Logf("%d requests in %v, %d failed: the first starting %s after the failover began, the last ending %s after it began and %s after the store recovered (%v after the failover began); "+
+		"%d requests from %v after that (%d failed)",
 		len(results), tl.stopping.Sub(tl.began).Round(time.Millisecond), failures, since(tl.failing, firstFailed),
-		since(tl.failing, lastFailed), since(tl.failedOver, lastFailed), tl.failedOver.Sub(tl.failing).Round(time.Millisecond),
+		since(tl.failing, lastFailed), since(recovered, lastFailed), recovered.Sub(tl.failing).Round(time.Millisecond),
 		late, recovery, lateFailed)
 	if early > 3 || lateFailed > 3 {
 		t.Errorf("... %d requests failed before the failover and %d late requests failed, in all", early, lateFailed)

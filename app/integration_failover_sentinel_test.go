@@ -16,8 +16,9 @@ import (
 // A Sentinel failover in the middle of traffic: the sentinels of a
 // throwaway group are told to promote the replica (SENTINEL FAILOVER)
 // while bounded concurrent load goes through a service built on the
-// group's URL: with the client cache off and on, and with the master
-// configured to refuse writes its replica does not get, and not.
+// group's URL: with the service waiting for the replica to acknowledge
+// each new child (client cache off and on), with the master configured to
+// refuse writes its replica does not get, and with neither.
 
 const (
 	sentinelFailoverParents = 40
@@ -40,8 +41,34 @@ type failoverTimeline struct {
 	began      time.Time // the load started
 	failing    time.Time // the failover began
 	failedOver time.Time // the new master agreed on, or the stopped node back
-	stopping   time.Time // the load was told to stop
+	// whole is when the new master had a replica in sync again, for a
+	// test that waits for it; zero otherwise.
+	whole    time.Time
+	stopping time.Time // the load was told to stop
 }
+
+// recovered is when every request should succeed again, but for the
+// recovery time the test allows: once the store is whole again, if the
+// test waited for it, else once it failed over.
+func (tl failoverTimeline) recovered() time.Time {
+	if !tl.whole.IsZero() {
+		return tl.whole
+	}
+	return tl.failedOver
+}
+
+// failoverProtection is what keeps a Sentinel failover from losing
+// children handed out.
+type failoverProtection int
+
+const (
+	// noProtection: the service hands out a child once the master has it.
+	noProtection failoverProtection = iota
+	// minReplicas: min-replicas-to-write 1 on the first master.
+	minReplicas
+	// replicaAcks: the service's RedisReplicaAcks of 1.
+	replicaAcks
+)
 
 // TestIntegrationSentinelFailoverUnderLoad checks, through the service on
 // a Sentinel group's URL:
@@ -70,23 +97,30 @@ type failoverTimeline struct {
 // documentation advises, refuses writes as soon as its replica is
 // promoted: those creations fail with a 503 instead, and at most the
 // writes on their way to the replica at that instant (one per worker) can
-// be lost. The test runs with min-replicas-to-write 1 and the client cache
-// off and on, and without it (losses expected, checked to be bounded in
-// time) with the client cache off.
+// be lost. With RedisReplicaAcks 1 the service hands out no child until
+// the replica has acknowledged it (WAIT): none is lost. The new master has
+// no replica until the sentinels turn the old master into one, some ten
+// seconds on, and creations fail until then: with it, every request must
+// succeed from sentinelFailoverRecovery after the new master has a
+// replica in sync. The test runs with replica acknowledgements and the
+// client cache off and on (no loss allowed), with min-replicas-to-write 1
+// (at most one loss per worker), and with neither (losses expected,
+// checked to be bounded in time).
 func TestIntegrationSentinelFailoverUnderLoad(t *testing.T) {
 	log := quietDefaultLogger(t)
 	for _, tc := range []struct {
 		name        string
 		clientCache bool
-		minReplicas bool // min-replicas-to-write 1 on the master
+		protection  failoverProtection
 	}{
-		{"client cache off", false, true},
-		{"client cache on", true, true},
-		{"without min-replicas-to-write", false, false},
+		{"replica acks, client cache off", false, replicaAcks},
+		{"replica acks, client cache on", true, replicaAcks},
+		{"min-replicas-to-write", false, minReplicas},
+		{"no protection", false, noProtection},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			testSentinelFailover(t, tc.clientCache, tc.minReplicas)
+			testSentinelFailover(t, tc.clientCache, tc.protection)
 			if t.Failed() {
 				t.Logf("the service's log (warnings and errors):\n%s", log.tail(40))
 			}
@@ -94,15 +128,19 @@ func TestIntegrationSentinelFailoverUnderLoad(t *testing.T) {
 	}
 }
 
-func testSentinelFailover(t *testing.T, clientCache, minReplicas bool) {
+func testSentinelFailover(t *testing.T, clientCache bool, protection failoverProtection) {
 	group := integration.StartRedisSentinel(t)
-	if minReplicas {
+	if protection == minReplicas {
 		// Only on the first master: the replica, once promoted, would
 		// refuse every write until the old master rejoins it as a replica
 		// (some ten seconds); with more replicas it could be set on all.
 		configSet(t, group.MasterAddr(), "min-replicas-to-write", "1", "min-replicas-max-lag", "10")
 	}
-	e := newFailoverEnv(t, group.URL(), clientCache)
+	cfg := failoverConfig(t, group.URL(), clientCache)
+	if protection == replicaAcks {
+		cfg.RedisReplicaAcks = 1
+	}
+	e := newRealEnvFrom(t, cfg)
 	parents := make([]domain.TokenData, sentinelFailoverParents)
 	for i := range parents {
 		parents[i] = e.addParent(t, time.Hour)
@@ -126,7 +164,13 @@ func testSentinelFailover(t *testing.T, clientCache, minReplicas bool) {
 	tl.failedOver = time.Now()
 	revokeOn(t, e, group.MasterAddr(), revoked)
 	revokedAt := time.Now()
-	time.Sleep(sentinelFailoverRecovery + sentinelFailoverTail)
+	if protection == replicaAcks {
+		group.AwaitReplica(t)
+		tl.whole = time.Now()
+		t.Logf("the new master had a replica in sync %v after the failover",
+			tl.whole.Sub(tl.failedOver).Round(time.Millisecond))
+	}
+	time.Sleep(time.Until(tl.recovered().Add(sentinelFailoverRecovery + sentinelFailoverTail)))
 	tl.stopping = time.Now()
 	load.stopLoad()
 	t.Logf("master %s failed over to %s: load began %v before, the failover took %v, the revocation %v, load went on %v after",
@@ -154,8 +198,13 @@ func testSentinelFailover(t *testing.T, clientCache, minReplicas bool) {
 		goneBy: tl.failedOver.Add(lossSettle),
 		max:    -1,
 	}
-	if minReplicas {
+	switch protection {
+	case minReplicas:
 		bound.max = sentinelFailoverWorkers
+	case replicaAcks:
+		// Every child handed out was on the replica that was promoted.
+		bound.mayLose = func(string, *handedOut) bool { return false }
+		bound.max = 0
 	}
 	checkStoresAfterLoss(t, e, parents, results, bound)
 }
@@ -179,7 +228,13 @@ func configSet(t *testing.T, addr string, pairs ...string) {
 // bound on children per parent, plus raw access to both stores.
 func newFailoverEnv(t *testing.T, redisURL string, clientCache bool) *realEnv {
 	t.Helper()
-	return newRealEnvFrom(t, app.Config{
+	return newRealEnvFrom(t, failoverConfig(t, redisURL, clientCache))
+}
+
+// failoverConfig is newFailoverEnv's configuration.
+func failoverConfig(t *testing.T, redisURL string, clientCache bool) app.Config {
+	t.Helper()
+	return app.Config{
 		RedisURL:             redisURL,
 		DatabaseURL:          integration.DatabaseURL(t),
 		SessionSecret:        newSessionSecret(t),
@@ -187,7 +242,7 @@ func newFailoverEnv(t *testing.T, redisURL string, clientCache bool) *realEnv {
 		CacheSize:            failoverMaxRequests,
 		MaxChildrenPerParent: -1,
 		ClientCache:          clientCache,
-	})
+	}
 }
 
 // revokeOn revokes children as Gafaelfawr would, on the Redis server at
