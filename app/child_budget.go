@@ -1,11 +1,9 @@
 package app
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/tokencache/tokencache/domain"
-	"github.com/tokencache/tokencache/ports"
 )
 
 // childBudget is the bound cfg, with its defaults applied, sets on the
@@ -16,8 +14,9 @@ func (c Config) childBudget() domain.ChildBudget {
 
 // checkChildBudget returns an error wrapping domain.ErrTooManyChildren if
 // req's parent has already created as many children as the budget allows
-// within its window. It runs in tx, under the new child's lock, just
-// before creating: reuse is never refused.
+// within its window: recent, as the repository counted them under the new
+// child's lock with its last lookup (see findExisting), just before
+// creating. Reuse is never refused.
 //
 // The count is the repository's, so it holds across replicas. Creations of
 // the same parent's other children, under other locks, are not counted
@@ -26,17 +25,8 @@ func (c Config) childBudget() domain.ChildBudget {
 // running at once, across all replicas, minus one. Taking a lock per parent
 // would make that exact, at the price of making a user's different
 // children wait for each other, which rule 6 promises they never do.
-func (s *TokenCacheService) checkChildBudget(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) error {
-	if !s.budget.Bounded() {
-		return nil
-	}
-	now := s.clock.Now()
-	recent, err := tx.CountChildrenSince(ctx, req.Parent.Token.Key, s.budget.Since(now))
-	if err != nil {
-		return s.storeFailed(ctx, "repository.count_children",
-			fmt.Errorf("counting the recent children of the parent of a new %s token: %w", req.Type, err))
-	}
-	if err := s.budget.Check(recent, now); err != nil {
+func (s *TokenCacheService) checkChildBudget(req *domain.ChildRequest, recent domain.ChildCount) error {
+	if err := s.budget.Check(recent, s.clock.Now()); err != nil {
 		s.observer.ChildRefused(req.Type)
 		return fmt.Errorf("creating a new %s token: %w", req.Type, err)
 	}

@@ -38,6 +38,7 @@ func TestCleanupFollowsEveryFailedStoreWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.expectNoExisting()
+			f.expectAddedAlongside()
 			var stored domain.TokenData
 			gomock.InOrder(
 				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
@@ -65,6 +66,7 @@ func TestCleanupFollowsEveryFailedStoreWrite(t *testing.T) {
 // fails, returning the key of the token it wrote.
 func (f *fixture) expectStoreFailure() *string {
 	f.expectNoExisting()
+	f.expectAddedAlongside()
 	var key string
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
 		key = d.Token.Key

@@ -14,6 +14,15 @@ import (
 // and a read of the token store.
 const maxCandidates = 8
 
+// existing is what the repository said, under the child's lock, about a
+// request: the child to reuse, if any, and otherwise how many children the
+// parent has made lately (see checkChildBudget).
+type existing struct {
+	child  domain.TokenData // as the token store holds it
+	found  bool
+	recent domain.ChildCount // counted with the last lookup; zero when the budget is unbounded
+}
+
 // findExisting looks in the repository for a child that the token store
 // still holds and that may be reused for req, and returns it as the token
 // store holds it. A child the repository offers but the token store no
@@ -21,27 +30,49 @@ const maxCandidates = 8
 // the next best: a revoked child's rows can outlive its token (Gafaelfawr
 // deletes the token first), and taking the next best keeps replicas that
 // each found the revoked one from each making a replacement.
-func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (domain.TokenData, bool, error) {
+//
+// When the child budget bounds anything, each lookup also counts the
+// parent's recent children, in the same round trip, so that a creation
+// asks the repository nothing more before it writes.
+func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (existing, error) {
 	query := req.Query(s.clock.Now(), s.lifetime)
+	var found existing
 	for range maxCandidates {
-		childKey, err := tx.FindChild(ctx, query)
-		switch {
-		case errors.Is(err, ports.ErrNotFound):
-			return domain.TokenData{}, false, nil
-		case err != nil:
-			return domain.TokenData{}, false, s.storeFailed(ctx, "repository.find",
+		childKey, recent, err := s.lookUp(ctx, tx, query)
+		if err != nil {
+			return existing{}, s.storeFailed(ctx, "repository.find",
 				fmt.Errorf("looking up an existing %s token: %w", req.Type, err))
+		}
+		found.recent = recent
+		if childKey == "" {
+			return found, nil
 		}
 		data, err := s.store.GetByKey(ctx, childKey)
 		switch {
 		case errors.Is(err, ports.ErrNotFound):
 		case err != nil:
-			return domain.TokenData{}, false, s.storeFailed(ctx, "token_store.get",
+			return existing{}, s.storeFailed(ctx, "token_store.get",
 				fmt.Errorf("reading existing %s token %s: %w", req.Type, childKey, err))
 		case req.ReusableFromRepository(&data, query.MinExpiration):
-			return data, true, nil
+			found.child, found.found = data, true
+			return found, nil
 		}
 		query.Exclude = append(query.Exclude, childKey)
 	}
-	return domain.TokenData{}, false, nil
+	return found, nil
+}
+
+// lookUp returns the key of the repository's best candidate for q, or ""
+// if it has none, and, when the child budget bounds anything, the count of
+// the parent's children within the budget's window as of now.
+func (s *TokenCacheService) lookUp(ctx context.Context, tx ports.RepositoryTx, q domain.ChildQuery) (string, domain.ChildCount, error) {
+	if !s.budget.Bounded() {
+		key, err := tx.FindChild(ctx, q)
+		if errors.Is(err, ports.ErrNotFound) {
+			return "", domain.ChildCount{}, nil
+		}
+		return key, domain.ChildCount{}, err
+	}
+	found, err := tx.LookUpChild(ctx, q, s.budget.Since(s.clock.Now()))
+	return found.Key, found.Recent, err
 }

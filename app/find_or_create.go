@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -24,13 +25,14 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 	}
 	defer s.rollback(ctx, tx)
 
-	child, found, err := s.findExisting(ctx, tx, req)
+	found, err := s.findExisting(ctx, tx, req)
 	if err != nil {
 		return outcome{err: err}
 	}
-	s.observer.RepositoryLookup(req.Type, found)
-	if !found {
-		if err := s.checkChildBudget(ctx, tx, req); err != nil {
+	s.observer.RepositoryLookup(req.Type, found.found)
+	child := found.child
+	if !found.found {
+		if err := s.checkChildBudget(req, found.recent); err != nil {
 			return outcome{err: err}
 		}
 		if child, err = s.create(ctx, tx, req); err != nil {
@@ -38,28 +40,33 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 		}
 	}
 	s.cacheFor(req.Type).Put(key, child.Token)
-	return outcome{child: child, fromRepository: found}
+	return outcome{child: child, fromRepository: found.found}
 }
 
-// create makes a new child: the token store first, then its rows in tx.
-// If either step fails, the child is cleaned up from the token store, even
-// if ctx has ended, so that nothing half-made is left behind (see
-// cleaner).
+// create makes a new child: it writes the child to the token store and,
+// at the same time, its rows in tx, which it commits only once the token
+// store has the child, so that no committed row names a child the token
+// store never held; the rows are invisible to everyone else until then.
+// If either write or the commit fails, the child is cleaned up from the
+// token store, even if ctx has ended, so that nothing half-made is left
+// behind (see cleaner).
 func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (domain.TokenData, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
 		return domain.TokenData{}, err
 	}
 	child := req.NewChild(token, s.clock.Now(), s.lifetime)
-	if err := s.store.Store(ctx, child); err != nil {
+	rec := req.Record(child)
+	storeErr, addErr := s.storeAndAdd(ctx, tx, child, rec)
+	if storeErr != nil {
 		// However the error looks, the write may have been applied: a
 		// reply lost on its way back ends, after the client's retries, as
-		// a refused connection.
+		// a refused connection. The rows, if added, are rolled back.
 		s.cleanups.discard(ctx, token.Key)
 		return domain.TokenData{}, s.storeFailed(ctx, "token_store.store",
-			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, err))
+			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, storeErr))
 	}
-	if err := s.record(ctx, tx, req.Record(child)); err != nil && !s.keepUnrecorded(ctx, err, token.Key) {
+	if err := s.record(ctx, tx, rec, addErr); err != nil && !s.keepUnrecorded(ctx, err, token.Key) {
 		return domain.TokenData{}, err
 	}
 	s.observer.ChildCreated(child.Type)
@@ -67,21 +74,69 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	return child, nil
 }
 
-// record adds and commits the child's rows.
-func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, rec domain.TokenRecord) error {
+// storeAndAdd writes child to the token store on a goroutine of its own
+// while it adds rec to tx, so that a creation waits for the slower of the
+// two round trips rather than for both, and returns once both have ended,
+// whatever happened: the token store's write is never left running, and
+// tx stays with the calling goroutine. A panic in the token store's write
+// is raised again here.
+func (s *TokenCacheService) storeAndAdd(ctx context.Context, tx ports.RepositoryTx, child domain.TokenData, rec domain.TokenRecord) (storeErr, addErr error) {
+	stored := alongside(func() error { return s.store.Store(ctx, child) })
+	defer func() { storeErr = stored() }()
+	return nil, tx.AddToken(ctx, rec)
+}
+
+// record reports how adding the child's rows went (addErr), and if they
+// were added, commits them.
+func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, rec domain.TokenRecord, addErr error) error {
 	key := rec.Data.Token.Key
-	if err := tx.AddToken(ctx, rec); err != nil {
-		if errors.Is(err, domain.ErrInvalidToken) {
-			return fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, err)
+	if addErr != nil {
+		if errors.Is(addErr, domain.ErrInvalidToken) {
+			return fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, addErr)
 		}
 		return s.storeFailed(ctx, "repository.add",
-			fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, err))
+			fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, addErr))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return &commitError{s.storeFailed(ctx, "repository.commit",
 			fmt.Errorf("committing new %s token %s: %w", rec.Data.Type, key, err))}
 	}
 	return nil
+}
+
+// alongside runs do on a goroutine of its own and returns a function that
+// waits for it to end and returns its error. If do panicked, the function
+// panics with the same value; if do stopped its goroutine
+// (runtime.Goexit), as a failing test's helper does, so does the function.
+func alongside(do func() error) (wait func() error) {
+	type ended struct {
+		err      error
+		returned bool
+		panic    any
+	}
+	done := make(chan ended, 1)
+	go func() {
+		var e ended
+		defer func() {
+			if !e.returned {
+				e.panic = recover()
+			}
+			done <- e
+		}()
+		e.err = do()
+		e.returned = true
+	}()
+	return func() error {
+		e := <-done
+		switch {
+		case e.returned:
+			return e.err
+		case e.panic != nil:
+			panic(e.panic)
+		}
+		runtime.Goexit()
+		return nil
+	}
 }
 
 // rollback ends tx if it is still open. It runs even when ctx has ended,

@@ -11,14 +11,15 @@ import (
 
 	"github.com/tokencache/tokencache/adapters/memory"
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
 )
 
 // Rule 10: a parent may create at most MaxChildrenPerParent children within
-// ChildrenWindow. Under the child's repository lock, after the lookup has
-// found nothing to reuse and before anything is written, the repository
-// counts the parent's children created within the window; when they are
-// as many as the bound, nothing is written and the error wraps
-// domain.ErrTooManyChildren. Reuse never asks.
+// ChildrenWindow. Under the child's repository lock, the lookup also counts
+// the parent's children created within the window, in the same call; when
+// it has found nothing to reuse and they are as many as the bound, nothing
+// is written and the error wraps domain.ErrTooManyChildren. Reuse is never
+// refused.
 
 // newBudgetFixture is the spec fixture with a service bounded to
 // maxChildren children per window.
@@ -37,7 +38,7 @@ func newBudgetFixture(t *testing.T, maxChildren int, window time.Duration) *fixt
 	return f
 }
 
-func TestRule10ChildrenCountedAfterLookupBeforeWriting(t *testing.T) {
+func TestRule10ChildrenCountedWithTheLookupBeforeWriting(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
 		maxChildren int           // as configured
@@ -53,14 +54,16 @@ func TestRule10ChildrenCountedAfterLookupBeforeWriting(t *testing.T) {
 			p := parent(t)
 			lock := domain.InternalCacheKey(p, "portal", []string{"read:all"})
 			f.repo.EXPECT().Begin(gomock.Any(), lock).Return(f.tx, nil)
-			gomock.InOrder(
-				f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec),
-				f.tx.EXPECT().CountChildrenSince(gomock.Any(), p.Token.Key, tt.wantSince).
-					Return(domain.ChildCount{N: tt.counted, Earliest: specNow.Add(-time.Minute)}, nil),
-				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil),
-				f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
-				f.tx.EXPECT().Commit(gomock.Any()).Return(nil),
-			)
+			wantQuery := domain.ChildQuery{
+				ParentKey: p.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
+				Scopes: []string{"read:all"}, MinExpiration: specNow.Add(specLifetime / 2),
+			}
+			lookUp := f.tx.EXPECT().LookUpChild(gomock.Any(), wantQuery, tt.wantSince).
+				Return(ports.ChildLookup{Recent: domain.ChildCount{N: tt.counted, Earliest: specNow.Add(-time.Minute)}}, nil)
+			// Written to both stores at once, committed once both have it.
+			stored := f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil).After(lookUp)
+			added := f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil).After(lookUp)
+			f.tx.EXPECT().Commit(gomock.Any()).Return(nil).After(stored).After(added)
 			f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 			if _, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:all"}, "192.0.2.1", 0); err != nil {
 				t.Fatalf("one below the bound: %v", err)
@@ -78,9 +81,8 @@ func TestRule10FullBudgetWritesNothing(t *testing.T) {
 	earliest := specNow.Add(-20 * time.Minute).Truncate(time.Second)
 	for range 2 { // a refusal is not cached: the next request asks again
 		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
-		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
-		f.tx.EXPECT().CountChildrenSince(gomock.Any(), p.Token.Key, gomock.Any()).
-			Return(domain.ChildCount{N: 3, Earliest: earliest}, nil)
+		f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
+			Return(ports.ChildLookup{Recent: domain.ChildCount{N: 3, Earliest: earliest}}, nil)
 		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 		// No Store, AddToken, Commit or Delete is expected.
 
@@ -103,21 +105,30 @@ func TestRule10FullBudgetWritesNothing(t *testing.T) {
 	}
 }
 
-func TestRule10ReuseIsNotCounted(t *testing.T) {
+func TestRule10ReuseIsNeverRefused(t *testing.T) {
 	f := newBudgetFixture(t, 1, time.Hour)
 	p := parent(t)
 	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
-	// No CountChildrenSince is expected: a parent over its budget still
-	// gets the children it has.
-	f.cacheNotebook(t, p, child)
+	// The lookup counts one child, the one it finds: a parent at its
+	// budget still gets the children it has.
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
+		Return(ports.ChildLookup{Key: child.Token.Key, Recent: domain.ChildCount{N: 1, Earliest: child.Created}}, nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
+	if got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil || got != child.Token {
+		t.Fatalf("got %v, %v; want the existing child %v", got.Key, err, child.Token.Key)
+	}
+	if c := f.observer.Counts(); c.Refused != 0 {
+		t.Fatalf("observer counts = %+v, want nothing refused", c)
+	}
 }
 
 func TestRule10CountFailureIsStoreFailure(t *testing.T) {
 	f := newBudgetFixture(t, 3, time.Hour)
 	p := parent(t)
 	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
-	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
-	f.tx.EXPECT().CountChildrenSince(gomock.Any(), gomock.Any(), gomock.Any()).Return(domain.ChildCount{}, errUnreachable)
+	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).Return(ports.ChildLookup{}, errUnreachable)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
 	if !errors.Is(err, errUnreachable) || errors.Is(err, domain.ErrTooManyChildren) {
@@ -131,7 +142,7 @@ func TestRule10CountFailureIsStoreFailure(t *testing.T) {
 func TestRule10NegativeBoundCountsNothing(t *testing.T) {
 	f := newBudgetFixture(t, -1, 0)
 	var stored domain.TokenData
-	f.expectCreate(&stored) // and no CountChildrenSince
+	f.expectCreate(&stored) // FindChild: nothing to count
 	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err != nil {
 		t.Fatal(err)
 	}

@@ -100,14 +100,12 @@ func TestRule4FoundChildMissingFromStoreIsReplaced(t *testing.T) {
 	)
 	f.store.EXPECT().GetByKey(gomock.Any(), stale.Key).Return(domain.TokenData{}, errNotFoundSpec)
 	var created domain.TokenData
-	gomock.InOrder(
-		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
-			created = d
-			return nil
-		}),
-		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
-		f.tx.EXPECT().Commit(gomock.Any()).Return(nil),
-	)
+	storing := f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		created = d
+		return nil
+	})
+	adding := f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil).After(storing).After(adding)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
 	if err != nil || got == stale || got != created.Token {

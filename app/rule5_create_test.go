@@ -14,9 +14,10 @@ import (
 	"github.com/tokencache/tokencache/domain"
 )
 
-// Rule 5: a new child is stored in the token store first, then recorded in
-// one repository unit of work; if that fails the stored token is deleted,
-// even when the caller has given up.
+// Rule 5: a new child is written to the token store and, at the same time,
+// added to one repository unit of work, which is committed only once the
+// token store has the child; if anything fails the stored token is deleted,
+// even when the caller has given up, and the unit of work rolled back.
 
 // expectNoExisting expects the lookup that precedes every creation.
 func (f *fixture) expectNoExisting() {
@@ -25,23 +26,21 @@ func (f *fixture) expectNoExisting() {
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 }
 
-func TestRule5NewInternalChildStoredThenRecorded(t *testing.T) {
+func TestRule5NewInternalChildStoredThenCommitted(t *testing.T) {
 	f := newFixture(t)
 	p := parent(t)
 	f.expectNoExisting()
 	var stored domain.TokenData
 	var rec domain.TokenRecord
-	gomock.InOrder(
-		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
-			stored = d
-			return nil
-		}),
-		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r domain.TokenRecord) error {
-			rec = r
-			return nil
-		}),
-		f.tx.EXPECT().Commit(gomock.Any()).Return(nil),
-	)
+	storing := f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		stored = d
+		return nil
+	})
+	adding := f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, r domain.TokenRecord) error {
+		rec = r
+		return nil
+	})
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil).After(storing).After(adding)
 	got, err := f.svc.GetInternalToken(context.Background(), p, "portal", []string{"read:tap", "read:all"}, "2001:db8::7", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -90,13 +89,14 @@ func TestRule5ExpiryCappedAtParentExpiry(t *testing.T) {
 	}
 }
 
-func TestRule5TokenStoreFailureWritesNoRows(t *testing.T) {
+func TestRule5TokenStoreFailureCommitsNoRows(t *testing.T) {
 	f := newFixture(t)
 	f.expectNoExisting()
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(errUnreachable)
-	// No AddToken or Commit is expected. The token is deleted all the
-	// same: a write whose reply was lost ends as a refused connection
-	// once the client has retried.
+	f.expectAddedAlongside()
+	// No Commit is expected: the rows are rolled back. The token is
+	// deleted all the same: a write whose reply was lost ends as a
+	// refused connection once the client has retried.
 	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil)
 	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
 	if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
@@ -104,21 +104,26 @@ func TestRule5TokenStoreFailureWritesNoRows(t *testing.T) {
 	}
 }
 
-// expectStoredThenDeleted expects a child to be stored and then, after the
-// recording step fails, deleted by its key on a live context.
+// expectAddedAlongside expects the rows that a creation adds while it
+// writes to the token store.
+func (f *fixture) expectAddedAlongside() {
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+}
+
+// expectStoredThenDeleted expects a child to be stored and its rows added,
+// and then, after the commit fails, the child deleted by its key on a live
+// context.
 func (f *fixture) expectStoredThenDeleted(t *testing.T, failRecording func()) {
 	t.Helper()
 	f.expectNoExisting()
 	var stored domain.TokenData
-	gomock.InOrder(
-		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
-			stored = d
-			return nil
-		}),
-		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil).MaxTimes(1),
-	)
+	storing := f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		stored = d
+		return nil
+	})
+	f.expectAddedAlongside()
 	failRecording()
-	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, key string) error {
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).After(storing).DoAndReturn(func(ctx context.Context, key string) error {
 		if key != stored.Token.Key {
 			t.Errorf("deleted %s, want the stored %s", key, stored.Token.Key)
 		}
@@ -138,19 +143,19 @@ func TestRule5AddFailureDeletesStoredToken(t *testing.T) {
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	var stored domain.TokenData
-	gomock.InOrder(
-		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
-			stored = d
-			return nil
-		}),
-		f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(errUnreachable),
-		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) error {
-			if key != stored.Token.Key {
-				t.Errorf("deleted %s, want %s", key, stored.Token.Key)
-			}
-			return nil
-		}),
-	)
+	storing := f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		stored = d
+		return nil
+	})
+	adding := f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(errUnreachable)
+	// Not before the write has ended: a delete that overtook it would
+	// leave the child behind.
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).After(storing).After(adding).DoAndReturn(func(_ context.Context, key string) error {
+		if key != stored.Token.Key {
+			t.Errorf("deleted %s, want %s", key, stored.Token.Key)
+		}
+		return nil
+	})
 	_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
 	if !errorsIs(err, errUnreachable) {
 		t.Fatalf("err = %v", err)
@@ -280,6 +285,7 @@ func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
 			f := newFixture(t)
 			f.svc.creationTimeout = 20 * time.Millisecond
 			f.expectNoExisting()
+			f.expectAddedAlongside() // and rolled back: no Commit is expected
 			var stored domain.TokenData
 			gomock.InOrder(
 				f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, d domain.TokenData) error {
@@ -296,7 +302,6 @@ func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
 					return nil
 				}),
 			)
-			// No AddToken or Commit is expected.
 			_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)

@@ -270,6 +270,7 @@ func TestRule6PanicInTheWork(t *testing.T) {
 		f := newFixture(t)
 		p := parent(t)
 		f.expectNoExisting()
+		f.expectAddedAlongside()
 		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.TokenData) error {
 			panic("boom")
 		})
@@ -292,6 +293,7 @@ func TestRule6PanicInTheWork(t *testing.T) {
 		release := holdBeginUntil(t, f, entered)
 		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+		f.expectAddedAlongside()
 		f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.TokenData) error {
 			panic("boom")
 		})

@@ -167,9 +167,8 @@ func TestRule6WaiterSharesTheHolderFailure(t *testing.T) {
 			name: "TooManyChildren",
 			fail: func(f *fixture) {
 				f.svc.budget = domain.ChildBudget{Max: 1, Window: time.Hour}
-				f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
-				f.tx.EXPECT().CountChildrenSince(gomock.Any(), gomock.Any(), gomock.Any()).
-					Return(domain.ChildCount{N: 1, Earliest: specNow.Add(-time.Minute)}, nil)
+				f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
+					Return(ports.ChildLookup{Recent: domain.ChildCount{N: 1, Earliest: specNow.Add(-time.Minute)}}, nil)
 			},
 			wantErr:     domain.ErrTooManyChildren,
 			wantCounted: func(c *memory.Counts) { c.Lookups, c.Refused = 1, 1 },

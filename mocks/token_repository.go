@@ -118,21 +118,6 @@ func (mr *MockRepositoryTxMockRecorder) Commit(ctx interface{}) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Commit", reflect.TypeOf((*MockRepositoryTx)(nil).Commit), ctx)
 }
 
-// CountChildrenSince mocks base method.
-func (m *MockRepositoryTx) CountChildrenSince(ctx context.Context, parentKey string, since time.Time) (domain.ChildCount, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "CountChildrenSince", ctx, parentKey, since)
-	ret0, _ := ret[0].(domain.ChildCount)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// CountChildrenSince indicates an expected call of CountChildrenSince.
-func (mr *MockRepositoryTxMockRecorder) CountChildrenSince(ctx, parentKey, since interface{}) *gomock.Call {
-	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CountChildrenSince", reflect.TypeOf((*MockRepositoryTx)(nil).CountChildrenSince), ctx, parentKey, since)
-}
-
 // FindChild mocks base method.
 func (m *MockRepositoryTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, error) {
 	m.ctrl.T.Helper()
@@ -146,6 +131,21 @@ func (m *MockRepositoryTx) FindChild(ctx context.Context, q domain.ChildQuery) (
 func (mr *MockRepositoryTxMockRecorder) FindChild(ctx, q interface{}) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "FindChild", reflect.TypeOf((*MockRepositoryTx)(nil).FindChild), ctx, q)
+}
+
+// LookUpChild mocks base method.
+func (m *MockRepositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "LookUpChild", ctx, q, since)
+	ret0, _ := ret[0].(ports.ChildLookup)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// LookUpChild indicates an expected call of LookUpChild.
+func (mr *MockRepositoryTxMockRecorder) LookUpChild(ctx, q, since interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "LookUpChild", reflect.TypeOf((*MockRepositoryTx)(nil).LookUpChild), ctx, q, since)
 }
 
 // Rollback mocks base method.

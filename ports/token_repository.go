@@ -32,16 +32,19 @@ type RepositoryTx interface {
 	// those the smallest key; or ErrNotFound.
 	FindChild(ctx context.Context, q domain.ChildQuery) (string, error)
 
-	// CountChildrenSince counts the children of parentKey created at or
-	// after since, committed or added in this unit of work, and says when
-	// the earliest of them was created. A parent with no such children,
-	// or unknown to the repository, gives a zero count, not an error.
-	// Children that other units of work, under other locks, are adding at
-	// the same time are not counted until they commit. A child counts for
-	// as long as the repository keeps it: PostgreSQL until Gafaelfawr's
-	// maintenance deletes it after it expires, the memory repository until
-	// it expires.
-	CountChildrenSince(ctx context.Context, parentKey string, since time.Time) (domain.ChildCount, error)
+	// LookUpChild does in one call what a creation asks before it writes
+	// anything: the key of the child FindChild would return for q, or ""
+	// where FindChild returns ErrNotFound, and how many children of
+	// q.ParentKey were created at or after since, when the earliest of
+	// them was. A parent with no such children, or unknown to the
+	// repository, gives a zero count, not an error. The count includes
+	// children added in this unit of work; children that other units of
+	// work, under other locks, are adding at the same time are not
+	// counted until they commit. A child counts for as long as the
+	// repository keeps it: PostgreSQL until Gafaelfawr's maintenance
+	// deletes it after it expires, the memory repository until it
+	// expires.
+	LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ChildLookup, error)
 
 	// AddToken adds the token row, its parent link when rec.ParentKey is
 	// set, and its "create" history entry. It returns an error wrapping
@@ -55,4 +58,12 @@ type RepositoryTx interface {
 	// Rollback discards the unit of work and releases the lock. Rolling
 	// back after Commit is a harmless no-op, so it may be deferred.
 	Rollback(ctx context.Context) error
+}
+
+// ChildLookup is what RepositoryTx.LookUpChild finds: the best existing
+// child to reuse, and the parent's recent children, which bound whether
+// it may have one more.
+type ChildLookup struct {
+	Key    string            // the child FindChild would return; "" if none
+	Recent domain.ChildCount // the parent's children created since the time asked for
 }

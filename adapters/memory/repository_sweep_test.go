@@ -130,9 +130,10 @@ func TestRepositorySweepKeepsLiveChildrenFindable(t *testing.T) {
 			t.Errorf("%s child: FindChild = %q, %v; want found %v", name, key, err, tt.found)
 		}
 	}
-	recent, err := tx.CountChildrenSince(context.Background(), f.parent.Token.Key, clock.Now().Add(-3*time.Hour))
-	if err != nil || recent.N != len(long)+1 {
-		t.Fatalf("CountChildrenSince = %+v, %v; want %d (the swept children no longer count)", recent, err, len(long)+1)
+	q := domain.ChildQuery{ParentKey: f.parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: clock.Now()}
+	got, err := tx.LookUpChild(context.Background(), q, clock.Now().Add(-3*time.Hour))
+	if err != nil || got.Recent.N != len(long)+1 {
+		t.Fatalf("LookUpChild counted %+v, %v; want %d (the swept children no longer count)", got.Recent, err, len(long)+1)
 	}
 }
 
@@ -154,9 +155,10 @@ func TestRepositoryCountsOutOfOrderCreations(t *testing.T) {
 		want  int
 	}{{0, 1}, {time.Minute, 2}, {150 * time.Second, 3}, {3 * time.Minute, 4}, {time.Hour, 5}} {
 		t.Run(fmt.Sprintf("since %v ago", tt.since), func(t *testing.T) {
-			got, err := tx.CountChildrenSince(context.Background(), f.parent.Token.Key, now.Add(-tt.since))
-			if err != nil || got.N != tt.want {
-				t.Fatalf("CountChildrenSince = %+v, %v; want %d", got, err, tt.want)
+			q := domain.ChildQuery{ParentKey: f.parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: now}
+			got, err := tx.LookUpChild(context.Background(), q, now.Add(-tt.since))
+			if err != nil || got.Recent.N != tt.want {
+				t.Fatalf("LookUpChild counted %+v, %v; want %d", got.Recent, err, tt.want)
 			}
 		})
 	}

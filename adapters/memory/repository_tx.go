@@ -31,11 +31,15 @@ func (tx *repositoryTx) FindChild(ctx context.Context, q domain.ChildQuery) (str
 	return tx.repo.findChild(q, tx.pending)
 }
 
-func (tx *repositoryTx) CountChildrenSince(ctx context.Context, parentKey string, since time.Time) (domain.ChildCount, error) {
+func (tx *repositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
 	if err := tx.usable(ctx); err != nil {
-		return domain.ChildCount{}, fmt.Errorf("counting children of %s: %w", parentKey, err)
+		return ports.ChildLookup{}, fmt.Errorf("looking up child of %s: %w", q.ParentKey, err)
 	}
-	return tx.repo.countChildrenSince(parentKey, since, tx.pending), nil
+	key, err := tx.repo.findChild(q, tx.pending)
+	if err != nil && !errors.Is(err, ports.ErrNotFound) {
+		return ports.ChildLookup{}, err
+	}
+	return ports.ChildLookup{Key: key, Recent: tx.repo.countChildrenSince(q.ParentKey, since, tx.pending)}, nil
 }
 
 func (tx *repositoryTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {

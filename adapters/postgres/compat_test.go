@@ -247,8 +247,8 @@ func TestStatementsSurviveGafaelfawrsMigrationToText(t *testing.T) {
 		if _, err := tx.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("FindChild = %v, want ErrNotFound", err)
 		}
-		if _, err := tx.CountChildrenSince(ctx, q.ParentKey, testCreated); err != nil {
-			t.Fatalf("CountChildrenSince: %v", err)
+		if got, err := tx.LookUpChild(ctx, q, testCreated); err != nil || got.Key != "" {
+			t.Fatalf("LookUpChild = %+v, %v; want no child", got, err)
 		}
 		if err := tx.AddToken(ctx, child); err != nil {
 			t.Fatalf("AddToken: %v", err)
@@ -256,6 +256,9 @@ func TestStatementsSurviveGafaelfawrsMigrationToText(t *testing.T) {
 		q.MinExpiration = testCreated
 		if key, err := tx.FindChild(ctx, q); err != nil || key != child.Data.Token.Key {
 			t.Fatalf("FindChild = %q, %v; want the child just added", key, err)
+		}
+		if got, err := tx.LookUpChild(ctx, q, testCreated); err != nil || got.Key != child.Data.Token.Key || got.Recent.N != 1 {
+			t.Fatalf("LookUpChild = %+v, %v; want the child just added, counted", got, err)
 		}
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("Commit: %v", err)

@@ -98,10 +98,7 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 	minExpires := q.MinExpiration.UTC()
 	var key string
 	var err error
-	exclude := pq.StringArray(q.Exclude)
-	if exclude == nil {
-		exclude = pq.StringArray{} // NULL would exclude every row
-	}
+	exclude := excludeArray(q.Exclude)
 	if q.Type == domain.TokenTypeInternal {
 		err = t.tx.GetContext(ctx, &key, findInternalChild,
 			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes), exclude)
@@ -115,6 +112,14 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 		return "", fmt.Errorf("finding %s child of %s: %w", q.Type, q.ParentKey, withContext(ctx, err))
 	}
 	return key, nil
+}
+
+// excludeArray is keys as the lookups' array of keys to pass over.
+func excludeArray(keys []string) pq.StringArray {
+	if keys == nil {
+		return pq.StringArray{} // NULL would exclude every row
+	}
+	return pq.StringArray(keys)
 }
 
 // AddToken adds rec's token row, its subtoken link when rec.ParentKey is

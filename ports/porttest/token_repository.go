@@ -35,11 +35,21 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("Commit: %v", err)
 		}
 	}
+	// find returns what FindChild finds, and checks that LookUpChild finds
+	// the same.
 	find := func(t *testing.T, q domain.ChildQuery) (string, error) {
 		t.Helper()
 		tx := begin(t, domain.CacheKey("porttest-find-"+newToken(t).Key))
 		defer func() { _ = tx.Rollback(ctx) }()
-		return tx.FindChild(ctx, q)
+		key, err := tx.FindChild(ctx, q)
+		if err != nil && !errors.Is(err, ports.ErrNotFound) {
+			return key, err
+		}
+		got, lookErr := tx.LookUpChild(ctx, q, q.MinExpiration)
+		if lookErr != nil || got.Key != key {
+			t.Errorf("LookUpChild found %q, %v; FindChild %q, %v", got.Key, lookErr, key, err)
+		}
+		return key, err
 	}
 	newParent := func(t *testing.T) domain.TokenData {
 		t.Helper()
@@ -151,7 +161,7 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("FindChild = %v, want ErrNotFound", err)
 		}
 	})
-	t.Run("CountChildrenSince", func(t *testing.T) {
+	t.Run("LookUpChildCounts", func(t *testing.T) {
 		t.Parallel()
 		parent := newParent(t)
 		other := newParent(t)
@@ -162,18 +172,20 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			rec.Data.Expires = rec.Data.Created.Add(3 * time.Hour)
 			return rec
 		}
+		notebook := made(domain.TokenTypeNotebook, "", 10*time.Minute)
 		add(t,
 			made(domain.TokenTypeInternal, "a", 2*time.Hour),
 			made(domain.TokenTypeInternal, "b", 30*time.Minute),
-			made(domain.TokenTypeNotebook, "", 10*time.Minute),
+			notebook,
 			made(domain.TokenTypeInternal, "c", 0),
 			child(t, other, domain.TokenTypeInternal, "d", []string{"read:all"}, time.Hour),
 		)
-		count := func(t *testing.T, tx ports.RepositoryTx, parentKey string, since time.Time) domain.ChildCount {
+		lookUp := func(t *testing.T, tx ports.RepositoryTx, parentKey string, since time.Time) ports.ChildLookup {
 			t.Helper()
-			got, err := tx.CountChildrenSince(ctx, parentKey, since)
+			q := domain.ChildQuery{ParentKey: parentKey, Type: domain.TokenTypeNotebook, MinExpiration: now}
+			got, err := tx.LookUpChild(ctx, q, since)
 			if err != nil {
-				t.Fatalf("CountChildrenSince: %v", err)
+				t.Fatalf("LookUpChild: %v", err)
 			}
 			return got
 		}
@@ -182,18 +194,22 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			name      string
 			parentKey string
 			since     time.Time
-			want      domain.ChildCount
+			want      ports.ChildLookup
 		}{
-			{"WithinTheLastHour", parent.Token.Key, now.Add(-time.Hour), domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}},
-			{"BoundIncluded", parent.Token.Key, now.Add(-30 * time.Minute), domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}},
-			{"BoundPassed", parent.Token.Key, now.Add(-30*time.Minute + time.Second), domain.ChildCount{N: 2, Earliest: now.Add(-10 * time.Minute)}},
-			{"Everything", parent.Token.Key, now.Add(-24 * time.Hour), domain.ChildCount{N: 4, Earliest: now.Add(-2 * time.Hour)}},
-			{"NoneSince", parent.Token.Key, now.Add(time.Second), domain.ChildCount{}},
-			{"UnknownParent", newToken(t).Key, now.Add(-24 * time.Hour), domain.ChildCount{}},
+			{"WithinTheLastHour", parent.Token.Key, now.Add(-time.Hour),
+				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}}},
+			{"BoundIncluded", parent.Token.Key, now.Add(-30 * time.Minute),
+				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}}},
+			{"BoundPassed", parent.Token.Key, now.Add(-30*time.Minute + time.Second),
+				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 2, Earliest: now.Add(-10 * time.Minute)}}},
+			{"Everything", parent.Token.Key, now.Add(-24 * time.Hour),
+				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 4, Earliest: now.Add(-2 * time.Hour)}}},
+			{"NoneSince", parent.Token.Key, now.Add(time.Second), ports.ChildLookup{Key: notebook.Data.Token.Key}},
+			{"UnknownParent", newToken(t).Key, now.Add(-24 * time.Hour), ports.ChildLookup{}},
 		} {
-			got := count(t, tx, tt.parentKey, tt.since)
-			if got.N != tt.want.N || !got.Earliest.Equal(tt.want.Earliest) {
-				t.Errorf("%s: CountChildrenSince = %+v, want %+v", tt.name, got, tt.want)
+			got := lookUp(t, tx, tt.parentKey, tt.since)
+			if got.Key != tt.want.Key || got.Recent.N != tt.want.Recent.N || !got.Recent.Earliest.Equal(tt.want.Recent.Earliest) {
+				t.Errorf("%s: LookUpChild = %+v, want %+v", tt.name, got, tt.want)
 			}
 		}
 		// The unit of work counts its own additions; others do not see them
@@ -201,12 +217,12 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 		if err := tx.AddToken(ctx, made(domain.TokenTypeInternal, "e", 45*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if got := count(t, tx, parent.Token.Key, now.Add(-time.Hour)); got.N != 4 || !got.Earliest.Equal(now.Add(-45*time.Minute)) {
-			t.Errorf("CountChildrenSince inside the unit of work = %+v, want 4 from %v", got, now.Add(-45*time.Minute))
+		if got := lookUp(t, tx, parent.Token.Key, now.Add(-time.Hour)).Recent; got.N != 4 || !got.Earliest.Equal(now.Add(-45*time.Minute)) {
+			t.Errorf("LookUpChild inside the unit of work counted %+v, want 4 from %v", got, now.Add(-45*time.Minute))
 		}
 		outside := begin(t, domain.CacheKey("porttest-count-other-"+parent.Token.Key))
-		if got := count(t, outside, parent.Token.Key, now.Add(-time.Hour)); got.N != 3 {
-			t.Errorf("CountChildrenSince outside before commit = %+v, want 3", got)
+		if got := lookUp(t, outside, parent.Token.Key, now.Add(-time.Hour)).Recent; got.N != 3 {
+			t.Errorf("LookUpChild outside before commit counted %+v, want 3", got)
 		}
 	})
 	t.Run("UnknownParentIsInvalidToken", func(t *testing.T) {
@@ -232,6 +248,9 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 		}
 		if key, err := tx.FindChild(ctx, q); err != nil || key != rec.Data.Token.Key {
 			t.Fatalf("FindChild inside the unit of work = %q, %v; want its own addition", key, err)
+		}
+		if got, err := tx.LookUpChild(ctx, q, parent.Created); err != nil || got.Key != rec.Data.Token.Key || got.Recent.N != 1 {
+			t.Fatalf("LookUpChild inside the unit of work = %+v, %v; want its own addition, counted", got, err)
 		}
 		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("FindChild outside before commit = %v, want ErrNotFound", err)
