@@ -12,7 +12,8 @@ import (
 // connector opens lib/pq connections whose every call ends when its
 // context does (see watchedConn).
 type connector struct {
-	pq *pq.Connector
+	pq           *pq.Connector
+	genericPlans bool // tell each connection to keep generic plans (see generic_plans.go)
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -37,7 +38,8 @@ type pqConn interface {
 // because its context ended just as it completed.
 var errInterrupted = errors.New("connection interrupted: its context ended")
 
-// Connect opens a connection, the handshake included, within ctx.
+// Connect opens a connection, the handshake included, within ctx, and
+// tells it to keep generic plans unless the URL said otherwise.
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	slot := &connSlot{ctx: ctx}
 	dc, err := c.pq.Connect(context.WithValue(ctx, connSlotKey{}, slot))
@@ -48,6 +50,13 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if !ok || slot.conn == nil {
 		_ = dc.Close()
 		return nil, fmt.Errorf("lib/pq connection %T is not as expected", dc)
+	}
+	if c.genericPlans {
+		if err := keepGenericPlans(ctx, pc); err != nil {
+			slot.conn.release()
+			_ = dc.Close()
+			return nil, withContext(ctx, err)
+		}
 	}
 	if !slot.conn.release() {
 		_ = dc.Close()

@@ -82,7 +82,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))
 	}
 	pc.Dialer(newDialer())
-	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc}), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc, genericPlans: wantsGenericPlans(cfg)}), "postgres")
 	// A burst of requests beyond the cap queues for a connection, within
 	// each request's deadline, rather than opening more than the server
 	// or its other clients can spare. database/sql keeps only 2 idle

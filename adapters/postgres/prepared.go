@@ -12,8 +12,7 @@ import (
 // time it runs them, and run as prepared from then on. Unprepared, each
 // run costs PostgreSQL a parse, an analysis and a plan, which for a join is
 // much of the statement's time; prepared, a statement is parsed once, and
-// planned once for all after a few runs when a plan for any arguments is
-// as good as one for the arguments at hand.
+// planned once for any arguments (see generic_plans.go).
 //
 // A prepared statement runs without lib/pq's watch on its context, since
 // lib/pq would make a caller whose context ended wait for its cancel
