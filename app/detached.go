@@ -23,7 +23,8 @@ var errWorkStopped = errors.New("the work on the token stopped before its end")
 // outcome to the requests that waited for it. runLocked returns that
 // outcome, or ctx's error as soon as ctx ends, before the work does.
 //
-// The work goes on without the caller because stopping it costs more than
+// The work goes on without the caller, though behind the work other
+// callers wait for (see orphans.go), because stopping it costs more than
 // finishing it: a statement interrupted mid-way takes its connection with
 // it (the repository closes a connection it can no longer trust, and a new
 // one costs a handshake), and the child half made would be discarded. It
@@ -43,13 +44,15 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequ
 	}
 	h := &handoff{done: make(chan ended, 1)}
 	finished := s.inFlight.start()
+	// Live until the caller has its answer or leaves.
+	defer s.live.enter()()
 	// The work's own copy: the caller's request stays on its stack, which
 	// matters when a thousand callers wait for one holder.
 	detached := *req
 	go func() {
 		defer finished()
 		s.work(ctx, h, unlock, func(work context.Context) outcome {
-			return s.getChildLocked(work, &detached, key, rejected)
+			return s.getChildLocked(work, &detached, key, rejected, &audience{h: h, key: string(key)})
 		})
 	}()
 	select {
@@ -124,6 +127,13 @@ func (h *handoff) deliver(e ended) bool {
 	}
 	h.done <- e
 	return true
+}
+
+// hasLeft reports whether the caller has left.
+func (h *handoff) hasLeft() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.left
 }
 
 // leave marks the caller gone, unless the work has ended meanwhile: then

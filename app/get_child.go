@@ -53,15 +53,15 @@ func (s *TokenCacheService) getChild(ctx context.Context, req *domain.ChildReque
 }
 
 // getChildLocked runs holding the child's lock, detached from the caller
-// (see runLocked). Whoever held the lock before may have just cached the
-// child, so it looks in the cache once more.
-func (s *TokenCacheService) getChildLocked(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, rejected domain.Token) outcome {
+// (see runLocked), whose audience is a. Whoever held the lock before may
+// have just cached the child, so it looks in the cache once more.
+func (s *TokenCacheService) getChildLocked(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, rejected domain.Token, a *audience) outcome {
 	if token, ok := s.cached(req.Type, key, rejected); ok {
 		if child, ok, err := s.readCached(ctx, req, token); err != nil || ok {
 			return outcome{child: child, err: err}
 		}
 	}
-	return s.findOrCreate(ctx, req, key)
+	return s.findOrCreate(ctx, req, key, a)
 }
 
 // cached returns the child cached for key, unless there is none or it is

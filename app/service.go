@@ -41,6 +41,11 @@ type TokenCacheService struct {
 	// inFlight tracks that work.
 	creationTimeout time.Duration
 	inFlight        *workGroup
+	// live counts the work whose caller still waits for it, which
+	// orphans let go first, for at most orphanYieldLimit (see
+	// orphans.go).
+	live             *liveWork
+	orphanYieldLimit time.Duration
 }
 
 // NewTokenCacheService composes the service from its ports. Call Close
@@ -71,8 +76,10 @@ func NewTokenCacheService(
 		random:   rand.Reader,
 		cleanups: newCleaner(store, repo, observer, logger),
 
-		creationTimeout: cfg.CreationTimeout,
-		inFlight:        newWorkGroup(),
+		creationTimeout:  cfg.CreationTimeout,
+		inFlight:         newWorkGroup(),
+		live:             newLiveWork(cfg.DatabaseMaxConnections),
+		orphanYieldLimit: orphanYieldLimit,
 	}, nil
 }
 

@@ -21,8 +21,9 @@ type Flights[R any] struct {
 
 // flight is one holding of a key's lock.
 type flight[R any] struct {
-	done   chan struct{} // closed when the holder unlocks
-	result R             // set before done is closed, read only after
+	done    chan struct{} // closed when the holder unlocks
+	result  R             // set before done is closed, read only after
+	waiting atomic.Int64  // the callers waiting for this holder
 }
 
 // LockOrWait takes the lock for key if it is free and returns the function
@@ -50,8 +51,12 @@ func (f *Flights[R]) LockOrWait(ctx context.Context, key string) (unlock func(R)
 		}, result, nil
 	}
 	f.waiting.Add(1)
+	fl.waiting.Add(1)
 	f.mu.Unlock()
-	defer f.waiting.Add(-1)
+	defer func() {
+		fl.waiting.Add(-1)
+		f.waiting.Add(-1)
+	}()
 	select {
 	case <-fl.done:
 		return nil, fl.result, nil
@@ -64,6 +69,18 @@ func (f *Flights[R]) LockOrWait(ctx context.Context, key string) (unlock func(R)
 // know that a caller has begun to wait.
 func (f *Flights[R]) Waiting() int {
 	return int(f.waiting.Load())
+}
+
+// WaitingFor is the number of callers waiting for the holder of key's
+// lock, 0 if nobody holds it.
+func (f *Flights[R]) WaitingFor(key string) int {
+	f.mu.Lock()
+	fl, held := f.holders[key]
+	f.mu.Unlock()
+	if !held {
+		return 0
+	}
+	return int(fl.waiting.Load())
 }
 
 // Len is the number of keys whose lock is held.

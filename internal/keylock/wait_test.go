@@ -98,3 +98,42 @@ func TestFlightsWaiterGivesUp(t *testing.T) {
 		t.Fatalf("Waiting = %d after the waiter gave up, want 0", n)
 	}
 }
+
+func TestFlightsWaitingForCountsOneKeysWaiters(t *testing.T) {
+	var flights Flights[int]
+	if n := flights.WaitingFor("k"); n != 0 {
+		t.Fatalf("WaitingFor a free key = %d, want 0", n)
+	}
+	unlock, _, _ := flights.LockOrWait(context.Background(), "k")
+	other, _, _ := flights.LockOrWait(context.Background(), "other")
+	ctx, cancel := context.WithCancel(context.Background())
+	left := make(chan error, 1)
+	go func() {
+		_, _, err := flights.LockOrWait(ctx, "k")
+		left <- err
+	}()
+	stays := make(chan struct{})
+	go func() {
+		defer close(stays)
+		_, _, _ = flights.LockOrWait(context.Background(), "k")
+	}()
+	for flights.WaitingFor("k") != 2 {
+		runtime.Gosched()
+	}
+	if n := flights.WaitingFor("other"); n != 0 {
+		t.Fatalf("WaitingFor another held key = %d, want 0", n)
+	}
+	cancel()
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the waiter that left got %v, want context.Canceled", err)
+	}
+	if n := flights.WaitingFor("k"); n != 1 {
+		t.Fatalf("WaitingFor after one waiter left = %d, want 1", n)
+	}
+	unlock(1)
+	<-stays
+	if n := flights.WaitingFor("k"); n != 0 {
+		t.Fatalf("WaitingFor after release = %d, want 0", n)
+	}
+	other(0)
+}

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Work runs detached from its caller (runLocked) and goes on when the
+// caller leaves. Work that nobody waits for any more, neither its caller
+// nor a request for the same child, is an orphan: it still finishes, so
+// that its child is cached and its connection kept, but it lets the work
+// that callers wait for go first. Beside a creation a caller waits for, an
+// orphan's creation costs that caller half as much time again on two
+// cores (docs/performance.md); before each of its repository steps, an
+// orphan waits until no such work is running, for at most
+// orphanYieldLimit in all.
+const (
+	// orphanYieldLimit bounds how long, in all, an orphan lets live work
+	// go first: under a steady stream of creations it would otherwise
+	// never finish, and it holds a connection and the repository's lock
+	// for its child meanwhile.
+	orphanYieldLimit = 20 * time.Millisecond
+
+	// orphanRecheck is how often a yielding orphan looks whether a
+	// request has come to wait for it, which makes it live again.
+	orphanRecheck = time.Millisecond
+)
+
+// liveWork counts the detached work that a caller still waits for, and
+// lets orphans wait until there is none. It is safe for concurrent use.
+type liveWork struct {
+	mu   sync.Mutex
+	live int
+	// idle is made when an orphan yields and closed when live drops to
+	// 0; nil otherwise.
+	idle chan struct{}
+	// yielding counts the orphans waiting now; at most maxYielding may,
+	// so that orphans, each holding a repository connection while it
+	// waits, never hold the connections live work needs.
+	yielding, maxYielding int
+}
+
+// newLiveWork returns a liveWork for a repository pool of maxConnections:
+// a quarter of them, and at least one, may be held by yielding orphans.
+func newLiveWork(maxConnections int) *liveWork {
+	return &liveWork{maxYielding: max(1, maxConnections/4)}
+}
+
+// enter counts one more piece of live work and returns the function that
+// counts it out; call that exactly once, when its caller has its answer
+// or has left.
+func (l *liveWork) enter() (leave func()) {
+	l.mu.Lock()
+	l.live++
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.live--
+		if l.live == 0 && l.idle != nil {
+			close(l.idle)
+			l.idle = nil
+		}
+	}
+}
+
+// yield waits while live work runs, until it has all ended, until is
+// reached, ctx ends or orphaned (asked every orphanRecheck) reports that
+// the work is no longer an orphan. It returns at once if there is no live
+// work or as many orphans as may are already waiting.
+func (l *liveWork) yield(ctx context.Context, until time.Time, orphaned func() bool) {
+	l.mu.Lock()
+	if l.live == 0 || l.yielding >= l.maxYielding {
+		l.mu.Unlock()
+		return
+	}
+	if l.idle == nil {
+		l.idle = make(chan struct{})
+	}
+	idle := l.idle
+	l.yielding++
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.yielding--
+		l.mu.Unlock()
+	}()
+
+	limit := time.NewTimer(time.Until(until))
+	defer limit.Stop()
+	recheck := time.NewTicker(orphanRecheck)
+	defer recheck.Stop()
+	for {
+		select {
+		case <-idle:
+			return
+		case <-limit.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-recheck.C:
+			if !orphaned() {
+				return
+			}
+		}
+	}
+}
+
+// audience is who may still wait for one piece of detached work: its
+// caller, through h, and the requests waiting for the lock on key.
+type audience struct {
+	h   *handoff
+	key string
+	// until is when the work stops yielding, set when it first yields.
+	until time.Time
+}
+
+// orphaned reports whether nobody waits for the work any more.
+func (s *TokenCacheService) orphaned(a *audience) bool {
+	return a.h.hasLeft() && s.flights.WaitingFor(a.key) == 0
+}
+
+// yieldIfOrphaned lets live work go first if nobody waits for the work a
+// is the audience of (see liveWork.yield). Work with no audience (nil)
+// never yields.
+func (s *TokenCacheService) yieldIfOrphaned(ctx context.Context, a *audience) {
+	if a == nil || !s.orphaned(a) {
+		return
+	}
+	if a.until.IsZero() {
+		a.until = time.Now().Add(s.orphanYieldLimit)
+	}
+	s.live.yield(ctx, a.until, func() bool { return s.orphaned(a) })
+}

@@ -1,0 +1,358 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/ports"
+)
+
+// Rule 6, orphans: work whose caller has left, and that no other request
+// waits for, still finishes, but before each repository step it lets the
+// work that callers wait for go first, for at most a bounded time in all.
+// A request that comes to wait for an orphan makes it live again.
+
+// gatedRepository is the in-memory repository whose Begin, for the keys
+// given a gate, waits until the gate is opened, and which counts the
+// lookups made in each key's transactions.
+type gatedRepository struct {
+	*memory.Repository
+	mu      sync.Mutex
+	gates   map[domain.CacheKey]*gate
+	lookups map[domain.CacheKey]*atomic.Int64
+}
+
+type gate struct {
+	entered chan struct{} // closed when Begin arrives at the gate
+	open    func()        // lets Begin through
+	opened  chan struct{}
+}
+
+func newGatedRepository() *gatedRepository {
+	return &gatedRepository{
+		Repository: memory.NewRepository(),
+		gates:      make(map[domain.CacheKey]*gate),
+		lookups:    make(map[domain.CacheKey]*atomic.Int64),
+	}
+}
+
+// gate makes the next Begin for key wait until the returned gate is
+// opened; the gate opens at t's cleanup at the latest.
+func (r *gatedRepository) gate(t *testing.T, key domain.CacheKey) *gate {
+	t.Helper()
+	g := &gate{entered: make(chan struct{}), opened: make(chan struct{})}
+	g.open = sync.OnceFunc(func() { close(g.opened) })
+	t.Cleanup(g.open)
+	r.mu.Lock()
+	r.gates[key] = g
+	r.mu.Unlock()
+	return g
+}
+
+// lookupsFor is how many lookups the transactions for key have made.
+func (r *gatedRepository) lookupsFor(key domain.CacheKey) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.lookups[key]; n != nil {
+		return n.Load()
+	}
+	return 0
+}
+
+func (r *gatedRepository) Begin(ctx context.Context, key domain.CacheKey) (ports.RepositoryTx, error) {
+	r.mu.Lock()
+	g := r.gates[key]
+	delete(r.gates, key)
+	n := r.lookups[key]
+	if n == nil {
+		n = new(atomic.Int64)
+		r.lookups[key] = n
+	}
+	r.mu.Unlock()
+	if g != nil {
+		close(g.entered)
+		<-g.opened
+	}
+	tx, err := r.Repository.Begin(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &countedTx{RepositoryTx: tx, lookups: n}, nil
+}
+
+type countedTx struct {
+	ports.RepositoryTx
+	lookups *atomic.Int64
+}
+
+func (tx *countedTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, error) {
+	tx.lookups.Add(1)
+	return tx.RepositoryTx.FindChild(ctx, q)
+}
+
+func (tx *countedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+	tx.lookups.Add(1)
+	return tx.RepositoryTx.LookUpChild(ctx, q, since)
+}
+
+// orphanWorld is the service over the in-memory token store and a gated
+// repository, with two parents in both stores: one whose request's caller
+// leaves (orphan) and one whose caller waits (live).
+type orphanWorld struct {
+	svc            *TokenCacheService
+	repo           *gatedRepository
+	orphan, live   domain.TokenData
+	orphanKey      domain.CacheKey
+	liveKey        domain.CacheKey
+	orphanFinished chan struct{}
+}
+
+func newOrphanWorld(t *testing.T, yieldLimit time.Duration) *orphanWorld {
+	t.Helper()
+	clock := memory.SystemClock{}
+	store := memory.NewTokenStore(clock)
+	w := &orphanWorld{repo: newGatedRepository()}
+	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.svc, err = NewTokenCacheService(Config{TokenLifetime: specLifetime}, store, w.repo, caches, clock, memory.NewObserver(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.svc.Close)
+	w.svc.orphanYieldLimit = yieldLimit
+	mw := &memoryWorld{svc: w.svc, store: store, repo: w.repo.Repository}
+	w.orphan, w.live = mw.addParent(t), mw.addParent(t)
+	w.orphanKey, w.liveKey = notebookKey(w.orphan), notebookKey(w.live)
+	return w
+}
+
+func notebookKey(p domain.TokenData) domain.CacheKey {
+	req := domain.NewNotebookRequest(p, "192.0.2.1", 0)
+	return req.CacheKey()
+}
+
+func (w *orphanWorld) request(ctx context.Context, p domain.TokenData) (domain.Token, error) {
+	return w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+}
+
+// startLive starts a request for the live parent's child, held in Begin
+// until the returned gate opens.
+func (w *orphanWorld) startLive(t *testing.T) (*gate, <-chan result) {
+	t.Helper()
+	g := w.repo.gate(t, w.liveKey)
+	answer := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.live) })
+	<-g.entered
+	return g, answer
+}
+
+// orphanWork starts a request for the orphan parent's child whose caller
+// leaves while its work is in Begin, and returns the gate that holds that
+// work there.
+func (w *orphanWorld) orphanWork(t *testing.T) *gate {
+	t.Helper()
+	g := w.repo.gate(t, w.orphanKey)
+	leave(t, g.entered, func(ctx context.Context) (domain.Token, error) { return w.request(ctx, w.orphan) })
+	return g
+}
+
+// yielding is how many orphans are letting live work go first.
+func (w *orphanWorld) yielding() int {
+	w.svc.live.mu.Lock()
+	defer w.svc.live.mu.Unlock()
+	return w.svc.live.yielding
+}
+
+// drain waits for all the detached work to end.
+func (w *orphanWorld) drain(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := w.svc.DrainCleanups(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// childOf fails t unless the repository holds exactly one child of p.
+func (w *orphanWorld) childOf(t *testing.T, p domain.TokenData) {
+	t.Helper()
+	if n := len(w.repo.Children(p.Token.Key)); n != 1 {
+		t.Fatalf("%d children of the parent recorded, want 1", n)
+	}
+}
+
+func TestRule6OrphanLetsLiveWorkGoFirst(t *testing.T) {
+	w := newOrphanWorld(t, guard)
+	liveGate, liveAnswer := w.startLive(t)
+	w.orphanWork(t).open()
+
+	waitFor(t, func() bool { return w.yielding() == 1 })
+	if n := w.repo.lookupsFor(w.orphanKey); n != 0 {
+		t.Fatalf("the orphan looked up its child %d times while live work ran, want 0", n)
+	}
+	liveGate.open()
+	if r := <-liveAnswer; r.err != nil {
+		t.Fatalf("the live request: %v", r.err)
+	}
+	w.drain(t)
+	if n := w.repo.lookupsFor(w.orphanKey); n != 1 {
+		t.Fatalf("the orphan looked up its child %d times once the live work ended, want 1", n)
+	}
+	w.childOf(t, w.orphan)
+	w.childOf(t, w.live)
+}
+
+func TestRule6OrphanYieldsForABoundedTime(t *testing.T) {
+	const limit = 30 * time.Millisecond
+	w := newOrphanWorld(t, limit)
+	liveGate, liveAnswer := w.startLive(t)
+	began := time.Now()
+	w.orphanWork(t).open()
+
+	// The live work never ends meanwhile: the orphan goes on after the
+	// limit and finishes.
+	w.drainOrphan(t)
+	if waited := time.Since(began); waited < limit {
+		t.Fatalf("the orphan finished after %v, before its limit of %v", waited, limit)
+	}
+	w.childOf(t, w.orphan)
+	liveGate.open()
+	if r := <-liveAnswer; r.err != nil {
+		t.Fatalf("the live request: %v", r.err)
+	}
+}
+
+// drainOrphan waits until the orphan's child is recorded, the live work
+// still held.
+func (w *orphanWorld) drainOrphan(t *testing.T) {
+	t.Helper()
+	waitFor(t, func() bool { return len(w.repo.Children(w.orphan.Token.Key)) == 1 })
+}
+
+func TestRule6AWaiterMakesAnOrphanLiveAgain(t *testing.T) {
+	w := newOrphanWorld(t, guard)
+	liveGate, liveAnswer := w.startLive(t)
+	w.orphanWork(t).open()
+	waitFor(t, func() bool { return w.yielding() == 1 })
+
+	// The client comes back for the same child: the work is no longer an
+	// orphan and goes on at once, though the live work is still held.
+	again := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.orphan) })
+	select {
+	case r := <-again:
+		if r.err != nil {
+			t.Fatalf("the request that came back: %v", r.err)
+		}
+	case <-time.After(guard / 2):
+		t.Fatal("the request that came back waited for the live work")
+	}
+	w.childOf(t, w.orphan)
+	liveGate.open()
+	if r := <-liveAnswer; r.err != nil {
+		t.Fatalf("the live request: %v", r.err)
+	}
+}
+
+func TestRule6OrphanWithoutLiveWorkDoesNotWait(t *testing.T) {
+	w := newOrphanWorld(t, guard)
+	w.orphanWork(t).open()
+	w.drainOrphan(t) // well before guard, the yield limit
+	if n := w.yielding(); n != 0 {
+		t.Fatalf("%d orphans yielding with no live work, want 0", n)
+	}
+}
+
+func TestLiveWorkYield(t *testing.T) {
+	always := func() bool { return true }
+	later := func() time.Time { return time.Now().Add(guard) }
+	ended := func(yield func()) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			yield()
+		}()
+		return done
+	}
+	returns := func(t *testing.T, done <-chan struct{}, why string) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(guard / 2):
+			t.Fatalf("yield did not return %s", why)
+		}
+	}
+	waits := func(t *testing.T, done <-chan struct{}, why string) {
+		t.Helper()
+		select {
+		case <-done:
+			t.Fatalf("yield returned %s", why)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	t.Run("no live work", func(t *testing.T) {
+		l := newLiveWork(20)
+		returns(t, ended(func() { l.yield(context.Background(), later(), always) }), "with no live work")
+	})
+	t.Run("until the live work leaves", func(t *testing.T) {
+		l := newLiveWork(20)
+		first, second := l.enter(), l.enter()
+		done := ended(func() { l.yield(context.Background(), later(), always) })
+		first()
+		waits(t, done, "while live work was left")
+		second()
+		returns(t, done, "once the live work had left")
+		third := l.enter()
+		defer third()
+		waits(t, ended(func() { l.yield(context.Background(), later(), always) }), "with live work, after an earlier yield")
+	})
+	t.Run("until the limit", func(t *testing.T) {
+		l := newLiveWork(20)
+		defer l.enter()()
+		returns(t, ended(func() { l.yield(context.Background(), time.Now().Add(10*time.Millisecond), always) }), "at its limit")
+	})
+	t.Run("until ctx ends", func(t *testing.T) {
+		l := newLiveWork(20)
+		defer l.enter()()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := ended(func() { l.yield(ctx, later(), always) })
+		waits(t, done, "before ctx ended")
+		cancel()
+		returns(t, done, "when ctx ended")
+	})
+	t.Run("until no longer an orphan", func(t *testing.T) {
+		l := newLiveWork(20)
+		defer l.enter()()
+		var adopted atomic.Bool
+		done := ended(func() { l.yield(context.Background(), later(), func() bool { return !adopted.Load() }) })
+		waits(t, done, "while still an orphan")
+		adopted.Store(true)
+		returns(t, done, "when no longer an orphan")
+	})
+	t.Run("a quarter of the connections at most", func(t *testing.T) {
+		l := newLiveWork(8) // two may yield
+		defer l.enter()()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		first := ended(func() { l.yield(ctx, later(), always) })
+		second := ended(func() { l.yield(ctx, later(), always) })
+		waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.yielding == 2 })
+		returns(t, ended(func() { l.yield(ctx, later(), always) }), "at once with two orphans yielding")
+		waits(t, first, "for no reason")
+		cancel()
+		returns(t, first, "when ctx ended")
+		returns(t, second, "when ctx ended")
+		if n := newLiveWork(1).maxYielding; n != 1 {
+			t.Fatalf("maxYielding for one connection = %d, want 1", n)
+		}
+	})
+}
