@@ -1,7 +1,7 @@
 package memory
 
 import (
-	"sync"
+	"sync/atomic"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -12,10 +12,11 @@ type Counts struct {
 	CacheHits, CacheMisses, Lookups, LookupsFound, Created, Refused, StoreErrors int
 }
 
-// Observer counts the service's events in memory.
+// Observer counts the service's events in memory. Each count is a counter
+// of its own, so that requests counting at once never wait for each
+// other; a snapshot taken meanwhile may show one event's counts in part.
 type Observer struct {
-	mu     sync.Mutex
-	counts Counts
+	cacheHits, cacheMisses, lookups, lookupsFound, created, refused, storeErrors atomic.Int64
 }
 
 var _ ports.Observer = (*Observer)(nil)
@@ -25,38 +26,36 @@ func NewObserver() *Observer { return &Observer{} }
 
 // Counts returns the counts so far.
 func (o *Observer) Counts() Counts {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.counts
+	return Counts{
+		CacheHits:    int(o.cacheHits.Load()),
+		CacheMisses:  int(o.cacheMisses.Load()),
+		Lookups:      int(o.lookups.Load()),
+		LookupsFound: int(o.lookupsFound.Load()),
+		Created:      int(o.created.Load()),
+		Refused:      int(o.refused.Load()),
+		StoreErrors:  int(o.storeErrors.Load()),
+	}
 }
 
 // CacheHit counts a cache hit.
-func (o *Observer) CacheHit(domain.TokenType) { o.add(func(c *Counts) { c.CacheHits++ }) }
+func (o *Observer) CacheHit(domain.TokenType) { o.cacheHits.Add(1) }
 
 // CacheMiss counts a cache miss.
-func (o *Observer) CacheMiss(domain.TokenType) { o.add(func(c *Counts) { c.CacheMisses++ }) }
+func (o *Observer) CacheMiss(domain.TokenType) { o.cacheMisses.Add(1) }
 
 // RepositoryLookup counts a repository lookup, and whether it found a child.
 func (o *Observer) RepositoryLookup(_ domain.TokenType, found bool) {
-	o.add(func(c *Counts) {
-		c.Lookups++
-		if found {
-			c.LookupsFound++
-		}
-	})
+	o.lookups.Add(1)
+	if found {
+		o.lookupsFound.Add(1)
+	}
 }
 
 // ChildCreated counts a created child.
-func (o *Observer) ChildCreated(domain.TokenType) { o.add(func(c *Counts) { c.Created++ }) }
+func (o *Observer) ChildCreated(domain.TokenType) { o.created.Add(1) }
 
 // ChildRefused counts a child refused for its parent's budget.
-func (o *Observer) ChildRefused(domain.TokenType) { o.add(func(c *Counts) { c.Refused++ }) }
+func (o *Observer) ChildRefused(domain.TokenType) { o.refused.Add(1) }
 
 // StoreError counts a store failure.
-func (o *Observer) StoreError(string) { o.add(func(c *Counts) { c.StoreErrors++ }) }
-
-func (o *Observer) add(f func(*Counts)) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	f(&o.counts)
-}
+func (o *Observer) StoreError(string) { o.storeErrors.Add(1) }

@@ -12,10 +12,8 @@ import (
 // at once. R is the type of that result. The zero value is ready to use.
 // It holds an entry only for a key whose lock is held.
 type Flights[R any] struct {
-	mu      sync.Mutex
-	holders map[string]*flight[R]
-	// waiting counts the callers waiting for a holder. It is not guarded
-	// by mu: a herd woken at once would queue on mu just to leave.
+	holders sync.Map // key to its *flight[R], while its lock is held
+	// waiting counts the callers waiting for a holder.
 	waiting atomic.Int64
 }
 
@@ -33,26 +31,27 @@ type flight[R any] struct {
 // the caller should use that result if it will do and otherwise call
 // again. It returns ctx's error if ctx ends first.
 func (f *Flights[R]) LockOrWait(ctx context.Context, key string) (unlock func(R), result R, err error) {
-	f.mu.Lock()
-	fl, held := f.holders[key]
-	if !held {
-		if f.holders == nil {
-			f.holders = make(map[string]*flight[R])
-		}
-		fl = &flight[R]{done: make(chan struct{})}
-		f.holders[key] = fl
-		f.mu.Unlock()
-		return func(result R) {
-			fl.result = result
-			f.mu.Lock()
-			delete(f.holders, key)
-			f.mu.Unlock()
-			close(fl.done)
-		}, result, nil
+	// Those that find the lock held come in herds: the look-up takes no
+	// lock, so that they never queue on one.
+	if held, ok := f.holders.Load(key); ok {
+		return f.wait(ctx, held.(*flight[R]))
 	}
+	fl := &flight[R]{done: make(chan struct{})}
+	if held, loaded := f.holders.LoadOrStore(key, fl); loaded {
+		return f.wait(ctx, held.(*flight[R]))
+	}
+	return func(result R) {
+		fl.result = result
+		f.holders.CompareAndDelete(key, fl)
+		close(fl.done)
+	}, result, nil
+}
+
+// wait waits for fl's holder to release the lock, or for ctx to end. fl
+// may have been released already: then it returns at once.
+func (f *Flights[R]) wait(ctx context.Context, fl *flight[R]) (unlock func(R), result R, err error) {
 	f.waiting.Add(1)
 	fl.waiting.Add(1)
-	f.mu.Unlock()
 	defer func() {
 		fl.waiting.Add(-1)
 		f.waiting.Add(-1)
@@ -74,18 +73,19 @@ func (f *Flights[R]) Waiting() int {
 // WaitingFor is the number of callers waiting for the holder of key's
 // lock, 0 if nobody holds it.
 func (f *Flights[R]) WaitingFor(key string) int {
-	f.mu.Lock()
-	fl, held := f.holders[key]
-	f.mu.Unlock()
-	if !held {
+	held, ok := f.holders.Load(key)
+	if !ok {
 		return 0
 	}
-	return int(fl.waiting.Load())
+	return int(held.(*flight[R]).waiting.Load())
 }
 
 // Len is the number of keys whose lock is held.
 func (f *Flights[R]) Len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.holders)
+	n := 0
+	f.holders.Range(func(any, any) bool {
+		n++
+		return true
+	})
+	return n
 }
