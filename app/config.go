@@ -92,7 +92,9 @@ type Config struct {
 	// context ends gets its error at once while that work goes on, up to
 	// CreationTimeout, and caches its child for the next request, so that
 	// a client that leaves does not cost the connections it was using or
-	// the child it asked for. 0 means DefaultCreationTimeout.
+	// the child it asked for. Work that nobody waits for any more lets the
+	// work callers wait for go first, for at most 20 ms in all. 0 means
+	// DefaultCreationTimeout.
 	CreationTimeout time.Duration
 }
 
