@@ -24,7 +24,7 @@ var errWorkStopped = errors.New("the work on the token stopped before its end")
 // outcome, or ctx's error as soon as ctx ends, before the work does.
 //
 // The work goes on without the caller, though behind the work other
-// callers wait for (see orphans.go), because stopping it costs more than
+// callers wait for (see abandoned.go), because stopping it costs more than
 // finishing it: a statement interrupted mid-way takes its connection with
 // it (the repository closes a connection it can no longer trust, and a new
 // one costs a handshake), and the child half made would be discarded. It

@@ -17,7 +17,7 @@ import (
 // creates one if none will do. It runs detached from the caller (see
 // runLocked), and its outcome goes to the requests that waited for the
 // lock too. If nobody waits for it any more (a is its audience), it lets
-// the work others wait for go first before each step (see orphans.go).
+// the work others wait for go first before each step (see abandoned.go).
 func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, a *audience) outcome {
 	tx, err := s.repo.Begin(ctx, key)
 	if err != nil {
@@ -26,7 +26,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 	}
 	defer s.rollback(ctx, tx)
 
-	s.yieldIfOrphaned(ctx, a)
+	s.yieldIfAbandoned(ctx, a)
 	found, err := s.findExisting(ctx, tx, req)
 	if err != nil {
 		return outcome{err: err}
@@ -37,7 +37,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 		if err := s.checkChildBudget(req, found.recent); err != nil {
 			return outcome{err: err}
 		}
-		s.yieldIfOrphaned(ctx, a)
+		s.yieldIfAbandoned(ctx, a)
 		if child, err = s.create(ctx, tx, req); err != nil {
 			return outcome{err: err}
 		}

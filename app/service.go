@@ -42,10 +42,10 @@ type TokenCacheService struct {
 	creationTimeout time.Duration
 	inFlight        *workGroup
 	// live counts the work whose caller still waits for it, which
-	// orphans let go first, for at most orphanYieldLimit (see
-	// orphans.go).
-	live             *liveWork
-	orphanYieldLimit time.Duration
+	// abandoned work lets go first, for at most abandonedYieldLimit (see
+	// abandoned.go).
+	live                *liveWork
+	abandonedYieldLimit time.Duration
 }
 
 // NewTokenCacheService composes the service from its ports. Call Close
@@ -76,10 +76,10 @@ func NewTokenCacheService(
 		random:   rand.Reader,
 		cleanups: newCleaner(store, repo, observer, logger),
 
-		creationTimeout:  cfg.CreationTimeout,
-		inFlight:         newWorkGroup(),
-		live:             newLiveWork(cfg.DatabaseMaxConnections),
-		orphanYieldLimit: orphanYieldLimit,
+		creationTimeout:     cfg.CreationTimeout,
+		inFlight:            newWorkGroup(),
+		live:                newLiveWork(cfg.DatabaseMaxConnections),
+		abandonedYieldLimit: abandonedYieldLimit,
 	}, nil
 }
 

@@ -8,41 +8,43 @@ import (
 
 // Work runs detached from its caller (runLocked) and goes on when the
 // caller leaves. Work that nobody waits for any more, neither its caller
-// nor a request for the same child, is an orphan: it still finishes, so
+// nor a request for the same child, is abandoned: it still finishes, so
 // that its child is cached and its connection kept, but it lets the work
 // that callers wait for go first. Beside a creation a caller waits for, an
-// orphan's creation costs that caller half as much time again on two
-// cores (docs/performance.md); before each of its repository steps, an
-// orphan waits until no such work is running, for at most
-// orphanYieldLimit in all.
+// abandoned creation costs that caller half as much time again on two
+// cores (docs/performance.md); before each of its repository steps,
+// abandoned work waits until no such work is running, for at most
+// abandonedYieldLimit in all.
 const (
-	// orphanYieldLimit bounds how long, in all, an orphan lets live work
-	// go first: under a steady stream of creations it would otherwise
+	// abandonedYieldLimit bounds how long, in all, abandoned work lets
+	// live work go first: under a steady stream of creations it would otherwise
 	// never finish, and it holds a connection and the repository's lock
 	// for its child meanwhile.
-	orphanYieldLimit = 20 * time.Millisecond
+	abandonedYieldLimit = 20 * time.Millisecond
 
-	// orphanRecheck is how often a yielding orphan looks whether a
-	// request has come to wait for it, which makes it live again.
-	orphanRecheck = time.Millisecond
+	// abandonedRecheck is how often yielding abandoned work looks whether
+	// a request has come to wait for it, which makes it live again.
+	abandonedRecheck = time.Millisecond
 )
 
 // liveWork counts the detached work that a caller still waits for, and
-// lets orphans wait until there is none. It is safe for concurrent use.
+// lets abandoned work wait until there is none. It is safe for concurrent use.
 type liveWork struct {
 	mu   sync.Mutex
 	live int
-	// idle is made when an orphan yields and closed when live drops to
-	// 0; nil otherwise.
+	// idle is made when abandoned work yields and closed when live drops
+	// to 0; nil otherwise.
 	idle chan struct{}
-	// yielding counts the orphans waiting now; at most maxYielding may,
-	// so that orphans, each holding a repository connection while it
-	// waits, never hold the connections live work needs.
+	// yielding counts the abandoned work waiting now; at most
+	// maxYielding may wait, so that abandoned work, each holding a
+	// repository connection while it waits, never holds the connections
+	// live work needs.
 	yielding, maxYielding int
 }
 
 // newLiveWork returns a liveWork for a repository pool of maxConnections:
-// a quarter of them, and at least one, may be held by yielding orphans.
+// a quarter of them, and at least one, may be held by yielding abandoned
+// work.
 func newLiveWork(maxConnections int) *liveWork {
 	return &liveWork{maxYielding: max(1, maxConnections/4)}
 }
@@ -66,10 +68,10 @@ func (l *liveWork) enter() (leave func()) {
 }
 
 // yield waits while live work runs, until it has all ended, until is
-// reached, ctx ends or orphaned (asked every orphanRecheck) reports that
-// the work is no longer an orphan. It returns at once if there is no live
-// work or as many orphans as may are already waiting.
-func (l *liveWork) yield(ctx context.Context, until time.Time, orphaned func() bool) {
+// reached, ctx ends or abandoned (asked every abandonedRecheck) reports
+// that the work is abandoned no more. It returns at once if there is no
+// live work or as much abandoned work as may is already waiting.
+func (l *liveWork) yield(ctx context.Context, until time.Time, abandoned func() bool) {
 	l.mu.Lock()
 	if l.live == 0 || l.yielding >= l.maxYielding {
 		l.mu.Unlock()
@@ -89,7 +91,7 @@ func (l *liveWork) yield(ctx context.Context, until time.Time, orphaned func() b
 
 	limit := time.NewTimer(time.Until(until))
 	defer limit.Stop()
-	recheck := time.NewTicker(orphanRecheck)
+	recheck := time.NewTicker(abandonedRecheck)
 	defer recheck.Stop()
 	for {
 		select {
@@ -100,7 +102,7 @@ func (l *liveWork) yield(ctx context.Context, until time.Time, orphaned func() b
 		case <-ctx.Done():
 			return
 		case <-recheck.C:
-			if !orphaned() {
+			if !abandoned() {
 				return
 			}
 		}
@@ -116,20 +118,20 @@ type audience struct {
 	until time.Time
 }
 
-// orphaned reports whether nobody waits for the work any more.
-func (s *TokenCacheService) orphaned(a *audience) bool {
+// abandoned reports whether nobody waits for the work any more.
+func (s *TokenCacheService) abandoned(a *audience) bool {
 	return a.h.hasLeft() && s.flights.WaitingFor(a.key) == 0
 }
 
-// yieldIfOrphaned lets live work go first if nobody waits for the work a
+// yieldIfAbandoned lets live work go first if nobody waits for the work a
 // is the audience of (see liveWork.yield). Work with no audience (nil)
 // never yields.
-func (s *TokenCacheService) yieldIfOrphaned(ctx context.Context, a *audience) {
-	if a == nil || !s.orphaned(a) {
+func (s *TokenCacheService) yieldIfAbandoned(ctx context.Context, a *audience) {
+	if a == nil || !s.abandoned(a) {
 		return
 	}
 	if a.until.IsZero() {
-		a.until = time.Now().Add(s.orphanYieldLimit)
+		a.until = time.Now().Add(s.abandonedYieldLimit)
 	}
-	s.live.yield(ctx, a.until, func() bool { return s.orphaned(a) })
+	s.live.yield(ctx, a.until, func() bool { return s.abandoned(a) })
 }

@@ -14,10 +14,10 @@ import (
 	"github.com/tokencache/tokencache/ports"
 )
 
-// Rule 6, orphans: work whose caller has left, and that no other request
+// Rule 6, abandoned work: work whose caller has left, and that no other request
 // waits for, still finishes, but before each repository step it lets the
 // work that callers wait for go first, for at most a bounded time in all.
-// A request that comes to wait for an orphan makes it live again.
+// A request that comes to wait for abandoned work makes it live again.
 
 // gatedRepository is the in-memory repository whose Begin, for the keys
 // given a gate, waits until the gate is opened, and which counts the
@@ -102,23 +102,23 @@ func (tx *countedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since
 	return tx.RepositoryTx.LookUpChild(ctx, q, since)
 }
 
-// orphanWorld is the service over the in-memory token store and a gated
+// abandonWorld is the service over the in-memory token store and a gated
 // repository, with two parents in both stores: one whose request's caller
-// leaves (orphan) and one whose caller waits (live).
-type orphanWorld struct {
-	svc            *TokenCacheService
-	repo           *gatedRepository
-	orphan, live   domain.TokenData
-	orphanKey      domain.CacheKey
-	liveKey        domain.CacheKey
-	orphanFinished chan struct{}
+// leaves (abandoned) and one whose caller waits (live).
+type abandonWorld struct {
+	svc               *TokenCacheService
+	repo              *gatedRepository
+	abandoned, live   domain.TokenData
+	abandonedKey      domain.CacheKey
+	liveKey           domain.CacheKey
+	abandonedFinished chan struct{}
 }
 
-func newOrphanWorld(t *testing.T, yieldLimit time.Duration) *orphanWorld {
+func newAbandonWorld(t *testing.T, yieldLimit time.Duration) *abandonWorld {
 	t.Helper()
 	clock := memory.SystemClock{}
 	store := memory.NewTokenStore(clock)
-	w := &orphanWorld{repo: newGatedRepository()}
+	w := &abandonWorld{repo: newGatedRepository()}
 	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -129,10 +129,10 @@ func newOrphanWorld(t *testing.T, yieldLimit time.Duration) *orphanWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.svc.Close)
-	w.svc.orphanYieldLimit = yieldLimit
+	w.svc.abandonedYieldLimit = yieldLimit
 	mw := &memoryWorld{svc: w.svc, store: store, repo: w.repo.Repository}
-	w.orphan, w.live = mw.addParent(t), mw.addParent(t)
-	w.orphanKey, w.liveKey = notebookKey(w.orphan), notebookKey(w.live)
+	w.abandoned, w.live = mw.addParent(t), mw.addParent(t)
+	w.abandonedKey, w.liveKey = notebookKey(w.abandoned), notebookKey(w.live)
 	return w
 }
 
@@ -141,13 +141,13 @@ func notebookKey(p domain.TokenData) domain.CacheKey {
 	return req.CacheKey()
 }
 
-func (w *orphanWorld) request(ctx context.Context, p domain.TokenData) (domain.Token, error) {
+func (w *abandonWorld) request(ctx context.Context, p domain.TokenData) (domain.Token, error) {
 	return w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
 }
 
 // startLive starts a request for the live parent's child, held in Begin
 // until the returned gate opens.
-func (w *orphanWorld) startLive(t *testing.T) (*gate, <-chan result) {
+func (w *abandonWorld) startLive(t *testing.T) (*gate, <-chan result) {
 	t.Helper()
 	g := w.repo.gate(t, w.liveKey)
 	answer := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.live) })
@@ -155,25 +155,26 @@ func (w *orphanWorld) startLive(t *testing.T) (*gate, <-chan result) {
 	return g, answer
 }
 
-// orphanWork starts a request for the orphan parent's child whose caller
+// abandonWork starts a request for the abandoned parent's child whose caller
 // leaves while its work is in Begin, and returns the gate that holds that
 // work there.
-func (w *orphanWorld) orphanWork(t *testing.T) *gate {
+func (w *abandonWorld) abandonWork(t *testing.T) *gate {
 	t.Helper()
-	g := w.repo.gate(t, w.orphanKey)
-	leave(t, g.entered, func(ctx context.Context) (domain.Token, error) { return w.request(ctx, w.orphan) })
+	g := w.repo.gate(t, w.abandonedKey)
+	leave(t, g.entered, func(ctx context.Context) (domain.Token, error) { return w.request(ctx, w.abandoned) })
 	return g
 }
 
-// yielding is how many orphans are letting live work go first.
-func (w *orphanWorld) yielding() int {
+// yielding is how many pieces of abandoned work are letting live work go
+// first.
+func (w *abandonWorld) yielding() int {
 	w.svc.live.mu.Lock()
 	defer w.svc.live.mu.Unlock()
 	return w.svc.live.yielding
 }
 
 // drain waits for all the detached work to end.
-func (w *orphanWorld) drain(t *testing.T) {
+func (w *abandonWorld) drain(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
@@ -183,70 +184,70 @@ func (w *orphanWorld) drain(t *testing.T) {
 }
 
 // childOf fails t unless the repository holds exactly one child of p.
-func (w *orphanWorld) childOf(t *testing.T, p domain.TokenData) {
+func (w *abandonWorld) childOf(t *testing.T, p domain.TokenData) {
 	t.Helper()
 	if n := len(w.repo.Children(p.Token.Key)); n != 1 {
 		t.Fatalf("%d children of the parent recorded, want 1", n)
 	}
 }
 
-func TestRule6OrphanLetsLiveWorkGoFirst(t *testing.T) {
-	w := newOrphanWorld(t, guard)
+func TestRule6AbandonedWorkLetsLiveWorkGoFirst(t *testing.T) {
+	w := newAbandonWorld(t, guard)
 	liveGate, liveAnswer := w.startLive(t)
-	w.orphanWork(t).open()
+	w.abandonWork(t).open()
 
 	waitFor(t, func() bool { return w.yielding() == 1 })
-	if n := w.repo.lookupsFor(w.orphanKey); n != 0 {
-		t.Fatalf("the orphan looked up its child %d times while live work ran, want 0", n)
+	if n := w.repo.lookupsFor(w.abandonedKey); n != 0 {
+		t.Fatalf("the abandoned work looked up its child %d times while live work ran, want 0", n)
 	}
 	liveGate.open()
 	if r := <-liveAnswer; r.err != nil {
 		t.Fatalf("the live request: %v", r.err)
 	}
 	w.drain(t)
-	if n := w.repo.lookupsFor(w.orphanKey); n != 1 {
-		t.Fatalf("the orphan looked up its child %d times once the live work ended, want 1", n)
+	if n := w.repo.lookupsFor(w.abandonedKey); n != 1 {
+		t.Fatalf("the abandoned work looked up its child %d times once the live work ended, want 1", n)
 	}
-	w.childOf(t, w.orphan)
+	w.childOf(t, w.abandoned)
 	w.childOf(t, w.live)
 }
 
-func TestRule6OrphanYieldsForABoundedTime(t *testing.T) {
+func TestRule6AbandonedWorkYieldsForABoundedTime(t *testing.T) {
 	const limit = 30 * time.Millisecond
-	w := newOrphanWorld(t, limit)
+	w := newAbandonWorld(t, limit)
 	liveGate, liveAnswer := w.startLive(t)
 	began := time.Now()
-	w.orphanWork(t).open()
+	w.abandonWork(t).open()
 
-	// The live work never ends meanwhile: the orphan goes on after the
+	// The live work never ends meanwhile: the abandoned work goes on after the
 	// limit and finishes.
-	w.drainOrphan(t)
+	w.drainAbandoned(t)
 	if waited := time.Since(began); waited < limit {
-		t.Fatalf("the orphan finished after %v, before its limit of %v", waited, limit)
+		t.Fatalf("the abandoned work finished after %v, before its limit of %v", waited, limit)
 	}
-	w.childOf(t, w.orphan)
+	w.childOf(t, w.abandoned)
 	liveGate.open()
 	if r := <-liveAnswer; r.err != nil {
 		t.Fatalf("the live request: %v", r.err)
 	}
 }
 
-// drainOrphan waits until the orphan's child is recorded, the live work
+// drainAbandoned waits until the abandoned work's child is recorded, the live work
 // still held.
-func (w *orphanWorld) drainOrphan(t *testing.T) {
+func (w *abandonWorld) drainAbandoned(t *testing.T) {
 	t.Helper()
-	waitFor(t, func() bool { return len(w.repo.Children(w.orphan.Token.Key)) == 1 })
+	waitFor(t, func() bool { return len(w.repo.Children(w.abandoned.Token.Key)) == 1 })
 }
 
-func TestRule6AWaiterMakesAnOrphanLiveAgain(t *testing.T) {
-	w := newOrphanWorld(t, guard)
+func TestRule6AWaiterMakesAbandonedWorkLiveAgain(t *testing.T) {
+	w := newAbandonWorld(t, guard)
 	liveGate, liveAnswer := w.startLive(t)
-	w.orphanWork(t).open()
+	w.abandonWork(t).open()
 	waitFor(t, func() bool { return w.yielding() == 1 })
 
-	// The client comes back for the same child: the work is no longer an
-	// orphan and goes on at once, though the live work is still held.
-	again := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.orphan) })
+	// The client comes back for the same child: the work is no longer
+	// abandoned and goes on at once, though the live work is still held.
+	again := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.abandoned) })
 	select {
 	case r := <-again:
 		if r.err != nil {
@@ -255,19 +256,19 @@ func TestRule6AWaiterMakesAnOrphanLiveAgain(t *testing.T) {
 	case <-time.After(guard / 2):
 		t.Fatal("the request that came back waited for the live work")
 	}
-	w.childOf(t, w.orphan)
+	w.childOf(t, w.abandoned)
 	liveGate.open()
 	if r := <-liveAnswer; r.err != nil {
 		t.Fatalf("the live request: %v", r.err)
 	}
 }
 
-func TestRule6OrphanWithoutLiveWorkDoesNotWait(t *testing.T) {
-	w := newOrphanWorld(t, guard)
-	w.orphanWork(t).open()
-	w.drainOrphan(t) // well before guard, the yield limit
+func TestRule6AbandonedWorkWithoutLiveWorkDoesNotWait(t *testing.T) {
+	w := newAbandonWorld(t, guard)
+	w.abandonWork(t).open()
+	w.drainAbandoned(t) // well before guard, the yield limit
 	if n := w.yielding(); n != 0 {
-		t.Fatalf("%d orphans yielding with no live work, want 0", n)
+		t.Fatalf("%d pieces of abandoned work yielding with no live work, want 0", n)
 	}
 }
 
@@ -329,14 +330,14 @@ func TestLiveWorkYield(t *testing.T) {
 		cancel()
 		returns(t, done, "when ctx ended")
 	})
-	t.Run("until no longer an orphan", func(t *testing.T) {
+	t.Run("until no longer abandoned", func(t *testing.T) {
 		l := newLiveWork(20)
 		defer l.enter()()
 		var adopted atomic.Bool
 		done := ended(func() { l.yield(context.Background(), later(), func() bool { return !adopted.Load() }) })
-		waits(t, done, "while still an orphan")
+		waits(t, done, "while still abandoned")
 		adopted.Store(true)
-		returns(t, done, "when no longer an orphan")
+		returns(t, done, "when no longer abandoned")
 	})
 	t.Run("a quarter of the connections at most", func(t *testing.T) {
 		l := newLiveWork(8) // two may yield
@@ -346,7 +347,7 @@ func TestLiveWorkYield(t *testing.T) {
 		first := ended(func() { l.yield(ctx, later(), always) })
 		second := ended(func() { l.yield(ctx, later(), always) })
 		waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.yielding == 2 })
-		returns(t, ended(func() { l.yield(ctx, later(), always) }), "at once with two orphans yielding")
+		returns(t, ended(func() { l.yield(ctx, later(), always) }), "at once with two pieces of abandoned work yielding")
 		waits(t, first, "for no reason")
 		cancel()
 		returns(t, first, "when ctx ended")
