@@ -3,10 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
-	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -27,23 +24,14 @@ func TokenStoreCheck(store ports.TokenStore) HealthCheck {
 	}}
 }
 
-// RepositoryCheck checks a repository by beginning a unit of work, looking
-// for a child of a parent that does not exist and rolling back, which also
-// catches a database whose schema is missing.
+// RepositoryCheck checks a repository by asking whether a token that does
+// not exist was ever committed: one read of the token table, which also
+// catches a database whose schema is missing. It takes no lock, so probes
+// from every replica, however many at once, never queue behind one another
+// or behind a holder whose connection went silent.
 func RepositoryCheck(repo ports.TokenRepository) HealthCheck {
 	return HealthCheck{Name: "repository", Check: func(ctx context.Context) error {
-		tx, err := repo.Begin(ctx, domain.CacheKey(probeKey))
-		if err != nil {
-			return err
-		}
-		q := domain.ChildQuery{ParentKey: probeKey, Type: domain.TokenTypeNotebook, MinExpiration: time.Now()}
-		_, findErr := tx.FindChild(ctx, q)
-		if err := tx.Rollback(ctx); err != nil {
-			return fmt.Errorf("rolling back health check: %w", err)
-		}
-		if findErr != nil && !errors.Is(findErr, ports.ErrNotFound) {
-			return findErr
-		}
-		return nil
+		_, err := repo.TokenExists(ctx, probeKey)
+		return err
 	}}
 }
