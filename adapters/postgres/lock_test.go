@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -148,10 +151,27 @@ func TestLockIDMatchesItsDefinition(t *testing.T) {
 // committed while it waited: its lookup runs after the lock is taken, in a
 // statement of its own. (In one statement with the lock, the lookup would
 // read the database as it was when the statement began, before the
-// holder's commit, and a second replica would make the child again.)
+// holder's commit, and a second replica would make the child again.) It
+// does so whatever the server's default isolation level: under repeatable
+// read or serializable, the whole transaction would read the database as
+// it was when the lock statement began.
 func TestLockWaiterSeesWhatTheHolderCommitted(t *testing.T) {
 	t.Parallel()
-	db := mustOpenDB(t)
+	for _, isolation := range []string{"", "read committed", "repeatable read", "serializable"} {
+		t.Run("default_transaction_isolation="+isolation, func(t *testing.T) {
+			t.Parallel()
+			url := integration.DatabaseURL(t)
+			if isolation != "" {
+				url = withParams(t, url, map[string]string{"default_transaction_isolation": isolation})
+			}
+			db := mustOpenURL(t, url)
+			mustOpenDB(t) // migrated
+			lockWaiterSeesWhatTheHolderCommitted(t, db)
+		})
+	}
+}
+
+func lockWaiterSeesWhatTheHolderCommitted(t *testing.T, db *sqlx.DB) {
 	repo := NewTokenRepository(db, nil)
 	ctx := context.Background()
 	parent := sessionRecord(t, 24*time.Hour)

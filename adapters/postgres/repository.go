@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,10 +42,16 @@ func NewTokenRepository(db *sqlx.DB, logger *slog.Logger) *TokenRepository {
 // PostgreSQL reads the database as it was when a statement began, and a
 // statement that waits for the lock began before the holder committed.
 //
+// That holds only under READ COMMITTED, which the transaction asks for
+// whatever the server's default_transaction_isolation: under REPEATABLE
+// READ or SERIALIZABLE the whole transaction would read the database as it
+// was when the lock statement began, and a second replica would make the
+// child again (or fail to serialize).
+//
 // The transaction belongs to ctx: database/sql rolls it back if ctx ends
 // before Commit, so ctx must outlive the whole unit of work.
 func (r *TokenRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.db.BeginTxx(ctx, nil)
+	tx, err := r.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, fmt.Errorf("beginning transaction: %w", err)
 	}
