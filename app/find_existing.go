@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -21,6 +22,9 @@ type existing struct {
 	child  domain.TokenData // as the token store holds it
 	found  bool
 	recent domain.ChildCount // counted with the last lookup; zero when the budget is unbounded
+	// cutoff is the lookups' cut-off (ChildQuery.MinExpiration): the
+	// children it passed over expire before it.
+	cutoff time.Time
 }
 
 // findExisting looks in the repository for a child that the token store
@@ -36,7 +40,7 @@ type existing struct {
 // asks the repository nothing more before it writes.
 func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (existing, error) {
 	query := req.Query(s.clock.Now(), s.lifetime)
-	var found existing
+	found := existing{cutoff: query.MinExpiration}
 	for range maxCandidates {
 		childKey, recent, err := s.lookUp(ctx, tx, query)
 		if err != nil {

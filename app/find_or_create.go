@@ -35,7 +35,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 	child := found.child
 	if !found.found {
 		if err := s.checkChildBudget(req, found.recent); err != nil {
-			return outcome{err: err}
+			return outcome{err: err, refusedBelow: found.cutoff}
 		}
 		s.yieldIfAbandoned(ctx, a)
 		if child, err = s.create(ctx, tx, req); err != nil {

@@ -18,7 +18,8 @@ import (
 // the holder's result, the child it has just read or written, without
 // reading the stores again, when that child will do for them; otherwise
 // they look for themselves. The holder's failures are shared too, unless
-// they are the holder's own.
+// they are the holder's own: its own timeout, or a refusal of a new child
+// that the waiter's own lookup might have avoided by reusing one.
 
 // holdBegin makes the next Begin wait until release is closed, telling
 // entered when it starts waiting, and then answer with f.tx.
@@ -210,6 +211,67 @@ func TestRule6WaiterSharesTheHolderFailure(t *testing.T) {
 			want := countsWith(func(c *memory.Counts) { tt.wantCounted(c); c.CacheMisses = 2 })
 			if c := f.observer.Counts(); c != want {
 				t.Fatalf("observer counts = %+v, want %+v", c, want)
+			}
+		})
+	}
+}
+
+// A refusal for a full child budget (rule 10) depends on the holder's own
+// cut-off: it came after a lookup that found no child living past it. A
+// waiter whose cut-off is earlier may reuse a child that lookup passed
+// over, and reuse is never refused, so it looks for itself; a waiter whose
+// cut-off is no earlier would find nothing more, and shares the refusal.
+func TestRule6BudgetRefusalIsSharedOnlyWithWaitersItBinds(t *testing.T) {
+	tests := []struct {
+		name           string
+		waiterLifetime time.Duration // the waiter's minimum lifetime
+		wantReuse      bool
+	}{
+		{"ShorterMinimumLifetime", 2 * time.Hour, true},
+		{"SameMinimumLifetime", 20 * time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.svc.budget = domain.ChildBudget{Max: 1, Window: time.Hour}
+			p := parent(t)
+			// 13 hours left: enough for a 2-hour minimum, not a 20-hour one.
+			old := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow.Add(-17*time.Hour), 30*time.Hour)
+			entered, release := make(chan struct{}), make(chan struct{})
+			holdBegin(f, entered, release)
+			units := 1
+			if tt.wantReuse { // the waiter's own unit of work
+				units = 2
+				f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+				f.store.EXPECT().GetByKey(gomock.Any(), old.Token.Key).Return(old, nil)
+			}
+			f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
+				func(_ context.Context, q domain.ChildQuery, _ time.Time) (ports.ChildLookup, error) {
+					found := ports.ChildLookup{Recent: domain.ChildCount{N: 1, Earliest: specNow.Add(-time.Minute)}}
+					if !old.Expires.Before(q.MinExpiration) {
+						found.Key = old.Token.Key
+					}
+					return found, nil
+				}).Times(units)
+			f.tx.EXPECT().Rollback(gomock.Any()).Return(nil).Times(units)
+
+			holder, ws := startHerd(t, f, entered,
+				func() (domain.Token, error) {
+					return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 20*time.Hour)
+				},
+				func() (domain.Token, error) {
+					return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.2", tt.waiterLifetime)
+				})
+			close(release)
+			if r := <-holder; !errors.Is(r.err, domain.ErrTooManyChildren) {
+				t.Fatalf("holder got %v, %v; want %v", r.token.Key, r.err, domain.ErrTooManyChildren)
+			}
+			r := <-ws[0]
+			switch {
+			case tt.wantReuse && (r.err != nil || r.token != old.Token):
+				t.Fatalf("waiter got %v, %v; want the child %v its own lookup finds", r.token.Key, r.err, old.Token.Key)
+			case !tt.wantReuse && !errors.Is(r.err, domain.ErrTooManyChildren):
+				t.Fatalf("waiter got %v, %v; want the holder's %v", r.token.Key, r.err, domain.ErrTooManyChildren)
 			}
 		})
 	}

@@ -19,6 +19,10 @@ type outcome struct {
 	// (rule 4) rather than in the cache or made anew.
 	fromRepository bool
 	err            error
+	// refusedBelow is set when err is a refusal of a new child (rule 10)
+	// after lookups that passed over every child expiring before it: a
+	// request with an earlier cut-off might reuse one of those.
+	refusedBelow time.Time
 }
 
 // shareable is o as the waiters may have it. A failure that came because
@@ -35,8 +39,11 @@ func shareable(ctx context.Context, o *outcome) *outcome {
 
 // takeShared reports whether req, which waited for the holder of its
 // child's lock, is answered by the holder's outcome o, and with what. A
-// failure is shared as it is: a store that failed, a parent refused a new
-// child or unknown to the repository would meet the waiter too. A child is
+// failure is shared as it is: a store that failed, a parent unknown to the
+// repository would meet the waiter too, and so would a parent refused a
+// new child, unless req's own lookup would look further than the holder's
+// did (an earlier cut-off: a shorter minimum lifetime) and might find a
+// child to reuse, which is never refused. A child is
 // shared when it passes req's own rules, with no I/O: those for a cached
 // child (rule 2), since the holder has just read or written it, or, if the
 // holder found it in the repository, those for a child found there
@@ -47,6 +54,9 @@ func shareable(ctx context.Context, o *outcome) *outcome {
 func (s *TokenCacheService) takeShared(req *domain.ChildRequest, o *outcome) (domain.Token, bool, error) {
 	switch {
 	case o == nil:
+		return domain.Token{}, false, nil
+	case o.err != nil && !o.refusedBelow.IsZero() &&
+		domain.MinimumExpiration(req.Parent, s.clock.Now(), req.MinimumLifetime, s.lifetime).Before(o.refusedBelow):
 		return domain.Token{}, false, nil
 	case o.err != nil:
 		return domain.Token{}, true, o.err
