@@ -119,8 +119,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CreationTimeout == 0 {
 		c.CreationTimeout = DefaultCreationTimeout
 	}
-	if c.TokenLifetime <= domain.MinimumLifetime {
-		return c, fmt.Errorf("token lifetime %v must be longer than %v", c.TokenLifetime, domain.MinimumLifetime)
+	// As Gafaelfawr's token_lifetime: a shorter one would leave a child
+	// less than the minimum lifetime that every delegation asks for.
+	if limit := 2 * domain.MinimumLifetime; c.TokenLifetime < limit {
+		return c, fmt.Errorf("token lifetime %v must be at least %v", c.TokenLifetime, limit)
 	}
 	if c.TokenLifetime%time.Second != 0 {
 		return c, fmt.Errorf("token lifetime %v must be whole seconds", c.TokenLifetime)

@@ -19,9 +19,18 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+func TestConfigAcceptsTwiceTheMinimumLifetime(t *testing.T) {
+	if _, _, err := InitializeInMemory(Config{TokenLifetime: 2 * domain.MinimumLifetime}); err != nil {
+		t.Fatalf("InitializeInMemory: %v", err)
+	}
+}
+
 func TestConfigRejectsOutOfRange(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"LifetimeNotAboveMinimum": {TokenLifetime: domain.MinimumLifetime},
+		// Gafaelfawr refuses under twice the minimum lifetime: below it,
+		// every child request with the default minimum would be refused.
+		"LifetimeUnderTwiceTheMinimum": {TokenLifetime: 2*domain.MinimumLifetime - time.Second},
 		"NegativeLifetime":        {TokenLifetime: -time.Hour},
 		"FractionalLifetime":      {TokenLifetime: time.Hour + time.Millisecond},
 		"NegativeCacheSize":       {CacheSize: -1},
