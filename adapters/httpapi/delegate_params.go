@@ -86,11 +86,11 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 			*b.dst = val
 		}
 	}
-	service, hasService := lookup(q, "delegate_to")
+	// An empty delegate_to is none, as in Gafaelfawr, whose checks test
+	// its truth.
+	service, _ := lookup(q, "delegate_to")
+	hasService := service != ""
 	if hasService {
-		if service == "" {
-			return p, invalidParameter("delegate_to", "Value must not be empty")
-		}
 		if !domain.VisibleName(service) {
 			return p, invalidParameter("delegate_to",
 				"Value must not hold control, format or invisible characters, nor begin or end with a space")

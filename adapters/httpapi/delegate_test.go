@@ -67,6 +67,10 @@ func TestDelegateAuthenticationOnly(t *testing.T) {
 		"neither":                        "",
 		"notebook false":                 "notebook=false",
 		"delegate_scope without service": "delegate_scope=read:all",
+		// An empty value is no value, to FastAPI's str | None as to
+		// Gafaelfawr's truth tests.
+		"delegate_to empty":                 "delegate_to=",
+		"delegate_to empty, delegate_scope": "delegate_to=&delegate_scope=read:all",
 	}
 	for name, query := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -90,6 +94,17 @@ func TestDelegateAuthenticationOnly(t *testing.T) {
 			}
 		})
 	}
+	t.Run("notebook with delegate_to empty", func(t *testing.T) {
+		f := newFixture(t, options{})
+		parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+		resp, body := f.delegate(t, parent, "notebook=true&delegate_to=")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status = %d, want 200; body %s", resp.StatusCode, body)
+		}
+		if child := f.childData(t, resp); child.Type != domain.TokenTypeNotebook {
+			t.Errorf("child = %s, want a notebook token", child.Type)
+		}
+	})
 	t.Run("delegate_scope with notebook", func(t *testing.T) {
 		f := newFixture(t, options{})
 		parent := f.mintParent(t, "alice", parentScopes, time.Hour)
@@ -196,7 +211,6 @@ func TestDelegateUnprocessable(t *testing.T) {
 		{"minimum_lifetime 299", "delegate_to=portal&minimum_lifetime=299", "minimum_lifetime"},
 		{"minimum_lifetime 1 without a child", "minimum_lifetime=1", "minimum_lifetime"},
 		{"notebook not a boolean", "notebook=maybe", "notebook"},
-		{"delegate_to empty", "delegate_to=", "delegate_to"},
 		{"delegate_scope malformed", "delegate_to=portal&delegate_scope=read%20all", "delegate_scope"},
 		{"scope malformed", "scope=read%20all", "scope"},
 		{"scope a comma list", "scope=read:all,exec:notebook", "scope"},
