@@ -56,7 +56,7 @@ func TestRule10ChildrenCountedWithTheLookupBeforeWriting(t *testing.T) {
 			f.repo.EXPECT().Begin(gomock.Any(), lock).Return(f.tx, nil)
 			wantQuery := domain.ChildQuery{
 				ParentKey: p.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
-				Scopes: []string{"read:all"}, MinExpiration: specNow.Add(specLifetime / 2),
+				Scopes: []string{"read:all"}, MinExpiration: specLifeFrom.Add(specLifetime / 2),
 			}
 			lookUp := f.tx.EXPECT().LookUpChild(gomock.Any(), wantQuery, tt.wantSince).
 				Return(ports.ChildLookup{Recent: domain.ChildCount{N: tt.counted, Earliest: specNow.Add(-time.Minute)}}, nil)

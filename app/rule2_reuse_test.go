@@ -134,7 +134,13 @@ func TestRule2PastHalfLifeIsReplaced(t *testing.T) {
 		t.Fatalf("just before half-life = %v, %v; want the cached child", got.Key, err)
 	}
 
-	f.clock.Advance(time.Second) // under half left (the child was created 0.5 s before now)
+	f.clock.Advance(time.Second) // half left to the second, as Gafaelfawr counts it: still enough
+	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(child, nil)
+	if got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil || got != child.Token {
+		t.Fatalf("at half-life in whole seconds = %v, %v; want the cached child", got.Key, err)
+	}
+
+	f.clock.Advance(time.Second) // under half left
 	f.store.EXPECT().Get(gomock.Any(), child.Token).Return(child, nil)
 	f.expectReplaced(t, child.Token, func() (domain.Token, error) {
 		return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)

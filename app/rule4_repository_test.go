@@ -28,7 +28,7 @@ func TestRule4LookupQueryForInternalToken(t *testing.T) {
 		Type:          domain.TokenTypeInternal,
 		Service:       "portal",
 		Scopes:        []string{"read:all", "read:tap"},
-		MinExpiration: specNow.Add(specLifetime / 2),
+		MinExpiration: specLifeFrom.Add(specLifetime / 2),
 	}
 	wantLock := domain.InternalCacheKey(p, "portal", want.Scopes)
 	f.repo.EXPECT().Begin(gomock.Any(), wantLock).Return(f.tx, nil)
@@ -59,7 +59,7 @@ func TestRule4LookupQueryUsesMinimumLifetime(t *testing.T) {
 		ParentKey:     p.Token.Key,
 		Type:          domain.TokenTypeNotebook,
 		Scopes:        p.Scopes,
-		MinExpiration: specNow.Add(3 * time.Hour),
+		MinExpiration: specLifeFrom.Add(3 * time.Hour),
 	}
 	f.repo.EXPECT().Begin(gomock.Any(), domain.NotebookCacheKey(p)).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), want).Return(child.Token.Key, nil)

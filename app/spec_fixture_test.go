@@ -26,6 +26,10 @@ const specLifetime = 24 * time.Hour
 
 var specNow = time.Date(2026, 11, 28, 12, 0, 0, 500_000_000, time.UTC)
 
+// specLifeFrom is specNow in whole seconds, from which the rules measure
+// life left, as Gafaelfawr does.
+var specLifeFrom = specNow.Truncate(time.Second)
+
 type fixture struct {
 	ctrl     *gomock.Controller
 	store    *mocks.MockTokenStore

@@ -102,11 +102,10 @@ func (r *ChildRequest) Validate(now time.Time, tokenLifetime time.Duration) erro
 	// The parent's life is measured to the latest expiry a child can get,
 	// so that a request accepted here can always be met by a child.
 	if capped := childCap(r.Parent); !capped.IsZero() {
-		left := capped.Sub(now)
-		if left < time.Second {
+		if capped.Sub(now) < time.Second {
 			return fmt.Errorf("%w: parent token has expired or expires within a second", ErrInvalidToken)
 		}
-		if r.MinimumLifetime > 0 && left < r.MinimumLifetime {
+		if left := capped.Sub(lifeFrom(now)); r.MinimumLifetime > 0 && left < r.MinimumLifetime {
 			return fmt.Errorf("%w: parent token expires in %v, before the minimum lifetime %v",
 				ErrInsufficientLifetime, left.Truncate(time.Second), r.MinimumLifetime)
 		}

@@ -97,9 +97,9 @@ func TestFractionalParentExpiryUsesTheChildCap(t *testing.T) {
 		}
 	})
 	t.Run("InsufficientLifetime", func(t *testing.T) {
-		// The parent outlives the minimum by 0.7 s, but no child can.
-		req := domain.NewNotebookRequest(p, "192.0.2.1", time.Hour)
-		if err := req.Validate(testNow.Add(time.Millisecond), testLifetime); !errors.Is(err, domain.ErrInsufficientLifetime) {
+		// The parent outlives the minimum by 0.2 s, but no child can.
+		req := domain.NewNotebookRequest(p, "192.0.2.1", time.Hour+500*time.Millisecond)
+		if err := req.Validate(testNow, testLifetime); !errors.Is(err, domain.ErrInsufficientLifetime) {
 			t.Fatalf("err = %v, want ErrInsufficientLifetime", err)
 		}
 	})

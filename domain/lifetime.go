@@ -43,16 +43,27 @@ func capAt(parentExpires time.Time) time.Time {
 	return parentExpires.UTC().Truncate(time.Second)
 }
 
+// lifeFrom is the time from which the rules measure a token's life left
+// against a minimum: now rounded down to whole seconds, as Gafaelfawr
+// measures it (datetime.now().replace(microsecond=0)), so that no child it
+// would reuse is replaced, and no parent it accepts refused, in the last
+// fraction of a second before its cut-off. Whether a token has expired at
+// all is still judged at now itself.
+func lifeFrom(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Second)
+}
+
 // MinimumExpiration is the earliest expiry an existing child may have to be
-// reused from the repository: now plus minimumLifetime, or plus half the
-// token lifetime when minimumLifetime is zero, capped at the latest expiry
-// a child of parent can have (ChildTimes).
+// reused from the repository: now (in whole seconds, see lifeFrom) plus
+// minimumLifetime, or plus half the token lifetime when minimumLifetime is
+// zero, capped at the latest expiry a child of parent can have
+// (ChildTimes).
 func MinimumExpiration(parent TokenData, now time.Time, minimumLifetime, tokenLifetime time.Duration) time.Time {
 	want := minimumLifetime
 	if want == 0 {
 		want = tokenLifetime / 2
 	}
-	min := now.UTC().Add(want)
+	min := lifeFrom(now).Add(want)
 	if capped := childCap(parent); !capped.IsZero() && capped.Before(min) {
 		min = capped
 	}
@@ -60,8 +71,9 @@ func MinimumExpiration(parent TokenData, now time.Time, minimumLifetime, tokenLi
 }
 
 // HasEnoughLife reports whether a cached child may still be handed out at
-// now. A child that never expires always may. Otherwise it needs at least
-// minimumLifetime left when that is set, else at least half of its own
+// now. A child that never expires always may; one that has expired never
+// may. Otherwise it needs, measured in whole seconds (see lifeFrom), at
+// least minimumLifetime left when that is set, else at least half of its own
 // lifetime left, unless its expiry is already bestExpiry, the latest any new
 // child could get, in which case replacing it would gain nothing. (A child
 // found in the repository needs only to meet the lookup's cut-off,
@@ -76,10 +88,10 @@ func hasEnoughLife(created, expires, now time.Time, minimumLifetime time.Duratio
 	if expires.IsZero() {
 		return true
 	}
-	remaining := expires.Sub(now)
-	if remaining <= 0 {
+	if !now.Before(expires) {
 		return false
 	}
+	remaining := expires.Sub(lifeFrom(now))
 	if minimumLifetime > 0 {
 		return remaining >= minimumLifetime
 	}

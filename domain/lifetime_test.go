@@ -169,8 +169,13 @@ func TestHasEnoughLife(t *testing.T) {
 		{name: "exactly half left", expires: expires, now: halfLife, bestExpiry: unreachable, want: true},
 		{name: "a second under half left", expires: expires, now: halfLife.Add(time.Second),
 			bestExpiry: unreachable, want: false},
+		// Life left is measured in whole seconds, as Gafaelfawr measures it.
 		{name: "a nanosecond under half left", expires: expires, now: halfLife.Add(time.Nanosecond),
+			bestExpiry: unreachable, want: true},
+		{name: "a second and a nanosecond under half left", expires: expires, now: halfLife.Add(time.Second + time.Nanosecond),
 			bestExpiry: unreachable, want: false},
+		{name: "a nanosecond before it expires", expires: expires, now: expires.Add(-time.Nanosecond),
+			bestExpiry: expires, want: true},
 		{name: "expires now", expires: expires, now: expires, bestExpiry: unreachable, want: false},
 		{name: "expired", expires: expires, now: expires.Add(time.Second), bestExpiry: unreachable, want: false},
 		{name: "expires now, at the best expiry", expires: expires, now: expires, bestExpiry: expires, want: false},
@@ -222,5 +227,35 @@ func assertUTC(t *testing.T, what string, got, want time.Time) {
 	}
 	if got.Nanosecond() != 0 {
 		t.Errorf("%s = %v has a fraction of a second", what, got)
+	}
+}
+
+// Gafaelfawr measures a token's life left from now rounded down to whole
+// seconds (datetime.now().replace(microsecond=0)): in the cache's reuse
+// rule, in the repository lookup's cut-off and in the ingress's check of
+// the parent. So does every rule here, or a child Gafaelfawr would still
+// reuse would be replaced, or a parent it accepts refused, in the last
+// fraction of a second before its cut-off.
+func TestLifeLeftIsMeasuredInWholeSecondsAsGafaelfawrMeasuresIt(t *testing.T) {
+	const minimum = domain.MinimumLifetime
+	// A child and a parent with exactly the minimum left at testNow,
+	// asked about 0.6 s later: still the minimum, in whole seconds.
+	later := testNow.Add(600 * time.Millisecond)
+	expires := testNow.Add(minimum)
+
+	if !domain.HasEnoughLife(domain.TokenData{Created: expires.Add(-testLifetime), Expires: expires},
+		later, minimum, expires.Add(time.Hour)) {
+		t.Error("HasEnoughLife = false, want true: Gafaelfawr still reuses the cached child")
+	}
+	parent := domain.TokenData{Expires: testNow.Add(2 * testLifetime)}
+	if got, want := domain.MinimumExpiration(parent, later, time.Hour, testLifetime), testNow.Add(time.Hour); !got.Equal(want) {
+		t.Errorf("MinimumExpiration = %v, want %v, the cut-off Gafaelfawr looks up children with", got, want)
+	}
+
+	p := testParent(t)
+	p.Expires = expires
+	req := domain.NewNotebookRequest(p, "192.0.2.1", minimum)
+	if err := req.Validate(later, testLifetime); err != nil {
+		t.Errorf("Validate = %v, want nil: Gafaelfawr accepts the parent", err)
 	}
 }

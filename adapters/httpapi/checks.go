@@ -32,12 +32,13 @@ func (h *delegateHandler) checkMaximumLifetime(minimum time.Duration) *problem {
 // checkRemainingLifetime refuses a parent that expires within the minimum
 // lifetime, also when no child is asked for, as check_lifetime does. The
 // parent's expiry is taken in whole seconds, as the service takes it for
-// a child's cap, so that the two agree on every parent.
+// a child's cap, and so is now, as Gafaelfawr and the service take it, so
+// that the three agree on every parent.
 func (h *delegateHandler) checkRemainingLifetime(parent domain.TokenData, minimum time.Duration) *problem {
 	if minimum == 0 || parent.Expires.IsZero() {
 		return nil
 	}
-	left := parent.Expires.UTC().Truncate(time.Second).Sub(h.clock.Now())
+	left := parent.Expires.UTC().Truncate(time.Second).Sub(h.clock.Now().UTC().Truncate(time.Second))
 	if left >= minimum {
 		return nil
 	}

@@ -47,16 +47,20 @@ func TestRemainingLifetime(t *testing.T) {
 	tests := []struct {
 		name     string
 		lifetime time.Duration // of the parent
+		after    time.Duration // from its minting to the request
 		query    string
 		ok       bool
 	}{
-		{"notebook, 4 minutes left", 4 * time.Minute, "notebook=true", false},
-		{"internal, 4 minutes left", 4 * time.Minute, "delegate_to=portal", false},
-		{"notebook, 5 minutes left", 5 * time.Minute, "notebook=true", true},
-		{"authentication only, 4 minutes left", 4 * time.Minute, "", true},
-		{"authentication only, minimum 600, 9 minutes left", 9 * time.Minute, "minimum_lifetime=600", false},
-		{"authentication only, minimum 600, 10 minutes left", 10 * time.Minute, "minimum_lifetime=600", true},
-		{"a parent that never expires", 0, "notebook=true&minimum_lifetime=86400", true},
+		{"notebook, 4 minutes left", 4 * time.Minute, 0, "notebook=true", false},
+		{"internal, 4 minutes left", 4 * time.Minute, 0, "delegate_to=portal", false},
+		{"notebook, 5 minutes left", 5 * time.Minute, 0, "notebook=true", true},
+		// Gafaelfawr measures from now in whole seconds.
+		{"notebook, 5 minutes left less 0.6 s", 5 * time.Minute, 600 * time.Millisecond, "notebook=true", true},
+		{"notebook, 5 minutes left less 1 s", 5 * time.Minute, time.Second, "notebook=true", false},
+		{"authentication only, 4 minutes left", 4 * time.Minute, 0, "", true},
+		{"authentication only, minimum 600, 9 minutes left", 9 * time.Minute, 0, "minimum_lifetime=600", false},
+		{"authentication only, minimum 600, 10 minutes left", 10 * time.Minute, 0, "minimum_lifetime=600", true},
+		{"a parent that never expires", 0, 0, "notebook=true&minimum_lifetime=86400", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +70,7 @@ func TestRemainingLifetime(t *testing.T) {
 					d.Expires = time.Time{}
 				}
 			})
+			f.clock.Advance(tt.after)
 			resp, body := f.delegate(t, parent, tt.query)
 			if tt.ok {
 				if resp.StatusCode != http.StatusOK {
