@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"net/http"
 	"strings"
 	"unicode"
@@ -138,23 +137,30 @@ func stateCookie(h http.Header) (string, bool) {
 // cutSpace splits s at its first run of white space, as Python's
 // str.split(None, 1) does.
 func cutSpace(s string) (before, after string, found bool) {
-	i := strings.IndexFunc(s, unicode.IsSpace)
+	i := strings.IndexFunc(s, isPythonSpace)
 	if i < 0 {
 		return s, "", false
 	}
-	return s[:i], strings.TrimLeftFunc(s[i:], unicode.IsSpace), true
+	return s[:i], strings.TrimLeftFunc(s[i:], isPythonSpace), true
+}
+
+// isPythonSpace is Python's str.isspace for one character: Unicode's white
+// space, as unicode.IsSpace, and also the information separators U+001C
+// to U+001F.
+func isPythonSpace(r rune) bool {
+	return unicode.IsSpace(r) || '\x1c' <= r && r <= '\x1f'
 }
 
 // basicCredentials decodes a Basic credential into exactly one user and
 // one password, as parse_authorization does: base64 read as leniently as
-// Python's b64decode (see decodeBase64), UTF-8, white space trimmed, and
-// exactly one colon.
+// Python's b64decode (see decodeBase64), UTF-8, white space trimmed as
+// str.strip trims it, and exactly one colon.
 func basicCredentials(blob string) (user, password string, ok bool) {
 	raw, ok := decodeBase64(blob)
 	if !ok || !utf8.Valid(raw) {
 		return "", "", false
 	}
-	user, password, ok = strings.Cut(strings.TrimSpace(string(raw)), ":")
+	user, password, ok = strings.Cut(strings.TrimFunc(string(raw), isPythonSpace), ":")
 	if !ok || strings.Contains(password, ":") {
 		return "", "", false
 	}
@@ -162,26 +168,63 @@ func basicCredentials(blob string) (user, password string, ok bool) {
 }
 
 // decodeBase64 decodes standard base64 as Python's base64.b64decode does
-// without validate: characters outside the alphabet are dropped, decoding
-// stops at the first "=", and the padding must make a whole quantum.
+// without validate (binascii.a2b_base64, not strict): a string that is not
+// all ASCII is refused; other characters outside the alphabet are skipped;
+// "=" ends the input once it completes a quantum of four characters (what
+// follows is ignored) and is skipped anywhere else; and the data must end
+// on a whole quantum.
 func decodeBase64(s string) ([]byte, bool) {
-	kept := make([]byte, 0, len(s))
+	out := make([]byte, 0, len(s)*3/4)
+	var quad, pads int // characters of the quantum so far; "=" since the last of them
+	var left byte      // the bits of the quantum not yet written out
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' {
-			kept = append(kept, c)
+		if c >= utf8.RuneSelf {
+			return nil, false
 		}
+		if c == '=' {
+			if pads++; quad >= 2 && quad+pads >= 4 {
+				return out, true
+			}
+			continue
+		}
+		v, ok := base64Value(c)
+		if !ok {
+			continue
+		}
+		pads = 0
+		switch quad {
+		case 0:
+			left = v
+		case 1:
+			out = append(out, left<<2|v>>4)
+			left = v & 0x0f
+		case 2:
+			out = append(out, left<<4|v>>2)
+			left = v & 0x03
+		case 3:
+			out = append(out, left<<6|v)
+		}
+		quad = (quad + 1) % 4
 	}
-	data, rest, padded := strings.Cut(string(kept), "=")
-	padding := 0
-	if padded {
-		padding = 1 + len(rest) - len(strings.TrimLeft(rest, "="))
+	return out, quad == 0
+}
+
+// base64Value is the value of c in the standard base64 alphabet.
+func base64Value(c byte) (byte, bool) {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c - 'A', true
+	case 'a' <= c && c <= 'z':
+		return c - 'a' + 26, true
+	case '0' <= c && c <= '9':
+		return c - '0' + 52, true
+	case c == '+':
+		return 62, true
+	case c == '/':
+		return 63, true
 	}
-	if missing := (4 - len(data)%4) % 4; missing > padding || len(data)%4 == 1 {
-		return nil, false
-	}
-	raw, err := base64.RawStdEncoding.DecodeString(data)
-	return raw, err == nil
+	return 0, false
 }
 
 // looksLikeToken is Gafaelfawr's Token.is_token (models/token.py): "gt-",
