@@ -31,9 +31,9 @@ func TestConfigRejectsOutOfRange(t *testing.T) {
 		// Gafaelfawr refuses under twice the minimum lifetime: below it,
 		// every child request with the default minimum would be refused.
 		"LifetimeUnderTwiceTheMinimum": {TokenLifetime: 2*domain.MinimumLifetime - time.Second},
-		"NegativeLifetime":        {TokenLifetime: -time.Hour},
-		"FractionalLifetime":      {TokenLifetime: time.Hour + time.Millisecond},
-		"NegativeCacheSize":       {CacheSize: -1},
+		"NegativeLifetime":             {TokenLifetime: -time.Hour},
+		"FractionalLifetime":           {TokenLifetime: time.Hour + time.Millisecond},
+		"NegativeCacheSize":            {CacheSize: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, _, err := InitializeInMemory(cfg); err == nil {
