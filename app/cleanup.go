@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -53,8 +55,10 @@ type leftover struct {
 	key string
 	// mayBeRecorded is set when a commit of its rows failed in a way that
 	// may have taken effect: then it is deleted only once the repository
-	// says it has no row, and kept if it has one.
+	// says it has no row, and kept if it has one. lock names the
+	// repository lock its creation held (see recorded).
 	mayBeRecorded bool
+	lock          domain.CacheKey
 }
 
 // cleaner deletes leftovers from the token store, queueing those it cannot
@@ -106,23 +110,39 @@ func (c *cleaner) discard(ctx context.Context, key string) {
 	c.enqueue(ctx, leftover{key: key}, err)
 }
 
-// settleLater queues the child with that key, whose commit may or may not
-// have taken effect, to be kept if the repository has its row and deleted
-// otherwise. why is the error that left it unsettled.
-func (c *cleaner) settleLater(ctx context.Context, key string, why error) {
-	c.enqueue(ctx, leftover{key: key, mayBeRecorded: true}, why)
+// settleLater queues the child with that key, created under the repository
+// lock named by lock, whose commit may or may not have taken effect, to be
+// kept if the repository has its row and deleted otherwise. why is the
+// error that left it unsettled.
+func (c *cleaner) settleLater(ctx context.Context, lock domain.CacheKey, key string, why error) {
+	c.enqueue(ctx, leftover{key: key, mayBeRecorded: true, lock: lock}, why)
 }
 
 // settle makes one attempt at l within ctx: it reports whether l is
 // settled (deleted, or recorded and so to be kept) and, if not, why.
 func (c *cleaner) settle(ctx context.Context, l leftover) (kept bool, err error) {
 	if l.mayBeRecorded {
-		recorded, err := c.repo.TokenExists(ctx, l.key)
+		recorded, err := c.recorded(ctx, l.lock, l.key)
 		if err != nil || recorded {
 			return recorded, err
 		}
 	}
 	return false, c.store.Delete(ctx, l.key)
+}
+
+// recorded reports whether the row of the token with that key, created
+// under the repository lock named by lock, is committed. A commit whose
+// answer was lost may still be under way (waiting for its flush, or for a
+// synchronous standby), its rows invisible until it ends, and "no row yet"
+// is not "never": so it asks only once it holds that lock, which the
+// creation's unit of work keeps until it has ended, one way or the other.
+func (c *cleaner) recorded(ctx context.Context, lock domain.CacheKey, key string) (bool, error) {
+	tx, err := c.repo.Begin(ctx, lock)
+	if err != nil {
+		return false, fmt.Errorf("waiting for the creation of token %s to end: %w", key, err)
+	}
+	defer rollbackBriefly(ctx, tx, c.logger)
+	return c.repo.TokenExists(ctx, key)
 }
 
 // enqueue queues l for the worker, starting it if need be. After close, or

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/mocks"
 )
 
 // The clean-up after a failed creation cannot be skipped because of how the
@@ -116,12 +117,45 @@ func TestCleanupThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
 	}
 }
 
+// A commit still under way keeps the child's repository lock until it
+// ends; while the lock cannot be had, nothing is decided, and the
+// clean-up tries again later.
+func TestUnsettledCommitWaitsForItsLock(t *testing.T) {
+	f := newFixture(t)
+	f.expectNoExisting()
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	settle := mocks.NewMockRepositoryTx(f.ctrl)
+	gomock.InOrder(
+		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(nil, fmt.Errorf("waiting for repository lock: %w", context.DeadlineExceeded)),
+		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(settle, nil),
+		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, nil),
+		settle.EXPECT().Rollback(gomock.Any()).Return(nil),
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil),
+	)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errors.Is(err, errUnreachable) {
+		t.Fatalf("err = %v, want the commit's %v", err, errUnreachable)
+	}
+	if n := f.svc.PendingCleanups(); n != 1 {
+		t.Fatalf("PendingCleanups = %d, want 1: nothing can be decided while the lock is held", n)
+	}
+	if err := f.svc.DrainCleanups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Close() // no more logging
+	if logs := f.logs.String(); !strings.Contains(logs, "waiting for the creation of token") {
+		t.Errorf("the log does not say why the clean-up waited: %s", logs)
+	}
+}
+
 func TestUnsettledCommitIsKeptWhenTheRowTurnsUp(t *testing.T) {
 	f := newFixture(t)
 	f.expectNoExisting()
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
+	f.expectSettlementLocks(2)
 	gomock.InOrder(
 		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, errUnreachable),
 		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(true, nil),

@@ -38,7 +38,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 			return outcome{err: err, refusedBelow: found.cutoff}
 		}
 		s.yieldIfAbandoned(ctx, a)
-		if child, err = s.create(ctx, tx, req); err != nil {
+		if child, err = s.create(ctx, tx, req, key); err != nil {
 			return outcome{err: err}
 		}
 	}
@@ -52,8 +52,8 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 // store never held; the rows are invisible to everyone else until then.
 // If either write or the commit fails, the child is cleaned up from the
 // token store, even if ctx has ended, so that nothing half-made is left
-// behind (see cleaner).
-func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (domain.TokenData, error) {
+// behind (see cleaner). tx holds the repository lock named by key.
+func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest, key domain.CacheKey) (domain.TokenData, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
 		return domain.TokenData{}, err
@@ -69,7 +69,7 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 		return domain.TokenData{}, s.storeFailed(ctx, "token_store.store",
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, storeErr))
 	}
-	if err := s.record(ctx, tx, rec, addErr); err != nil && !s.keepUnrecorded(ctx, err, token.Key) {
+	if err := s.record(ctx, tx, rec, addErr); err != nil && !s.keepUnrecorded(ctx, err, key, token.Key) {
 		return domain.TokenData{}, err
 	}
 	s.observer.ChildCreated(child.Type)
@@ -142,14 +142,19 @@ func alongside(do func() error) (wait func() error) {
 	}
 }
 
-// rollback ends tx if it is still open. It runs even when ctx has ended,
-// so that the repository lock is released at once, but briefly: a
-// repository that stopped answering must not hold the work.
+// rollback ends tx if it is still open (see rollbackBriefly).
 func (s *TokenCacheService) rollback(ctx context.Context, tx ports.RepositoryTx) {
+	rollbackBriefly(ctx, tx, s.logger)
+}
+
+// rollbackBriefly ends tx if it is still open. It runs even when ctx has
+// ended, so that the repository lock is released at once, but briefly: a
+// repository that stopped answering must not hold the work.
+func rollbackBriefly(ctx context.Context, tx ports.RepositoryTx, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupAttempt)
 	defer cancel()
 	if err := tx.Rollback(ctx); err != nil {
-		s.logger.WarnContext(ctx, "cannot roll back repository work", slog.String("error", err.Error()))
+		logger.WarnContext(ctx, "cannot roll back repository work", slog.String("error", err.Error()))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,6 +152,94 @@ func (tx lostCommitTx) Commit(ctx context.Context) error {
 		return err
 	}
 	return errors.New("read tcp 127.0.0.1:5432: connection reset by peer")
+}
+
+// slowCommitRepository is the real repository, except that each commit
+// reports failure at once and takes effect a little later, as when a
+// connection drops while the server waits to flush the commit or for a
+// synchronous standby: the server finishes it whatever the client does.
+// Its units of work outlive their context, as the server's transaction
+// outlives the client's.
+type slowCommitRepository struct {
+	ports.TokenRepository
+	delay     time.Duration
+	committed sync.WaitGroup
+}
+
+func (r *slowCommitRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.Begin(context.WithoutCancel(ctx), lock)
+	return &slowCommitTx{RepositoryTx: tx, repo: r}, err
+}
+
+type slowCommitTx struct {
+	ports.RepositoryTx
+	repo     *slowCommitRepository
+	detached bool // the commit is the server's now
+}
+
+func (tx *slowCommitTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, error) {
+	return tx.RepositoryTx.FindChild(context.WithoutCancel(ctx), q)
+}
+
+func (tx *slowCommitTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+	return tx.RepositoryTx.LookUpChild(context.WithoutCancel(ctx), q, since)
+}
+
+func (tx *slowCommitTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
+	return tx.RepositoryTx.AddToken(context.WithoutCancel(ctx), rec)
+}
+
+func (tx *slowCommitTx) Commit(ctx context.Context) error {
+	tx.detached = true
+	tx.repo.committed.Add(1)
+	go func() {
+		defer tx.repo.committed.Done()
+		time.Sleep(tx.repo.delay)
+		if err := tx.RepositoryTx.Commit(context.Background()); err != nil {
+			panic(err)
+		}
+	}()
+	return errors.New("read tcp 127.0.0.1:5432: i/o timeout")
+}
+
+func (tx *slowCommitTx) Rollback(ctx context.Context) error {
+	if tx.detached {
+		return nil
+	}
+	return tx.RepositoryTx.Rollback(ctx)
+}
+
+// A commit whose answer was lost may still be under way, invisible until it
+// ends. The service must not take "no row yet" for "never recorded" and
+// delete the child from Redis while its rows are about to be committed.
+func TestIntegrationCommitStillUnderWayIsNotTakenForLost(t *testing.T) {
+	t.Parallel()
+	e := newRealEnv(t)
+	p := e.addParent(t, 7*24*time.Hour)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	caches, err := app.ProvideMemoryCaches(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := &slowCommitRepository{TokenRepository: postgres.NewTokenRepository(e.db, logger), delay: 200 * time.Millisecond}
+	svc, err := app.NewTokenCacheService(e.cfg, e.store, repo, caches, memory.SystemClock{}, memory.NewObserver(), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	repo.committed.Wait()
+	if err := svc.DrainCleanups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.children(t, p.Token.Key); n != 1 {
+		t.Fatalf("%d child rows, want the 1 committed", n)
+	}
+	if err != nil {
+		t.Fatalf("a commit that took effect failed the request: %v", err)
+	}
+	if _, err := e.store.Get(context.Background(), child); err != nil {
+		t.Fatalf("the child's rows are committed but Redis no longer holds it: %v", err)
+	}
 }
 
 func TestIntegrationLostCommitAnswerKeepsChildInBothStores(t *testing.T) {

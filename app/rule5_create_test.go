@@ -12,6 +12,7 @@ import (
 	"github.com/golang/mock/gomock"
 
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/mocks"
 )
 
 // Rule 5: a new child is written to the token store and, at the same time,
@@ -340,9 +341,21 @@ func TestRule5CancelledMidwayRollsBackOnLiveContext(t *testing.T) {
 	}
 }
 
-// expectCommitSettled expects the service to ask, on a live context, whether
-// a failed commit took effect, and answers committed.
+// expectSettlementLocks expects n units of work that only take the child's
+// repository lock and let it go: the service asks whether a failed commit
+// took effect only once it holds the lock the commit's unit held, which
+// that unit keeps until it has ended.
+func (f *fixture) expectSettlementLocks(n int) {
+	tx := mocks.NewMockRepositoryTx(f.ctrl)
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(tx, nil).Times(n)
+	tx.EXPECT().Rollback(gomock.Any()).Return(nil).Times(n)
+}
+
+// expectCommitSettled expects the service to ask, on a live context and
+// holding the child's lock, whether a failed commit took effect, and
+// answers committed.
 func (f *fixture) expectCommitSettled(committed bool) {
+	f.expectSettlementLocks(1)
 	f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ string) (bool, error) {
 		if err := ctx.Err(); err != nil {
 			return false, err
@@ -361,14 +374,21 @@ func TestRule5CommitAnswerLostButCommittedKeepsTheToken(t *testing.T) {
 	})
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
-	f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) (bool, error) {
-		if key != stored.Token.Key {
-			t.Errorf("asked about %s, want the new child %s", key, stored.Token.Key)
-		}
-		return true, nil
-	})
+	p := parent(t)
+	// Asked once the commit's own unit of work has let the child's lock go.
+	settle := mocks.NewMockRepositoryTx(f.ctrl)
+	gomock.InOrder(
+		f.repo.EXPECT().Begin(gomock.Any(), domain.NotebookCacheKey(p)).Return(settle, nil),
+		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) (bool, error) {
+			if key != stored.Token.Key {
+				t.Errorf("asked about %s, want the new child %s", key, stored.Token.Key)
+			}
+			return true, nil
+		}),
+		settle.EXPECT().Rollback(gomock.Any()).Return(nil),
+	)
 	// No Delete: the child is in both stores.
-	got, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
+	got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
 	if err != nil || got != stored.Token {
 		t.Fatalf("got %v, %v; want the recorded child", got.Key, err)
 	}
@@ -382,6 +402,7 @@ func TestRule5CommitOutcomeUnknownDeletesTheToken(t *testing.T) {
 	f.expectStoredThenDeleted(t, func() {
 		f.tx.EXPECT().Commit(gomock.Any()).Return(errUnreachable)
 		// Settled in the background once the repository answers.
+		f.expectSettlementLocks(2)
 		gomock.InOrder(
 			f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, errUnreachable),
 			f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, nil),
