@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -25,8 +26,10 @@ func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
 	}
 	// One transaction makes the migration all or nothing, and the
 	// transaction-scoped lock is released when it ends, even if ctx is
-	// cancelled, so no pooled connection keeps holding it.
-	tx, err := db.BeginTxx(ctx, nil)
+	// cancelled, so no pooled connection keeps holding it. It reads at
+	// READ COMMITTED whatever the server's default, so that a migrator
+	// that waited for the lock sees what the one before it created.
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("migrating: beginning transaction: %w", err)
 	}

@@ -170,28 +170,40 @@ func TestMigrateTwice(t *testing.T) {
 	}
 }
 
+// Migrators take turns whatever the server's default isolation level:
+// under repeatable read or serializable, one that waited for the lock
+// would read the database as it was before the first had committed, and
+// create the schema again.
 func TestMigrateConcurrently(t *testing.T) {
 	t.Parallel()
-	// Separate pools stand in for separate processes starting together.
-	dbURL := mustCreateScratchDB(t)
-	const n = 4
-	dbs := make([]*sqlx.DB, n)
-	for i := range dbs {
-		dbs[i] = mustOpenURL(t, dbURL)
-	}
-	start := make(chan struct{})
-	errs := make(chan error, n)
-	for _, db := range dbs {
-		go func() {
-			<-start
-			errs <- Migrate(context.Background(), db)
-		}()
-	}
-	close(start)
-	for range n {
-		if err := <-errs; err != nil {
-			t.Errorf("concurrent Migrate: %v", err)
-		}
+	for _, isolation := range []string{"", "repeatable read", "serializable"} {
+		t.Run("default_transaction_isolation="+isolation, func(t *testing.T) {
+			t.Parallel()
+			// Separate pools stand in for separate processes starting together.
+			dbURL := mustCreateScratchDB(t)
+			if isolation != "" {
+				dbURL = withParams(t, dbURL, map[string]string{"default_transaction_isolation": isolation})
+			}
+			const n = 4
+			dbs := make([]*sqlx.DB, n)
+			for i := range dbs {
+				dbs[i] = mustOpenURL(t, dbURL)
+			}
+			start := make(chan struct{})
+			errs := make(chan error, n)
+			for _, db := range dbs {
+				go func() {
+					<-start
+					errs <- Migrate(context.Background(), db)
+				}()
+			}
+			close(start)
+			for range n {
+				if err := <-errs; err != nil {
+					t.Errorf("concurrent Migrate: %v", err)
+				}
+			}
+		})
 	}
 }
 
