@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -25,6 +26,10 @@ type sessionRequest struct {
 func (r sessionRequest) validate() error {
 	if r.username == "" {
 		return errors.New("a username is required")
+	}
+	// Every delegation refuses a parent with any other name.
+	if !domain.VisibleName(r.username) || utf8.RuneCountInString(r.username) > domain.MaxNameLength {
+		return fmt.Errorf("the username is longer than %d characters or is not visible (control, format or invisible characters, or a space at either end)", domain.MaxNameLength)
 	}
 	for _, s := range r.scopes {
 		if !domain.ValidScope(s) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,10 +76,14 @@ func TestMintSessionDeletesTheTokenWhenItCannotBeRecorded(t *testing.T) {
 
 func TestMintSessionRefusesBadRequests(t *testing.T) {
 	tests := map[string]sessionRequest{
-		"no username":        {lifetime: time.Hour},
-		"bad scope":          {username: "alice", scopes: []string{"read all"}, lifetime: time.Hour},
-		"zero lifetime":      {username: "alice"},
-		"fractional seconds": {username: "alice", lifetime: 1500 * time.Millisecond},
+		"no username": {lifetime: time.Hour},
+		// Names every delegation would refuse (the input guard).
+		"username ending in a space": {username: "bob ", lifetime: time.Hour},
+		"username with a control":    {username: "bo\x07b", lifetime: time.Hour},
+		"username too long":          {username: strings.Repeat("b", domain.MaxNameLength+1), lifetime: time.Hour},
+		"bad scope":                  {username: "alice", scopes: []string{"read all"}, lifetime: time.Hour},
+		"zero lifetime":              {username: "alice"},
+		"fractional seconds":         {username: "alice", lifetime: 1500 * time.Millisecond},
 	}
 	for name, req := range tests {
 		t.Run(name, func(t *testing.T) {
