@@ -42,7 +42,7 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.databaseConnections, "database-max-connections", app.DefaultDatabaseMaxConnections,
 		"most PostgreSQL connections open at once; requests wait for one within their timeout")
 	fs.IntVar(&l.maxChildrenPerParent, "max-children-per-parent", app.DefaultMaxChildrenPerParent,
-		"most new children one parent may create within --children-window (negative: no bound)")
+		"most new children one parent may create within --children-window (negative: no bound; not 0)")
 	fs.DurationVar(&l.childrenWindow, "children-window", app.DefaultChildrenWindow,
 		"the window of --max-children-per-parent")
 	fs.DurationVar(&l.creationTimeout, "creation-timeout", app.DefaultCreationTimeout,
@@ -59,6 +59,9 @@ func (l *limitFlags) check(requestTimeout time.Duration) error {
 		return usageError("--read-header-timeout, --idle-timeout, --children-window and --creation-timeout must be positive")
 	case l.maxHeaderBytes <= 0 || l.maxConnections <= 0 || l.databaseConnections <= 0:
 		return usageError("--max-header-bytes, --max-connections and --database-max-connections must be positive")
+	case l.maxChildrenPerParent == 0:
+		// app.Config would read 0 as the default, 100.
+		return usageError("--max-children-per-parent must not be 0: positive bounds the children, negative means no bound")
 	case l.writeTimeout <= requestTimeout:
 		return usageError("--write-timeout must be longer than --request-timeout")
 	}

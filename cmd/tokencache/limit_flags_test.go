@@ -17,6 +17,11 @@ func TestServeRefusesLimitsThatCannotWork(t *testing.T) {
 		{"--max-connections", "-5"},
 		{"--database-max-connections", "0"},
 		{"--request-timeout", "30s", "--write-timeout", "30s"},
+		// 0 would stand for the default in app.Config: refused, not
+		// silently replaced.
+		{"--max-children-per-parent", "0"},
+		{"--cache-size", "0"},
+		{"--token-lifetime", "0s"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			_, stderr, code := runBinary(t, nil, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)

@@ -46,7 +46,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	limits.register(fs)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "`address` to listen on; port 0 picks a free port, printed at start")
 	fs.DurationVar(&tokenLifetime, "token-lifetime", app.DefaultTokenLifetime,
-		"longest lifetime of a child token (whole seconds, over 5m)")
+		"longest lifetime of a child token (whole seconds, at least 10m)")
 	fs.IntVar(&cacheSize, "cache-size", app.DefaultCacheSize, "entries in each of the two in-process child caches")
 	fs.DurationVar(&requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout,
 		"longest time to answer a request before giving up with 503")
@@ -62,6 +62,11 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	}
 	if requestTimeout <= 0 || shutdownTimeout <= 0 {
 		return usageError("--request-timeout and --shutdown-timeout must be positive")
+	}
+	// app.Config reads 0 as "the default": refused here rather than
+	// silently replaced.
+	if tokenLifetime <= 0 || cacheSize <= 0 {
+		return usageError("--token-lifetime and --cache-size must be positive")
 	}
 	if err := limits.check(requestTimeout); err != nil {
 		return err
