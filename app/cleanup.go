@@ -134,14 +134,17 @@ func (c *cleaner) settle(ctx context.Context, l leftover) (kept bool, err error)
 // under the repository lock named by lock, is committed. A commit whose
 // answer was lost may still be under way (waiting for its flush, or for a
 // synchronous standby), its rows invisible until it ends, and "no row yet"
-// is not "never": so it asks only once it holds that lock, which the
+// is not "never": so it asks only once it has held that lock, which the
 // creation's unit of work keeps until it has ended, one way or the other.
+// It lets the lock go before it asks, so that it never holds two
+// connections at once: a burst of such checks could otherwise take the
+// whole pool and wait for each other.
 func (c *cleaner) recorded(ctx context.Context, lock domain.CacheKey, key string) (bool, error) {
 	tx, err := c.repo.Begin(ctx, lock)
 	if err != nil {
 		return false, fmt.Errorf("waiting for the creation of token %s to end: %w", key, err)
 	}
-	defer rollbackBriefly(ctx, tx, c.logger)
+	rollbackBriefly(ctx, tx, c.logger)
 	return c.repo.TokenExists(ctx, key)
 }
 

@@ -130,8 +130,8 @@ func TestUnsettledCommitWaitsForItsLock(t *testing.T) {
 	gomock.InOrder(
 		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(nil, fmt.Errorf("waiting for repository lock: %w", context.DeadlineExceeded)),
 		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(settle, nil),
-		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, nil),
 		settle.EXPECT().Rollback(gomock.Any()).Return(nil),
+		f.repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).Return(false, nil),
 		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil),
 	)
 	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errors.Is(err, errUnreachable) {
