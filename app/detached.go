@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/tokencache/tokencache/domain"
@@ -46,9 +47,13 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequ
 	finished := s.inFlight.start()
 	// Live until the caller has its answer or leaves.
 	defer s.live.enter()()
-	// The work's own copy: the caller's request stays on its stack, which
-	// matters when a thousand callers wait for one holder.
+	// The work's own copy, slices included: it may outlive the call, after
+	// which the caller may reuse what it passed in. The caller's request
+	// stays on its stack, which matters when a thousand callers wait for
+	// one holder.
 	detached := *req
+	detached.Parent = req.Parent.Clone()
+	detached.Scopes = slices.Clone(req.Scopes)
 	go func() {
 		defer finished()
 		s.work(ctx, h, unlock, func(work context.Context) outcome {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,6 +132,33 @@ func TestRule6CallerThatLeavesReturnsAtOnceAndTheCreationCompletes(t *testing.T)
 	want := countsWith(func(c *memory.Counts) { c.CacheMisses, c.CacheHits, c.Lookups, c.Created = 2, 2, 1, 1 })
 	if c := f.observer.Counts(); c != want {
 		t.Fatalf("observer counts = %+v, want %+v", c, want)
+	}
+}
+
+// The work goes on after its caller has returned, and a caller may then
+// reuse what it passed in: the work has its own copy of the request, slices
+// included, and the child gets the parent as it was asked with.
+func TestRule6WorkDoesNotShareTheCallersSlices(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	entered := make(chan struct{})
+	release := holdBeginUntil(t, f, entered)
+	var created domain.TokenData
+	finished := f.expectLiveCreate(t, &created)
+
+	leave(t, entered, func(ctx context.Context) (domain.Token, error) {
+		return f.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	})
+	// The caller has its answer and reuses its parent's slices.
+	p.Groups[0] = domain.Group{Name: "g_admins", ID: 1}
+	p.Scopes[0] = "admin:token"
+	release()
+	<-finished
+	if want := []domain.Group{{Name: "g_users", ID: 4124}}; !reflect.DeepEqual(created.Groups, want) {
+		t.Errorf("child groups = %v, want the parent's %v as asked", created.Groups, want)
+	}
+	if want := []string{"exec:notebook", "read:all", "read:tap"}; !reflect.DeepEqual(created.Scopes, want) {
+		t.Errorf("child scopes = %v, want the parent's %v as asked", created.Scopes, want)
 	}
 }
 
