@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -54,7 +55,7 @@ const dialerRetries = 1
 func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, func(), error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("parsing redis URL: %w", withoutURL(err))
+		return nil, nil, fmt.Errorf("parsing redis URL: %w", parseError(rawURL, err))
 	}
 	var client goredis.UniversalClient
 	switch u.Scheme {
@@ -77,7 +78,7 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 func newServerClient(ctx context.Context, rawURL string) (*goredis.Client, error) {
 	opts, err := goredis.ParseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("parsing redis URL: %w", withoutURL(err))
+		return nil, fmt.Errorf("parsing redis URL: %w", parseError(rawURL, err))
 	}
 	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries = retriesOr(opts.DialerRetries)
@@ -105,4 +106,59 @@ func withoutURL(err error) error {
 		return urlErr.Err
 	}
 	return err
+}
+
+// errWithheld stands for a URL's parse error that could quote its
+// credentials.
+var errWithheld = errors.New("the URL does not parse, and what is wrong is withheld since it could quote the password: percent-encode any /, ?, # or % in it")
+
+// parseError is err, from parsing rawURL, as it may be shown. net/url's
+// errors quote the whole URL, which is dropped. The parsers' own messages
+// quote the part at fault, which is the password itself when it holds an
+// unescaped "/", "?" or "#" (the rest of it then lands in the port, the
+// database number or the options) or a "%" that escapes nothing, or a
+// password= option's value holding an unescaped "&" (the rest becomes an
+// option of its own): then nothing of the message is shown.
+func parseError(rawURL string, err error) error {
+	info := userInfo(rawURL)
+	if _, escapeErr := url.PathUnescape(info); strings.ContainsAny(info, "/?#") || escapeErr != nil {
+		return errWithheld
+	}
+	err = withoutURL(err)
+	if quotesPasswordOption(err.Error(), rawURL) {
+		return errWithheld
+	}
+	return err
+}
+
+// quotesPasswordOption reports whether msg quotes four characters in a row
+// of what follows a "password=" in rawURL.
+func quotesPasswordOption(msg, rawURL string) bool {
+	const window = 4
+	for rest := rawURL; ; {
+		_, after, ok := strings.Cut(rest, "password=")
+		if !ok {
+			return false
+		}
+		for i := 0; i+window <= len(after); i++ {
+			if strings.Contains(msg, after[i:i+window]) {
+				return true
+			}
+		}
+		rest = after
+	}
+}
+
+// userInfo is the text between rawURL's "//" and its last "@", which holds
+// its credentials if it has any, whether or not it parses.
+func userInfo(rawURL string) string {
+	_, rest, ok := strings.Cut(rawURL, "//")
+	if !ok {
+		return ""
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
+	}
+	return rest[:at]
 }

@@ -38,7 +38,7 @@ func parseClusterURL(u *url.URL) (*goredis.ClusterOptions, error) {
 	plain.Path, plain.RawPath = "", ""
 	opts, err := goredis.ParseClusterURL(plain.String())
 	if err != nil {
-		return nil, withoutURL(err)
+		return nil, parseError(plain.String(), err)
 	}
 	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries = retriesOr(opts.DialerRetries)

@@ -43,7 +43,7 @@ func parseSentinelURL(u *url.URL) (*goredis.FailoverOptions, error) {
 	plain.Scheme = strings.TrimSuffix(u.Scheme, "+sentinel")
 	opts, err := goredis.ParseFailoverURL(plain.String())
 	if err != nil {
-		return nil, withoutURL(err)
+		return nil, parseError(plain.String(), err)
 	}
 	q := u.Query()
 	switch {

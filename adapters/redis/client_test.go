@@ -45,6 +45,15 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 		"control char":     "redis://user:" + urlPassword + "@127.0.0.1:6379/0\x7f",
 		"unknown option":   "redis://:" + urlPassword + "@127.0.0.1:6379/0?bogus=1",
 		"bad option value": "redis://:" + urlPassword + "@127.0.0.1:6379/0?dial_timeout=soon",
+		// A password that is not percent-encoded: the parsers' messages
+		// quote whatever part of it lands in the port, path or query.
+		"password with a slash":                    "redis://:s3cr/hunter2-do-not-print@127.0.0.1:6379/0",
+		"password with a slash, database":          "redis://:1234/hunter2-do-not-print@127.0.0.1:6379",
+		"password with a question mark":            "redis://:1234?hunter2-do-not-print@127.0.0.1:6379",
+		"password with a percent":                  "redis://:hunter2%do-not-print@127.0.0.1:6379",
+		"sentinel password with a slash":           "redis+sentinel://:1234/hunter2-do-not-print@127.0.0.1:26379?master_name=m",
+		"cluster password with a question mark":    "redis+cluster://:1234?hunter2-do-not-print@127.0.0.1:7000",
+		"master password option with an ampersand": "redis+sentinel://127.0.0.1:26379?master_name=m&password=1234&hunter2-do-not-print",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -56,8 +65,10 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 			if client != nil || cleanup != nil {
 				t.Error("NewClient returned a client or cleanup with its error")
 			}
-			if strings.Contains(err.Error(), urlPassword) {
-				t.Fatalf("error %q contains the password", err)
+			for _, fragment := range []string{urlPassword, "hunter2", "do-not-print", "s3cr"} {
+				if strings.Contains(err.Error(), fragment) {
+					t.Fatalf("error %q quotes %q of the password", err, fragment)
+				}
 			}
 		})
 	}
