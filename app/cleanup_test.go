@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -232,5 +234,96 @@ func TestCloseMakesALastAttemptAndStopsTheWorker(t *testing.T) {
 	}
 	if got := strings.Count(f.logs.String(), `"reason":"service closed"`); got != 2 {
 		t.Errorf("%d clean-ups logged as given up, want 2: %s", got, f.logs.String())
+	}
+}
+
+// Close's last attempt is bounded by closeAttempt: a background round under
+// way when Close is called is cut short rather than left to run out its own
+// time first.
+func TestCloseCutsShortTheRoundUnderWay(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoreFailure()
+	inRound := make(chan struct{})
+	roundEnded := make(chan error, 1)
+	gomock.InOrder(
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable), // at once
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ string) error {
+			close(inRound) // a background round, on a store that hangs
+			<-ctx.Done()
+			roundEnded <- ctx.Err()
+			return ctx.Err()
+		}),
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil), // Close's last round
+	)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	<-inRound
+	f.svc.Close()
+	if err := <-roundEnded; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the round under way ended with %v, want context.Canceled by Close", err)
+	}
+}
+
+// A second Close, or one called while another is under way, returns only
+// once the worker has stopped, as the first does.
+func TestEveryCloseWaitsForTheWorker(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoreFailure()
+	inLastRound, release := make(chan struct{}), make(chan struct{})
+	inLast := sync.OnceFunc(func() { close(inLastRound) })
+	var stopped atomic.Bool
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ string) error {
+		if !stopped.Load() {
+			return errUnreachable // at once, then background rounds, until Close
+		}
+		inLast()
+		<-release
+		return nil
+	}).MinTimes(2)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	stopped.Store(true)
+	first := make(chan struct{})
+	go func() {
+		f.svc.Close()
+		close(first)
+	}()
+	<-inLastRound
+	second := make(chan struct{})
+	go func() {
+		f.svc.Close()
+		close(second)
+	}()
+	select {
+	case <-second:
+		t.Fatal("a second Close returned while the worker was still in its last round")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-first
+	<-second
+}
+
+// DrainCleanups on a closed service cannot succeed, since no worker is left
+// to retry: it says so at once rather than waiting for its context.
+func TestDrainCleanupsAfterCloseReturnsAtOnce(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoreFailure()
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(errUnreachable).MinTimes(2)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	f.svc.Close()
+	drained := make(chan error, 1)
+	go func() { drained <- f.svc.DrainCleanups(context.Background()) }()
+	select {
+	case err := <-drained:
+		if err == nil {
+			t.Fatal("DrainCleanups = nil with a clean-up left behind")
+		}
+	case <-time.After(guard):
+		t.Fatalf("DrainCleanups on a closed service still waiting after %v", guard)
 	}
 }

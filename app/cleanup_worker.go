@@ -12,6 +12,14 @@ import (
 // makes a last round when close stops it.
 func (c *cleaner) run() {
 	defer close(c.stopped)
+	// Background rounds end early when close is called, so that its last
+	// round is all that Close waits for.
+	stopping, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.stop
+		cancel()
+	}()
 	delay := minRetryDelay
 	for {
 		var retry <-chan time.Time
@@ -20,14 +28,14 @@ func (c *cleaner) run() {
 		}
 		select {
 		case <-c.stop:
-			c.round(closeAttempt)
+			c.round(context.Background(), closeAttempt)
 			c.logLeftBehind()
 			return
 		case <-c.wake:
 			delay = minRetryDelay
 		case <-retry:
 		}
-		if c.round(retryAttempt) {
+		if c.round(stopping, retryAttempt) {
 			delay = minRetryDelay
 		} else {
 			delay = min(2*delay, maxRetryDelay)
@@ -35,11 +43,11 @@ func (c *cleaner) run() {
 	}
 }
 
-// round attempts every pending clean-up within timeout, stopping at the
-// first failure (the store is likely still down), and reports whether it
-// settled them all.
-func (c *cleaner) round(timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+// round attempts every pending clean-up within timeout, or until parent
+// ends, stopping at the first failure (the store is likely still down), and
+// reports whether it settled them all.
+func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	for _, l := range c.snapshot() {
 		kept, err := c.settle(ctx, l)
@@ -80,13 +88,17 @@ func (c *cleaner) done(key string) {
 }
 
 // drain asks the worker for a round now and waits until nothing is
-// pending or ctx ends.
+// pending or ctx ends. Once closed, no worker is left to try again, and it
+// says so at once.
 func (c *cleaner) drain(ctx context.Context) error {
 	c.mu.Lock()
-	empty, n := c.empty, len(c.pending)
+	empty, n, closed := c.empty, len(c.pending), c.closed
 	c.mu.Unlock()
-	if n == 0 {
+	switch {
+	case n == 0:
 		return nil
+	case closed:
+		return fmt.Errorf("%d clean-ups left pending: the service is closed", n)
 	}
 	c.nudge()
 	select {
@@ -97,17 +109,16 @@ func (c *cleaner) drain(ctx context.Context) error {
 	}
 }
 
-// close stops the worker after a last round, and logs what is left. Later
-// clean-ups are tried once and logged if they fail.
+// close stops the worker after a last round, and logs what is left; every
+// call returns once the worker has stopped. Later clean-ups are tried once
+// and logged if they fail.
 func (c *cleaner) close() {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
+	if !c.closed {
+		c.closed = true
+		close(c.stop)
 	}
-	c.closed = true
 	running := c.running
-	close(c.stop)
 	c.mu.Unlock()
 	if running {
 		<-c.stopped

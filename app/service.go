@@ -117,8 +117,9 @@ func (s *TokenCacheService) Clear(ctx context.Context) error {
 // DrainCleanups waits for the store work of requests under way, which
 // goes on after a caller gives up (see Config.CreationTimeout) and may
 // yet fail and leave a clean-up; then it retries every pending clean-up
-// now and waits until none is left. If ctx ends first, it returns an error
-// saying how much is left. A clean-up is pending when a creation failed
+// now and waits until none is left. If ctx ends first, or the service is
+// closed and so retries nothing any more, it returns an error saying how
+// much is left. A clean-up is pending when a creation failed
 // and the child it had written to the token store could not be deleted at
 // once (or whether its commit took effect could not be told): it is
 // retried in the background until it succeeds.
@@ -137,9 +138,11 @@ func (s *TokenCacheService) PendingCleanups() int {
 
 // Close waits for the store work of requests under way, which goes on
 // after a caller gives up for at most Config.CreationTimeout, then stops
-// the background clean-up after a last attempt of at most 5 seconds,
-// logging each token it leaves behind. The service still answers
-// afterwards, but a clean-up that fails is then only logged.
+// the background clean-up, cutting short any round of retries under way,
+// after a last attempt of at most 5 seconds, logging each token it leaves
+// behind. Every call returns once that is done, a second one too. The
+// service still answers afterwards, but a clean-up that fails is then only
+// logged.
 func (s *TokenCacheService) Close() {
 	_ = s.inFlight.wait(context.Background()) // each piece of work is bounded
 	s.cleanups.close()
