@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,9 +53,12 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 	if errors.Is(get.Err(), goredis.Nil) {
 		return domain.TokenData{}, time.Time{}, 0, "", notFound(key)
 	}
-	// A failed CLIENT INFO only keeps the value from being kept.
-	if err != nil && (get.Err() != nil || pttl.Err() != nil) {
-		return domain.TokenData{}, time.Time{}, 0, "", fmt.Errorf("reading token %s from redis: %w", key, err)
+	// A failed PTTL (a user allowed only what Gafaelfawr needs may not run
+	// it) or CLIENT INFO only keeps the value from being kept.
+	if get.Err() != nil {
+		// The pipeline's error says best why: a deadline, say, where the
+		// command's says only "i/o timeout".
+		return domain.TokenData{}, time.Time{}, 0, "", fmt.Errorf("reading token %s from redis: %w", key, cmp.Or(err, get.Err()))
 	}
 	value, _ := get.Bytes()
 	data, n, err := s.open(ctx, key, value)
@@ -63,6 +67,8 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 	}
 	until := data.Expires
 	switch ttl := pttl.Val(); {
+	case pttl.Err() != nil: // its life in Redis unknown: not to be kept
+		until = now
 	case ttl > 0 && (until.IsZero() || now.Add(ttl).Before(until)):
 		until = now.Add(ttl)
 	case ttl == -2*time.Nanosecond: // gone since the GET: not to be kept
