@@ -35,15 +35,16 @@ func (a *accessFlags) register(fs *flag.FlagSet) {
 		"`name` of a service that delegate_to may name; repeat for several; none given: any service")
 }
 
-// fillFromEnv takes each list not given on the command line from its
-// environment variable.
-func (a *accessFlags) fillFromEnv(getenv func(string) string) error {
-	if len(a.trustedProxies) == 0 {
+// fillFromEnv takes each list not given on fs's command line, even as an
+// empty value, from its environment variable.
+func (a *accessFlags) fillFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	given := givenFlags(fs)
+	if !given["trusted-proxy"] {
 		if err := setFromEnv(&a.trustedProxies, getenv(envTrustedProxies)); err != nil {
 			return usageError(fmt.Sprintf("%s: %v", envTrustedProxies, err))
 		}
 	}
-	if len(a.allowedServices) == 0 {
+	if !given["allow-service"] {
 		if err := setFromEnv(&a.allowedServices, getenv(envAllowedServices)); err != nil {
 			return usageError(fmt.Sprintf("%s: %v", envAllowedServices, err))
 		}

@@ -67,3 +67,10 @@ func (s *commaList) Set(v string) error {
 		return nil
 	})
 }
+
+// givenFlags returns the names of the flags given on fs's command line.
+func givenFlags(fs *flag.FlagSet) map[string]bool {
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
+}

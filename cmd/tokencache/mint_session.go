@@ -32,7 +32,7 @@ with this command.`, storeEnv)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	stores.fillFromEnv(c.getenv)
+	stores.fillFromEnv(fs, c.getenv)
 	real, err := stores.real()
 	if err != nil {
 		return err

@@ -71,12 +71,12 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	if err := limits.check(requestTimeout); err != nil {
 		return err
 	}
-	stores.fillFromEnv(c.getenv)
+	stores.fillFromEnv(fs, c.getenv)
 	real, err := stores.real()
 	if err != nil {
 		return err
 	}
-	if err := access.fillFromEnv(c.getenv); err != nil {
+	if err := access.fillFromEnv(fs, c.getenv); err != nil {
 		return err
 	}
 	if err := clientCache.fillFromEnv(c.getenv, envClientCache); err != nil {

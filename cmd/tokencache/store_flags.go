@@ -37,13 +37,19 @@ func (s *storeFlags) register(fs *flag.FlagSet) {
 		"Gafaelfawr's session secret: the Fernet `key` (URL-safe base64 of 32 bytes) that encrypts tokens in Redis")
 }
 
-// fillFromEnv sets each flag left empty from its environment variable.
-func (s *storeFlags) fillFromEnv(getenv func(string) string) {
+// fillFromEnv sets each flag not given on fs's command line, even as an
+// empty value, from its environment variable.
+func (s *storeFlags) fillFromEnv(fs *flag.FlagSet, getenv func(string) string) {
+	given := givenFlags(fs)
 	for _, f := range []struct {
-		value *string
-		env   string
-	}{{&s.redisURL, envRedisURL}, {&s.databaseURL, envDatabaseURL}, {&s.sessionSecret, envSessionSecret}} {
-		if *f.value == "" {
+		value     *string
+		flag, env string
+	}{
+		{&s.redisURL, "redis-url", envRedisURL},
+		{&s.databaseURL, "database-url", envDatabaseURL},
+		{&s.sessionSecret, "session-secret", envSessionSecret},
+	} {
+		if !given[f.flag] {
 			*f.value = getenv(f.env)
 		}
 	}
