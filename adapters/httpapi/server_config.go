@@ -9,9 +9,10 @@ import (
 // Defaults for ServerConfig's zero fields. Reaching the server needs no
 // credentials, so they are safe against any client: with them, reading a
 // request lasts at most 5s, its answer at most 20s from its headers, and
-// the server holds at most 1,025 connections, with about 160 MB for
-// unfinished headers at most (measured: 1,024 connections each holding an
-// unfinished 64 KiB header).
+// the server holds at most 1,025 connections, and unfinished headers take
+// at most about 2 GB (see MaxHeaderBytes; measured: 1,024 connections each
+// holding an unfinished 64 KiB header of one long field, 157 MB; of 8,900
+// short fields, 1.28 GB).
 const (
 	// DefaultShutdownTimeout is how long Serve waits for in-flight
 	// requests.
@@ -75,9 +76,12 @@ type ServerConfig struct {
 	// more is answered 431 Request Header Fields Too Large, without
 	// waiting for the rest, and its connection closed. net/http allows 4
 	// KiB beyond it, and holds an unfinished header in memory, with the
-	// buffers it grew on the way: about 2.5 times its size. So unfinished
-	// requests take at most about MaxConnections × MaxHeaderBytes × 2.5
-	// of memory.
+	// buffers it grew on the way: about 2.5 times its size for a few long
+	// fields, but some 200 bytes more per field, which it parses into its
+	// map as they come, so up to about 30 times its size for a header of
+	// the shortest fields ("X1:", 7 bytes each). So unfinished requests
+	// take at most about MaxConnections × MaxHeaderBytes × 30 of memory:
+	// size MaxConnections, or the memory given to the daemon, by that.
 	MaxHeaderBytes int
 
 	// MaxConnections bounds the connections open at once. Each holds a
