@@ -66,10 +66,10 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 	if len(headers) > 1 {
 		return domain.Token{}, 0, invalidRequest("Several Authorization headers: send one")
 	}
-	if len(headers) == 0 || strings.TrimSpace(headers[0]) == "" {
+	if len(headers) == 0 || strings.TrimFunc(headers[0], isPythonSpace) == "" {
 		return domain.Token{}, 0, noCredentials()
 	}
-	scheme, blob, ok := cutSpace(strings.TrimSpace(headers[0]))
+	scheme, blob, ok := cutSpace(strings.TrimFunc(headers[0], isPythonSpace))
 	if !ok {
 		return domain.Token{}, 0, invalidRequest("Malformed Authorization header")
 	}

@@ -121,6 +121,8 @@ func FuzzCredential(f *testing.F) {
 		{"", "", "a=1; " + statecookie.Name + "=\"" + cookie + "\" ;b=2", true},
 		{"", "", statecookie.Name + "=" + cookie[:len(cookie)-4], true},
 		{"", "", statecookie.Name + "=" + fuzzToken, true},
+		// Trimmed by Python's str.strip, and so by the parse.
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("x-oauth-basic:"+fuzzToken+"\x1f")), "", "", false},
 	} {
 		f.Add(seed.auth1, seed.auth2, seed.cookie, seed.allowCookies)
 	}

@@ -39,9 +39,10 @@ func reflectHeaders(dst, src http.Header, useAuthorization bool, child string) {
 // be read, belong to the application and are kept. Where Gafaelfawr looks
 // for a literal space after the scheme, any white space is taken here, as
 // when the token is read, so that "Bearer<TAB><token>" cannot both
-// authenticate and be passed on.
+// authenticate and be passed on; white space is trimmed exactly as when
+// the token is read (isPythonSpace), for the same reason.
 func carriesToken(header string) bool {
-	scheme, blob, ok := cutSpace(strings.TrimSpace(header))
+	scheme, blob, ok := cutSpace(strings.TrimFunc(header, isPythonSpace))
 	if !ok {
 		return false
 	}
@@ -53,7 +54,7 @@ func carriesToken(header string) bool {
 		if !ok {
 			return false
 		}
-		for part := range strings.SplitSeq(strings.TrimSpace(string(raw)), ":") {
+		for part := range strings.SplitSeq(strings.TrimFunc(string(raw), isPythonSpace), ":") {
 			if looksLikeToken(part) {
 				return true
 			}

@@ -94,6 +94,11 @@ func TestReflectedHeaders(t *testing.T) {
 		{"a tab after the scheme", "", func(p domain.Token, _ string, _ domain.Token) request {
 			return request{authorizations: []string{"Bearer\t" + p.String()}}
 		}, func(string) want { return want{} }},
+		// Python's str.strip, which reads the token, also trims U+001C to
+		// U+001F: the header that authenticated is never passed on.
+		{"basic with a unit separator after the token", "", func(p domain.Token, _ string, _ domain.Token) request {
+			return request{authorizations: []string{basic("x-oauth-basic", p.String()+"\x1f")}}
+		}, func(string) want { return want{} }},
 		{"only the state cookie: no Cookie header", "", func(_ domain.Token, c string, _ domain.Token) request {
 			return request{cookies: []string{statecookie.Name + "=" + c}}
 		}, func(string) want { return want{} }},
