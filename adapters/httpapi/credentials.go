@@ -110,26 +110,24 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 }
 
 // stateCookie returns the value of the state cookie as Starlette, and so
-// Gafaelfawr, reads it: from the first Cookie header, pairs split at ";"
-// and trimmed, the last pair of that name winning, surrounding quotes
+// Gafaelfawr, reads it: from every Cookie header in turn, pairs split at
+// ";" and trimmed, the last pair of that name winning, surrounding quotes
 // removed.
 func stateCookie(h http.Header) (string, bool) {
-	headers := h.Values("Cookie")
-	if len(headers) == 0 {
-		return "", false
-	}
 	var value string
 	var found bool
-	for chunk := range strings.SplitSeq(headers[0], ";") {
-		name, v, ok := strings.Cut(chunk, "=")
-		if !ok || strings.TrimSpace(name) != stateCookieName {
-			continue
+	for _, header := range h.Values("Cookie") {
+		for chunk := range strings.SplitSeq(header, ";") {
+			name, v, ok := strings.Cut(chunk, "=")
+			if !ok || strings.TrimSpace(name) != stateCookieName {
+				continue
+			}
+			v = strings.TrimSpace(v)
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			value, found = v, true
 		}
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = v[1 : len(v)-1]
-		}
-		value, found = v, true
 	}
 	return value, found
 }

@@ -103,7 +103,8 @@ func TestReflectedHeaders(t *testing.T) {
 			return request{cookies: []string{statecookie.Name + "=" + c}}
 		}, func(string) want { return want{} }},
 		{"every Cookie header", "", func(_ domain.Token, c string, _ domain.Token) request {
-			return request{cookies: []string{statecookie.Name + "=" + c, "a=1", statecookie.Name + "=x; b=2"}}
+			// The last state cookie is the one read (Starlette's rule).
+			return request{cookies: []string{statecookie.Name + "=x", "a=1", statecookie.Name + "=" + c + "; b=2"}}
 		}, func(string) want { return want{cookie: []string{"a=1", "b=2"}} }},
 	}
 	for _, tt := range tests {
