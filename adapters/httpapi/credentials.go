@@ -166,11 +166,11 @@ func basicCredentials(blob string) (user, password string, ok bool) {
 }
 
 // decodeBase64 decodes standard base64 as Python's base64.b64decode does
-// without validate (binascii.a2b_base64, not strict): a string that is not
-// all ASCII is refused; other characters outside the alphabet are skipped;
-// "=" ends the input once it completes a quantum of four characters (what
-// follows is ignored) and is skipped anywhere else; and the data must end
-// on a whole quantum.
+// without validate in Gafaelfawr's runtime (Python 3.14.7, whose
+// binascii.a2b_base64 follows RFC 4648 since gh-145264): a string that is
+// not all ASCII is refused; characters outside the alphabet are skipped,
+// and so is "=" wherever it is, but the data must end on a whole quantum
+// or be completed by the "=" that follow its last character.
 func decodeBase64(s string) ([]byte, bool) {
 	out := make([]byte, 0, len(s)*3/4)
 	var quad, pads int // characters of the quantum so far; "=" since the last of them
@@ -181,9 +181,7 @@ func decodeBase64(s string) ([]byte, bool) {
 			return nil, false
 		}
 		if c == '=' {
-			if pads++; quad >= 2 && quad+pads >= 4 {
-				return out, true
-			}
+			pads++
 			continue
 		}
 		v, ok := base64Value(c)
@@ -205,7 +203,7 @@ func decodeBase64(s string) ([]byte, bool) {
 		}
 		quad = (quad + 1) % 4
 	}
-	return out, quad == 0
+	return out, quad == 0 || quad >= 2 && quad+pads >= 4
 }
 
 // base64Value is the value of c in the standard base64 alphabet.
