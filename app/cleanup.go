@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -37,6 +38,11 @@ const (
 
 	// closeAttempt bounds the last round that Close makes.
 	closeAttempt = 5 * time.Second
+
+	// lockWait bounds the wait for the lock of a creation still under way
+	// (see recorded), which is one key's trouble, not the store's: past it,
+	// that key waits for the next round and the others go on.
+	lockWait = 250 * time.Millisecond
 
 	// maxPendingCleanups bounds the queue. Beyond it a clean-up is logged
 	// and dropped, rather than memory growing for as long as a store is
@@ -130,18 +136,28 @@ func (c *cleaner) settle(ctx context.Context, l leftover) (kept bool, err error)
 	return false, c.store.Delete(ctx, l.key)
 }
 
+// errCreationUnderWay says that the lock of a creation was still held
+// past lockWait: its commit may still be under way.
+var errCreationUnderWay = errors.New("its creation still holds the lock")
+
 // recorded reports whether the row of the token with that key, created
 // under the repository lock named by lock, is committed. A commit whose
 // answer was lost may still be under way (waiting for its flush, or for a
 // synchronous standby), its rows invisible until it ends, and "no row yet"
 // is not "never": so it asks only once it has held that lock, which the
-// creation's unit of work keeps until it has ended, one way or the other.
-// It lets the lock go before it asks, so that it never holds two
-// connections at once: a burst of such checks could otherwise take the
-// whole pool and wait for each other.
+// creation's unit of work keeps until it has ended, one way or the other,
+// waiting for it at most lockWait (then the error wraps
+// errCreationUnderWay). It lets the lock go before it asks, so that it
+// never holds two connections at once: a burst of such checks could
+// otherwise take the whole pool and wait for each other.
 func (c *cleaner) recorded(ctx context.Context, lock domain.CacheKey, key string) (bool, error) {
-	tx, err := c.repo.Begin(ctx, lock)
+	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	tx, err := c.repo.Begin(lockCtx, lock)
 	if err != nil {
+		if ctx.Err() == nil && lockCtx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", errCreationUnderWay, err)
+		}
 		return false, fmt.Errorf("waiting for the creation of token %s to end: %w", key, err)
 	}
 	rollbackBriefly(ctx, tx, c.logger)

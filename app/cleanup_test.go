@@ -17,6 +17,7 @@ import (
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/mocks"
+	"github.com/tokencache/tokencache/ports"
 )
 
 // The clean-up after a failed creation cannot be skipped because of how the
@@ -266,7 +267,9 @@ func TestCloseCutsShortTheRoundUnderWay(t *testing.T) {
 }
 
 // A second Close, or one called while another is under way, returns only
-// once the worker has stopped, as the first does.
+// once the worker has stopped, as the first does: here a round that
+// began once Close was coming (a last background one, or Close's own)
+// holds the worker until released.
 func TestEveryCloseWaitsForTheWorker(t *testing.T) {
 	f := newFixture(t)
 	f.expectStoreFailure()
@@ -326,4 +329,75 @@ func TestDrainCleanupsAfterCloseReturnsAtOnce(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatalf("DrainCleanups on a closed service still waiting after %v", guard)
 	}
+}
+
+// A creation whose lock is still held past lockWait may have its commit
+// under way: that is one key's trouble, not the store's, so a round waits
+// no longer for it and goes on with the others.
+func TestRoundGoesOnPastACreationStillUnderWay(t *testing.T) {
+	f := newFixture(t)
+	c := f.svc.cleanups
+	const others = 20
+	c.mu.Lock()
+	c.pending["stuck"] = leftover{key: "stuck", mayBeRecorded: true, lock: "stuck-lock"}
+	for i := range others {
+		key := fmt.Sprintf("other-%d", i)
+		c.pending[key] = leftover{key: key}
+	}
+	c.empty = make(chan struct{})
+	c.mu.Unlock()
+	f.repo.EXPECT().Begin(gomock.Any(), domain.CacheKey("stuck-lock")).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+		<-ctx.Done() // its creation keeps the lock
+		return nil, fmt.Errorf("waiting for repository lock: %w", ctx.Err())
+	})
+	var deleted atomic.Int64
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, string) error {
+		deleted.Add(1)
+		return nil
+	}).Times(others)
+
+	if c.round(context.Background(), retryAttempt) {
+		t.Error("round reported every clean-up settled, with the stuck one left")
+	}
+	if n := deleted.Load(); n != others {
+		t.Fatalf("%d of the %d other clean-ups were done in the round, want all", n, others)
+	}
+	if n := c.count(); n != 1 {
+		t.Fatalf("%d clean-ups pending after the round, want the stuck one", n)
+	}
+}
+
+// DrainCleanups while Close makes its last round waits for that round,
+// which may yet settle everything.
+func TestDrainCleanupsDuringCloseWaitsForTheLastRound(t *testing.T) {
+	f := newFixture(t)
+	f.expectStoreFailure()
+	inLastRound, release := make(chan struct{}), make(chan struct{})
+	inLast := sync.OnceFunc(func() { close(inLastRound) })
+	var closing atomic.Bool
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ string) error {
+		if !closing.Load() {
+			return errUnreachable
+		}
+		inLast()
+		<-release
+		return nil
+	}).MinTimes(2)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); err == nil {
+		t.Fatal("want an error")
+	}
+	closing.Store(true)
+	closed := make(chan struct{})
+	go func() {
+		f.svc.Close()
+		close(closed)
+	}()
+	<-inLastRound
+	drained := make(chan error, 1)
+	go func() { drained <- f.svc.DrainCleanups(context.Background()) }()
+	close(release)
+	if err := <-drained; err != nil {
+		t.Fatalf("DrainCleanups during Close = %v, want nil: the last round settled it", err)
+	}
+	<-closed
 }

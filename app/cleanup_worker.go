@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,6 +23,13 @@ func (c *cleaner) run() {
 	}()
 	delay := minRetryDelay
 	for {
+		select {
+		case <-c.stop: // first, whatever else is ready
+			c.round(context.Background(), closeAttempt)
+			c.logLeftBehind()
+			return
+		default:
+		}
 		var retry <-chan time.Time
 		if c.count() > 0 {
 			retry = time.After(delay)
@@ -44,16 +52,22 @@ func (c *cleaner) run() {
 }
 
 // round attempts every pending clean-up within timeout, or until parent
-// ends, stopping at the first failure (the store is likely still down), and
-// reports whether it settled them all.
+// ends, stopping at the first failure (the store is likely still down),
+// except one whose creation still holds its lock, which is that key's
+// trouble only, and reports whether it settled them all.
 func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	all := true
 	for _, l := range c.snapshot() {
 		kept, err := c.settle(ctx, l)
 		if err != nil {
 			c.logger.WarnContext(ctx, "clean-up after a failed creation failed again",
 				slog.String("token_key", l.key), slog.Int("pending", c.count()), slog.String("error", err.Error()))
+			if errors.Is(err, errCreationUnderWay) {
+				all = false
+				continue
+			}
 			return false
 		}
 		outcome := "deleted"
@@ -64,7 +78,7 @@ func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 			slog.String("token_key", l.key), slog.String("outcome", outcome))
 		c.done(l.key)
 	}
-	return true
+	return all
 }
 
 func (c *cleaner) snapshot() []leftover {
@@ -88,17 +102,28 @@ func (c *cleaner) done(key string) {
 }
 
 // drain asks the worker for a round now and waits until nothing is
-// pending or ctx ends. Once closed, no worker is left to try again, and it
-// says so at once.
+// pending or ctx ends. Once closed, it waits only for the worker's last
+// round, if it is still under way, since no worker is left to try again
+// after it.
 func (c *cleaner) drain(ctx context.Context) error {
 	c.mu.Lock()
-	empty, n, closed := c.empty, len(c.pending), c.closed
+	empty, n, closed, running := c.empty, len(c.pending), c.closed, c.running
 	c.mu.Unlock()
 	switch {
 	case n == 0:
 		return nil
 	case closed:
-		return fmt.Errorf("%d clean-ups left pending: the service is closed", n)
+		if running {
+			select {
+			case <-c.stopped:
+			case <-ctx.Done():
+				return fmt.Errorf("%d clean-ups still pending: %w", c.count(), ctx.Err())
+			}
+		}
+		if n := c.count(); n > 0 {
+			return fmt.Errorf("%d clean-ups left pending: the service is closed", n)
+		}
+		return nil
 	}
 	c.nudge()
 	select {

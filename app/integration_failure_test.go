@@ -155,7 +155,7 @@ func (tx lostCommitTx) Commit(ctx context.Context) error {
 }
 
 // slowCommitRepository is the real repository, except that each commit
-// reports failure at once and takes effect a little later, as when a
+// reports failure at once and takes effect a little later (well within lockWait), as when a
 // connection drops while the server waits to flush the commit or for a
 // synchronous standby: the server finishes it whatever the client does.
 // Its units of work outlive their context, as the server's transaction
@@ -221,7 +221,7 @@ func TestIntegrationCommitStillUnderWayIsNotTakenForLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := &slowCommitRepository{TokenRepository: postgres.NewTokenRepository(e.db, logger), delay: 200 * time.Millisecond}
+	repo := &slowCommitRepository{TokenRepository: postgres.NewTokenRepository(e.db, logger), delay: 100 * time.Millisecond}
 	svc, err := app.NewTokenCacheService(e.cfg, e.store, repo, caches, memory.SystemClock{}, memory.NewObserver(), logger)
 	if err != nil {
 		t.Fatal(err)

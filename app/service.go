@@ -118,8 +118,8 @@ func (s *TokenCacheService) Clear(ctx context.Context) error {
 // goes on after a caller gives up (see Config.CreationTimeout) and may
 // yet fail and leave a clean-up; then it retries every pending clean-up
 // now and waits until none is left. If ctx ends first, or the service is
-// closed and so retries nothing any more, it returns an error saying how
-// much is left. A clean-up is pending when a creation failed
+// closed (once its last attempt is over) and so retries nothing any more,
+// it returns an error saying how much is left. A clean-up is pending when a creation failed
 // and the child it had written to the token store could not be deleted at
 // once (or whether its commit took effect could not be told): it is
 // retried in the background until it succeeds.
