@@ -124,26 +124,24 @@ func parseError(rawURL string, err error) error {
 	if _, escapeErr := url.PathUnescape(info); strings.ContainsAny(info, "/?#") || escapeErr != nil {
 		return errWithheld
 	}
-	err = withoutURL(err)
-	if quotesPasswordOption(err.Error(), rawURL) {
+	if quotesPasswordOption(rawURL) {
 		return errWithheld
 	}
-	return err
+	return withoutURL(err)
 }
 
-// quotesPasswordOption reports whether msg quotes four characters in a row
-// of what follows a "password=" in rawURL.
-func quotesPasswordOption(msg, rawURL string) bool {
-	const window = 4
+// quotesPasswordOption reports whether rawURL has a password= option with
+// another option after it: an unescaped "&" in the password splits it
+// there, and the parsers then quote the rest as an option's name, however
+// short.
+func quotesPasswordOption(rawURL string) bool {
 	for rest := rawURL; ; {
 		_, after, ok := strings.Cut(rest, "password=")
 		if !ok {
 			return false
 		}
-		for i := 0; i+window <= len(after); i++ {
-			if strings.Contains(msg, after[i:i+window]) {
-				return true
-			}
+		if strings.Contains(after, "&") {
+			return true
 		}
 		rest = after
 	}

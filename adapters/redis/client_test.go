@@ -54,6 +54,7 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 		"sentinel password with a slash":           "redis+sentinel://:1234/hunter2-do-not-print@127.0.0.1:26379?master_name=m",
 		"cluster password with a question mark":    "redis+cluster://:1234?hunter2-do-not-print@127.0.0.1:7000",
 		"master password option with an ampersand": "redis+sentinel://127.0.0.1:26379?master_name=m&password=1234&hunter2-do-not-print",
+		"password option with an ampersand, short": "redis://127.0.0.1:6379/0?password=hunter2&s3c",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -65,7 +66,7 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 			if client != nil || cleanup != nil {
 				t.Error("NewClient returned a client or cleanup with its error")
 			}
-			for _, fragment := range []string{urlPassword, "hunter2", "do-not-print", "s3cr"} {
+			for _, fragment := range []string{urlPassword, "hunter2", "do-not-print", "s3c"} {
 				if strings.Contains(err.Error(), fragment) {
 					t.Fatalf("error %q quotes %q of the password", err, fragment)
 				}

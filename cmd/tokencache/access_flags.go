@@ -44,6 +44,11 @@ func (a *accessFlags) fillFromEnv(fs *flag.FlagSet, getenv func(string) string) 
 			return usageError(fmt.Sprintf("%s: %v", envTrustedProxies, err))
 		}
 	}
+	if given["allow-service"] && len(a.allowedServices) == 0 {
+		// Which would allow any service, whatever the environment says.
+		return usageError("--allow-service names no service: name at least one, or leave it out (then " +
+			envAllowedServices + ", or any service when that is unset)")
+	}
 	if !given["allow-service"] {
 		if err := setFromEnv(&a.allowedServices, getenv(envAllowedServices)); err != nil {
 			return usageError(fmt.Sprintf("%s: %v", envAllowedServices, err))

@@ -49,7 +49,7 @@ func TestAccessFlagsWinOverEnvironment(t *testing.T) {
 	}{
 		{"environment only", nil, 1, 1},
 		{"flags win", []string{"--trusted-proxy", "192.0.2.0/24,198.51.100.0/24", "--allow-service", "a,b"}, 2, 2},
-		{"an empty flag wins too", []string{"--trusted-proxy", "", "--allow-service", ""}, 0, 0},
+		{"an empty flag wins too", []string{"--trusted-proxy", ""}, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,5 +67,17 @@ func TestAccessFlagsWinOverEnvironment(t *testing.T) {
 				t.Errorf("trusted proxies %v, allowed services %v; want %d and %d", a.trustedProxies, a.allowedServices, tt.wantProxies, tt.wantAllow)
 			}
 		})
+	}
+	// An empty --allow-service would allow any service, wider than the
+	// environment's list: refused rather than taken.
+	var a accessFlags
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a.register(fs)
+	if err := fs.Parse([]string{"--allow-service", ""}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.fillFromEnv(fs, func(name string) string { return env[name] }); err == nil {
+		t.Errorf("--allow-service \"\" taken as %v, want a usage error", a.allowedServices)
 	}
 }
