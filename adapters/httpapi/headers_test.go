@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -39,5 +42,68 @@ func TestServerBoundsHeaders(t *testing.T) {
 				t.Errorf("status %d, want %d", status, tt.want)
 			}
 		})
+	}
+}
+
+// A header's fields are bounded too: net/http parses each into its map as
+// it comes, some 200 bytes each, so a header of the shortest fields under
+// MaxHeaderBytes would take some 30 times its size while it is unfinished.
+// Many fields, finished or not, get 400 and the connection closed at once
+// past the bound (the client, still writing, may see the close as a reset
+// before the answer); a request with as many as a real one has, and a
+// pipelined second one, are served.
+func TestServerBoundsHeaderFields(t *testing.T) {
+	fields := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "X%x:\r\n", i)
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name string
+		head string
+		want []int
+	}{
+		{"many short fields, never finished", "GET / HTTP/1.1\r\nHost: tokencache\r\n" + fields(8900), []int{http.StatusBadRequest}},
+		{"many short fields", "GET / HTTP/1.1\r\nHost: tokencache\r\n" + fields(2000) + "\r\n", []int{http.StatusBadRequest}},
+		{"a hundred fields, twice", strings.Repeat("GET / HTTP/1.1\r\nHost: tokencache\r\n"+fields(100)+"\r\n", 2),
+			[]int{http.StatusOK, http.StatusOK}},
+		{"bare line ends", "GET / HTTP/1.1\nHost: tokencache\n" + strings.ReplaceAll(fields(100), "\r\n", "\n") + "\n",
+			[]int{http.StatusOK}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := serveLoopback(t, httpapi.ServerConfig{}, answerOK)
+			c := dialRaw(t, addr)
+			go func() { _, _ = io.WriteString(c.conn, tt.head) }()
+			for i, want := range tt.want {
+				if want != http.StatusOK {
+					refusedAtOnce(t, c)
+					continue
+				}
+				if status, _ := c.answer(2 * time.Second); status != want {
+					t.Errorf("answer %d: status %d, want %d", i+1, status, want)
+				}
+			}
+		})
+	}
+}
+
+// refusedAtOnce checks that the server answers 400 or closes c within two
+// seconds, well before its read header timeout.
+func refusedAtOnce(t *testing.T, c *rawConn) {
+	t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	resp, err := http.ReadResponse(c.r, nil)
+	var ne net.Error
+	switch {
+	case err == nil:
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d, want 400", resp.StatusCode)
+		}
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Errorf("neither an answer nor a close within 2s: %v", err)
 	}
 }

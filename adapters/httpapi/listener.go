@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"container/list"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -147,12 +149,55 @@ func (l *limitListener) Close() error {
 }
 
 // limitedConn is a connection holding a slot of its limitListener until
-// it is closed.
+// it is closed. It also bounds the fields of each request's header (see
+// maxHeaderFields).
 type limitedConn struct {
 	net.Conn
 	l       *limitListener
 	release sync.Once
 	idle    *list.Element // in l.idle while idle; guarded by l.mu
+
+	// Read's count of the lines since the last empty one, and of the
+	// bytes read of the current line, with its first.
+	lines, lineLen int
+	lineFirst      byte
+}
+
+// maxHeaderFields bounds the lines of a request's header. net/http bounds
+// a header's bytes (MaxHeaderBytes) but parses each field into its map as
+// it comes, some 200 bytes each, so a header of the shortest fields would
+// take some 30 times its size; past this many lines, a read fails and
+// net/http answers 400 and closes the connection. Real requests have a
+// few dozen. Lines are counted from the last empty one, which ends a
+// header: a request's body (never read here, but discarded by net/http)
+// counts too, and needs an empty line every thousand.
+const maxHeaderFields = 1000
+
+// errTooManyHeaderFields is the read error past maxHeaderFields.
+var errTooManyHeaderFields = errors.New("request header has too many fields")
+
+// Read reads from the connection, counting lines (see maxHeaderFields).
+func (c *limitedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for rest := p[:n]; len(rest) > 0; {
+		if c.lineLen == 0 {
+			c.lineFirst = rest[0]
+		}
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			c.lineLen += len(rest)
+			break
+		}
+		// An empty line is "\n" or "\r\n".
+		if length := c.lineLen + i; length == 0 || length == 1 && c.lineFirst == '\r' {
+			c.lines = 0
+		} else if c.lines++; c.lines > maxHeaderFields {
+			return n, errTooManyHeaderFields
+		}
+		c.lineLen = 0
+		rest = rest[i+1:]
+	}
+	return n, err
 }
 
 // Close closes the connection and frees its slot.

@@ -9,10 +9,10 @@ import (
 // Defaults for ServerConfig's zero fields. Reaching the server needs no
 // credentials, so they are safe against any client: with them, reading a
 // request lasts at most 5s, its answer at most 20s from its headers, and
-// the server holds at most 1,025 connections, and unfinished headers take
-// at most about 2 GB (see MaxHeaderBytes; measured: 1,024 connections each
-// holding an unfinished 64 KiB header of one long field, 157 MB; of 8,900
-// short fields, 1.28 GB).
+// the server holds at most 1,025 connections, with about 160 MB for
+// unfinished headers at most (see MaxHeaderBytes; measured: 1,024
+// connections each holding an unfinished 64 KiB header of one long field,
+// 157 MB).
 const (
 	// DefaultShutdownTimeout is how long Serve waits for in-flight
 	// requests.
@@ -76,12 +76,11 @@ type ServerConfig struct {
 	// more is answered 431 Request Header Fields Too Large, without
 	// waiting for the rest, and its connection closed. net/http allows 4
 	// KiB beyond it, and holds an unfinished header in memory, with the
-	// buffers it grew on the way: about 2.5 times its size for a few long
-	// fields, but some 200 bytes more per field, which it parses into its
-	// map as they come, so up to about 30 times its size for a header of
-	// the shortest fields ("X1:", 7 bytes each). So unfinished requests
-	// take at most about MaxConnections × MaxHeaderBytes × 30 of memory:
-	// size MaxConnections, or the memory given to the daemon, by that.
+	// buffers it grew on the way: about 2.5 times its size. It also takes
+	// some 200 bytes per field, which it parses into its map as they come;
+	// the connection bounds the fields to 1,000 (400 past them, see
+	// maxHeaderFields), some 200 KB. So unfinished requests take at most
+	// about MaxConnections × (MaxHeaderBytes × 2.5 + 200 KB) of memory.
 	MaxHeaderBytes int
 
 	// MaxConnections bounds the connections open at once. Each holds a
