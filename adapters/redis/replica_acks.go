@@ -60,15 +60,32 @@ func WithReplicaAcks(n int, timeout time.Duration) StoreOption {
 	}
 }
 
-// set writes value under key with ttl (none if 0) and, with replica
-// acknowledgements on, WAITs for them in the same pipeline.
+// set writes value under key with ttl (none if 0), with replica
+// acknowledgements if they are on (see acknowledged).
 func (s *TokenStore) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if s.acks.n == 0 {
 		return s.client.Set(ctx, key, value, ttl).Err()
 	}
+	return s.acknowledged(ctx, func(pipe goredis.Pipeliner) { pipe.Set(ctx, key, value, ttl) })
+}
+
+// del deletes key, with replica acknowledgements if they are on: a delete
+// that a failover loses brings the entry back (see acknowledged).
+func (s *TokenStore) del(ctx context.Context, key string) error {
+	if s.acks.n == 0 {
+		return s.client.Del(ctx, key).Err()
+	}
+	return s.acknowledged(ctx, func(pipe goredis.Pipeliner) { pipe.Del(ctx, key) })
+}
+
+// acknowledged sends the write that queue adds to a pipeline, and WAITs
+// for the replica acknowledgements in the same round trip; fewer than
+// asked for fail with ErrNotReplicated, though the write was done on the
+// master.
+func (s *TokenStore) acknowledged(ctx context.Context, queue func(goredis.Pipeliner)) error {
 	timeout := ackTimeout(ctx, time.Now(), s.acks.timeout)
 	pipe := s.client.Pipeline()
-	pipe.Set(ctx, key, value, ttl)
+	queue(pipe)
 	// go-redis's Pipeliner has no Wait method.
 	wait := goredis.NewIntCmd(ctx, "wait", s.acks.n, timeout.Milliseconds())
 	_ = pipe.Process(ctx, wait)

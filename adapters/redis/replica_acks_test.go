@@ -99,6 +99,48 @@ func TestReplicaAcksSingleServer(t *testing.T) {
 	}
 }
 
+// A delete is a write too: the clean-up of a child whose creation failed
+// must not be lost in a failover, or the child would come back without its
+// rows. With acknowledgements asked for, DEL and WAIT go in one pipeline,
+// and on one server without replicas the delete fails, though done.
+func TestReplicaAcksDelete(t *testing.T) {
+	t.Parallel()
+	client := newClientAt(t, integration.StartRedisServer(t, false).URL())
+	calls := &commandLog{}
+	client.AddHook(calls)
+	for _, tc := range []struct {
+		name      string
+		n         int
+		wantCalls string
+		wantErr   bool
+	}{
+		{"off", 0, "del", false},
+		{"one replica asked for", 1, "del wait", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newAckEnv(t, client, tc.n, 200*time.Millisecond)
+			data := e.fullData(t)
+			if err := e.raw.Set(context.Background(), "token:"+data.Token.Key, "x", time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			calls.reset()
+			err := e.store.Delete(context.Background(), data.Token.Key)
+			if got := calls.String(); got != tc.wantCalls {
+				t.Errorf("Delete made the round trips %q, want %q", got, tc.wantCalls)
+			}
+			switch {
+			case !tc.wantErr && err != nil:
+				t.Fatalf("Delete: %v", err)
+			case tc.wantErr && !errors.Is(err, redis.ErrNotReplicated):
+				t.Fatalf("Delete = %v, want ErrNotReplicated", err)
+			}
+			if n, _ := e.raw.Exists(context.Background(), "token:"+data.Token.Key).Result(); n != 0 {
+				t.Error("the entry is still on the server: want it deleted, acknowledged or not")
+			}
+		})
+	}
+}
+
 // On a Sentinel group: a write succeeds once the replica holds it, fails
 // while the replica is down (within the context's deadline when that is
 // nearer than the timeout), and succeeds again once it is back.

@@ -169,9 +169,12 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 }
 
 // Delete removes the token with that key. Deleting a missing token is not
-// an error.
+// an error. With replica acknowledgements on (WithReplicaAcks), a delete
+// that too few replicas acknowledge fails with ErrNotReplicated, though
+// done on the master: a failover could bring the entry back, so the
+// caller tries again.
 func (s *TokenStore) Delete(ctx context.Context, key string) error {
-	err := s.client.Del(ctx, redisKey(key)).Err()
+	err := s.del(ctx, redisKey(key))
 	s.forget(key) // even on failure: the delete may have been done
 	if err != nil {
 		return fmt.Errorf("deleting token %s from redis: %w", key, err)
