@@ -67,7 +67,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	}
 	cfg, err := pq.NewConfig(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))
+		return nil, nil, fmt.Errorf("opening database: %w", parseError(err, url))
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
@@ -79,7 +79,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	cfg.BinaryParameters = true
 	pc, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url))
+		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url, cfg.Password))
 	}
 	pc.Dialer(newDialer())
 	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc, genericPlans: wantsGenericPlans(cfg)}), "postgres")
@@ -95,7 +95,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	if err := db.PingContext(ctx); err != nil {
 		// Close so that a failed Open leaves no pool behind.
 		_ = db.Close()
-		return nil, nil, fmt.Errorf("connecting to database: %w", redact(err, url))
+		return nil, nil, fmt.Errorf("connecting to database: %w", redact(err, url, cfg.Password))
 	}
 	// The cleanup signature has no room for an error, and there is nothing
 	// a caller shutting down could do about one.

@@ -23,6 +23,13 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		{"password parameter", "postgres://127.0.0.1:1/db?sslmode=disable&password=" + secret},
 		{"key=value form", "host=127.0.0.1 port=1 password=" + secret + " sslmode"},
 		{"unreachable", "postgres://user:" + secret + "@127.0.0.1:1/db?sslmode=disable&connect_timeout=5"},
+		// Mistyped URLs, which lib/pq reads as key=value pairs and whose
+		// parse errors quote them.
+		{"one slash after the scheme", "postgres:/user:" + secret + "@127.0.0.1/db"},
+		{"no scheme", "user:" + secret + "@127.0.0.1:5432/db"},
+		{"no colon after the scheme", "postgres//user:" + secret + "@127.0.0.1/db"},
+		{"key=value with a URL value", "host=/var/run/postgresql user=u password=" + secret + " " + secret + " sslrootcert=https://x"},
+		{"password option with an ampersand", "postgres://127.0.0.1:1/db?sslmode=disable&password=ab&" + secret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,6 +49,39 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 			}
 			t.Logf("error: %v", err)
 		})
+	}
+}
+
+// TestRedactWithholdsMisplacedCredentials: a password holding an unescaped
+// "/" ends the URL's host there, and lib/pq takes the rest for the
+// database name, which the server's "does not exist" quotes.
+func TestRedactWithholdsMisplacedCredentials(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cretPW"
+	for _, dsn := range []string{
+		"postgres://:/" + secret + "@db.example/gafaelfawr",
+		"postgres://:5432/" + secret + "@db.example/gafaelfawr",
+		"postgresql://u:pw?" + secret + "@db.example/gafaelfawr",
+	} {
+		server := errors.New(`pq: database "` + secret + `@db.example/gafaelfawr" does not exist (3D000)`)
+		if err := redact(server, dsn, ""); strings.Contains(err.Error(), secret) {
+			t.Errorf("redact(…, %q) = %v, which quotes the password", dsn, err)
+		}
+	}
+}
+
+// TestRedactMasksThePasswordLibPQFound: a key=value password, or one from
+// the environment, is masked too.
+func TestRedactMasksThePasswordLibPQFound(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cret PW"
+	err := redact(errors.New(`pq: password "`+secret+`" refused`), "host=db user=u password='"+secret+"'", secret)
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("redact = %v, which quotes the password", err)
+	}
+	plain := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	if got := redact(plain, "host=127.0.0.1 port=1 password=x", "x"); got != plain {
+		t.Errorf("redact changed an error without the password: %v", got)
 	}
 }
 

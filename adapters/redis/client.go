@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/internal/urlsecret"
 )
 
 // dialerRetries is how many times the client dials for one attempt of a
@@ -57,6 +58,7 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("parsing redis URL: %w", parseError(rawURL, err))
 	}
+
 	var client goredis.UniversalClient
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
@@ -69,6 +71,11 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 		err = fmt.Errorf("parsing redis URL: unsupported scheme %q (want redis, rediss, unix, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster)", u.Scheme)
 	}
 	if err != nil {
+		if !urlsecret.Located(rawURL) {
+			// The parsers took part of the credentials for the host,
+			// port, database or an option, which errors quote.
+			return nil, nil, fmt.Errorf("redis URL (%s): %w", u.Scheme, errWithheld)
+		}
 		return nil, nil, err
 	}
 	return client, func() { _ = client.Close() }, nil
@@ -108,55 +115,18 @@ func withoutURL(err error) error {
 	return err
 }
 
-// errWithheld stands for a URL's parse error that could quote its
-// credentials.
-var errWithheld = errors.New("the URL does not parse, and what is wrong is withheld since it could quote the password: percent-encode any /, ?, # or % in it")
+// errWithheld stands for an error about a URL whose credentials are not
+// where its parsers look for them (see urlsecret.Located): the message could
+// quote the password, whole or in part.
+var errWithheld = errors.New("what is wrong with the URL is withheld since it could quote the password: write \"//\" after the scheme and percent-encode any /, ?, #, & or % in the credentials")
 
 // parseError is err, from parsing rawURL, as it may be shown. net/url's
-// errors quote the whole URL, which is dropped. The parsers' own messages
-// quote the part at fault, which is the password itself when it holds an
-// unescaped "/", "?" or "#" (the rest of it then lands in the port, the
-// database number or the options) or a "%" that escapes nothing, or a
-// password= option's value holding an unescaped "&" (the rest becomes an
-// option of its own): then nothing of the message is shown.
+// errors quote the whole URL, which is dropped; the parsers' own messages
+// quote the part at fault, which can be the password when it is not where
+// they look for it: then nothing of the message is shown.
 func parseError(rawURL string, err error) error {
-	info := userInfo(rawURL)
-	if _, escapeErr := url.PathUnescape(info); strings.ContainsAny(info, "/?#") || escapeErr != nil {
-		return errWithheld
-	}
-	if quotesPasswordOption(rawURL) {
+	if !urlsecret.Located(rawURL) {
 		return errWithheld
 	}
 	return withoutURL(err)
-}
-
-// quotesPasswordOption reports whether rawURL has a password= option with
-// another option after it: an unescaped "&" in the password splits it
-// there, and the parsers then quote the rest as an option's name, however
-// short.
-func quotesPasswordOption(rawURL string) bool {
-	for rest := rawURL; ; {
-		_, after, ok := strings.Cut(rest, "password=")
-		if !ok {
-			return false
-		}
-		if strings.Contains(after, "&") {
-			return true
-		}
-		rest = after
-	}
-}
-
-// userInfo is the text between rawURL's "//" and its last "@", which holds
-// its credentials if it has any, whether or not it parses.
-func userInfo(rawURL string) string {
-	_, rest, ok := strings.Cut(rawURL, "//")
-	if !ok {
-		return ""
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
-	}
-	return rest[:at]
 }

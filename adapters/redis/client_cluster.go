@@ -31,7 +31,8 @@ func newClusterClient(ctx context.Context, u *url.URL) (*goredis.ClusterClient, 
 // refused, since a cluster has no other.
 func parseClusterURL(u *url.URL) (*goredis.ClusterOptions, error) {
 	if p := strings.Trim(u.Path, "/"); p != "" && p != "0" {
-		return nil, fmt.Errorf("a redis cluster has database 0 only, not %q", p)
+		// Not quoted: a password holding an unescaped "/" lands here.
+		return nil, errors.New("a redis cluster has database 0 only, and the URL names another")
 	}
 	plain := *u
 	plain.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")

@@ -55,6 +55,14 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 		"cluster password with a question mark":    "redis+cluster://:1234?hunter2-do-not-print@127.0.0.1:7000",
 		"master password option with an ampersand": "redis+sentinel://127.0.0.1:26379?master_name=m&password=1234&hunter2-do-not-print",
 		"password option with an ampersand, short": "redis://127.0.0.1:6379/0?password=hunter2&s3c",
+		"cluster password with a slash":            "redis+cluster://:1234/hunter2-do-not-print@127.0.0.1:7000",
+		"cluster password starting with a slash":   "rediss+cluster://:/hunter2-do-not-print@127.0.0.1:7000",
+		"cluster user and a slash":                 "redis+cluster://admin:/hunter2-do-not-print@127.0.0.1:7000",
+		// "//" mistyped: the parsers see no credentials, and quote them as
+		// a path.
+		"one slash after the scheme":   "redis:/:hunter2-do-not-print@127.0.0.1:6379/0",
+		"one slash, user and password": "redis:/default:hunter2-do-not-print@127.0.0.1:6379",
+		"sentinel, one slash":          "redis+sentinel:/:hunter2-do-not-print@127.0.0.1:26379?master_name=m",
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
