@@ -67,7 +67,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", nil, nil, "Usage:"},
 		{"unknown command", nil, []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"unknown flag", nil, []string{"serve", "--frobnicate"}, "flag provided but not defined"},
-		{"stray argument", nil, []string{"version", "now"}, `unexpected argument "now"`},
+		{"stray argument", nil, []string{"version", "now"}, "unexpected argument (the first of 1"},
 		{"some store flags", []string{envRedisURL + "=redis://127.0.0.1:1/0"}, []string{"serve"},
 			"missing --database-url (TOKENCACHE_DATABASE_URL), --session-secret (TOKENCACHE_SESSION_SECRET)"},
 		{"mint-session in memory", nil, []string{"mint-session", "--user", "alice"}, "needs --redis-url"},
@@ -78,6 +78,41 @@ func TestUsageErrors(t *testing.T) {
 			_, stderr, code := runBinary(t, tt.env, tt.args...)
 			if code != exitUsage {
 				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestUsageErrorsNeverQuoteValues: a flag that takes a value swallows the
+// next argument, a URL with an unquoted space splits in two, and a secret
+// beginning with "-" reads as a flag; the flag package's messages would
+// quote each, and each can be a secret.
+func TestUsageErrorsNeverQuoteValues(t *testing.T) {
+	const secret = "Hunter2SecretValue"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"value swallowed by a duration flag", []string{"serve", "--token-lifetime", "--session-secret=" + secret}, "invalid value for flag -token-lifetime"},
+		{"value swallowed by a number flag", []string{"serve", "--redis-replica-acks", "--database-url=postgres://u:" + secret + "@db/x"}, "invalid value for flag -redis-replica-acks"},
+		{"value swallowed by a list flag", []string{"serve", "--trusted-proxy", "--session-secret=" + secret}, "invalid value for flag -trusted-proxy"},
+		{"URL split by a space", []string{"serve", "--database-url", "postgres://u:my", secret + "@h/db"}, "unexpected argument (the first of 1"},
+		{"secret read as a flag", []string{"serve", "--client-cache", "-" + secret}, "flag provided but not defined"},
+		{"secret read as a flag value", []string{"serve", "--client-cache=" + secret}, "invalid value for flag -client-cache"},
+		{"bad flag syntax", []string{"serve", "---" + secret}, "bad flag syntax"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runBinary(t, nil, tt.args...)
+			if code != exitUsage {
+				t.Errorf("exit code = %d, want %d", code, exitUsage)
+			}
+			if strings.Contains(stderr, secret) || strings.Contains(stderr, "Hunter2") {
+				t.Errorf("stderr quotes the secret:\n%s", stderr)
 			}
 			if !strings.Contains(stderr, tt.want) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)

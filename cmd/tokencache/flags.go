@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -41,19 +42,61 @@ func (c *cli) newFlagSet(name, synopsis string, env [][2]string) *flag.FlagSet {
 // parse parses args, which must hold flags only. A parse error or a stray
 // argument yields an empty usageError after the message and usage are shown; -h
 // yields flag.ErrHelp after the usage is shown.
+//
+// The message never quotes an argument: a flag that takes a value swallows
+// the next argument, a URL with an unquoted space splits in two, and a
+// secret that begins with "-" reads as a flag, so any argument may be a
+// secret. The flag package's own messages, which quote them, are replaced.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError("")
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		fs.Usage()
-		return usageError("")
+		return err
+	case err != nil:
+		fmt.Fprintln(out, parseMessage(err))
+	case fs.NArg() > 0:
+		fmt.Fprintf(out, "unexpected argument (the first of %d after the flags; not repeated here, since it could be a secret)\n", fs.NArg())
+	default:
+		return nil
 	}
-	return nil
+	fs.Usage()
+	return usageError("")
+}
+
+// parseMessage is the flag package's error err with the argument it
+// quotes left out. A flag's name is kept only if it looks like one of
+// ours: lower-case words joined by hyphens.
+func parseMessage(err error) string {
+	msg := err.Error()
+	if _, name, ok := strings.Cut(msg, " for flag -"); ok {
+		name, _, _ = strings.Cut(name, ":")
+		return "invalid value for flag -" + flagName(name) + " (the value is not repeated here, since it could be a secret)"
+	}
+	if _, name, ok := strings.Cut(msg, " for -"); ok { // a boolean flag's
+		name, _, _ = strings.Cut(name, ":")
+		return "invalid value for flag -" + flagName(name) + " (the value is not repeated here, since it could be a secret)"
+	}
+	for _, prefix := range []string{"flag provided but not defined: -", "flag needs an argument: -"} {
+		if name, ok := strings.CutPrefix(msg, prefix); ok {
+			return prefix + flagName(name)
+		}
+	}
+	if strings.HasPrefix(msg, "bad flag syntax") {
+		return "bad flag syntax (the argument is not repeated here, since it could be a secret)"
+	}
+	return "the flags do not parse (the arguments are not repeated here, since they could be secrets)"
+}
+
+// flagName is name if it looks like a flag's name, else a stand-in.
+func flagName(name string) string {
+	if len(name) > 0 && len(name) <= 40 && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz-") == "" {
+		return name
+	}
+	return "… (a name that is not repeated here, since it could be a secret)"
 }
 
 // commaList is a repeatable flag whose values may also be comma lists.
