@@ -71,6 +71,11 @@ func TestServerBoundsHeaderFields(t *testing.T) {
 			[]int{http.StatusOK, http.StatusOK}},
 		{"bare line ends", "GET / HTTP/1.1\nHost: tokencache\n" + strings.ReplaceAll(fields(100), "\r\n", "\n") + "\n",
 			[]int{http.StatusOK}},
+		// Read whole at once, these used to reach the handler, cancelled,
+		// or cut short with the rest taken for a second request.
+		{"just past the bound", "GET / HTTP/1.1\r\nHost: tokencache\r\n" + fields(1000) + "\r\n", []int{http.StatusBadRequest}},
+		{"the same field many times", "GET / HTTP/1.1\r\nHost: tokencache\r\n" + strings.Repeat("X: y\r\n", 2000) + "\r\n", []int{http.StatusBadRequest}},
+		{"within the bound", "GET / HTTP/1.1\r\nHost: tokencache\r\n" + fields(997) + "\r\n", []int{http.StatusOK}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +85,7 @@ func TestServerBoundsHeaderFields(t *testing.T) {
 			for i, want := range tt.want {
 				if want != http.StatusOK {
 					refusedAtOnce(t, c)
+					noMoreAnswers(t, c)
 					continue
 				}
 				if status, _ := c.answer(2 * time.Second); status != want {
@@ -87,6 +93,40 @@ func TestServerBoundsHeaderFields(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServerBoundsHeaderFieldsSentInPieces: a header whose pieces each end
+// part-way through a line is bounded as one sent whole.
+func TestServerBoundsHeaderFieldsSentInPieces(t *testing.T) {
+	addr := serveLoopback(t, httpapi.ServerConfig{}, answerOK)
+	c := dialRaw(t, addr)
+	go func() {
+		if _, err := io.WriteString(c.conn, "GET / HTTP/1.1\r\nHost: tokencache\r\n"); err != nil {
+			return
+		}
+		for range 20 {
+			// Each piece ends within a line whose halves are both fields:
+			// "a:a:" here, "a:a" in the next piece.
+			if _, err := io.WriteString(c.conn, strings.Repeat("a:a\r\n", 300)+"a:a:"); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_, _ = io.WriteString(c.conn, "a:a\r\n\r\n")
+	}()
+	refusedAtOnce(t, c)
+	noMoreAnswers(t, c)
+}
+
+// noMoreAnswers checks that after refusing a header the server answers
+// nothing more on c: the rest of that header is not read as a request.
+func noMoreAnswers(t *testing.T, c *rawConn) {
+	t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if resp, err := http.ReadResponse(c.r, nil); err == nil {
+		resp.Body.Close()
+		t.Errorf("a second answer, %d, after the header was refused", resp.StatusCode)
 	}
 }
 

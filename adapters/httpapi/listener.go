@@ -161,13 +161,15 @@ type limitedConn struct {
 	// bytes read of the current line, with its first.
 	lines, lineLen int
 	lineFirst      byte
+	tooMany        bool // past maxHeaderFields: every read fails
 }
 
 // maxHeaderFields bounds the lines of a request's header. net/http bounds
 // a header's bytes (MaxHeaderBytes) but parses each field into its map as
 // it comes, some 200 bytes each, so a header of the shortest fields would
-// take some 30 times its size; past this many lines, a read fails and
-// net/http answers 400 and closes the connection. Real requests have a
+// take some 30 times its size; past this many lines (the request line
+// included), reads fail and net/http answers 400 and closes the
+// connection. Real requests have a
 // few dozen. Lines are counted from the last empty one, which ends a
 // header: a request's body (never read here, but discarded by net/http)
 // counts too, and needs an empty line every thousand.
@@ -177,7 +179,17 @@ const maxHeaderFields = 1000
 var errTooManyHeaderFields = errors.New("request header has too many fields")
 
 // Read reads from the connection, counting lines (see maxHeaderFields).
+// The read that passes the bound returns its bytes up to the end of the
+// line that passed it, and every read after it fails: net/http then meets
+// the error at a line's end, before the header's end, and answers 400.
+// Failing the read that brought the bytes would not do: net/http parses
+// what it holds first, so a header read whole would reach the handler
+// with its context cancelled, and one whose error came part-way through a
+// line would have that part taken for a whole line and the error dropped.
 func (c *limitedConn) Read(p []byte) (int, error) {
+	if c.tooMany {
+		return 0, errTooManyHeaderFields
+	}
 	n, err := c.Conn.Read(p)
 	for rest := p[:n]; len(rest) > 0; {
 		if c.lineLen == 0 {
@@ -192,7 +204,8 @@ func (c *limitedConn) Read(p []byte) (int, error) {
 		if length := c.lineLen + i; length == 0 || length == 1 && c.lineFirst == '\r' {
 			c.lines = 0
 		} else if c.lines++; c.lines > maxHeaderFields {
-			return n, errTooManyHeaderFields
+			c.tooMany = true
+			return n - len(rest) + i + 1, nil
 		}
 		c.lineLen = 0
 		rest = rest[i+1:]
