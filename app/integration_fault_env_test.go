@@ -68,10 +68,11 @@ type faultEnv struct {
 	scopes           []string
 }
 
-// newFaultEnv starts the proxies and composes the service over them. At
-// cleanup it closes everything and then checks that no goroutine started
-// since it was called is still running.
-func newFaultEnv(t *testing.T, b *faultBase) *faultEnv {
+// newFaultEnv starts the proxies and composes the service over them, its
+// configuration changed by each of adjust. At cleanup it closes everything
+// and then checks that no goroutine started since it was called is still
+// running.
+func newFaultEnv(t *testing.T, b *faultBase, adjust ...func(*app.Config)) *faultEnv {
 	t.Helper()
 	before := goleak.IgnoreCurrent()
 	t.Cleanup(func() { verifyNoLeak(t, before) })
@@ -86,6 +87,9 @@ func newFaultEnv(t *testing.T, b *faultBase) *faultEnv {
 		SessionSecret: newSessionSecret(t),
 		TokenLifetime: 24 * time.Hour,
 		CacheSize:     100,
+	}
+	for _, a := range adjust {
+		a(&cfg)
 	}
 	box, err := fernetbox.New(cfg.SessionSecret)
 	if err != nil {

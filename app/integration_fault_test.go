@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"context"
+	"encoding/binary"
 	"testing"
 	"time"
 
+	"github.com/tokencache/tokencache/app"
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/internal/faultproxy"
 )
@@ -30,15 +32,21 @@ func onPostgres(e *faultEnv) *faultproxy.Proxy { return e.postgres }
 var (
 	redisGet = faultStep{"RedisGET", onRedis, faultproxy.RedisCommand("GET")}
 	redisSet = faultStep{"RedisSET", onRedis, faultproxy.RedisCommand("SET")}
-	pgBegin  = faultStep{"PostgresBEGIN", onPostgres, faultproxy.Contains("BEGIN")}
-	pgLock   = faultStep{"PostgresLock", onPostgres, faultproxy.Contains("pg_advisory_xact_lock")}
+	// The transaction's BEGIN goes in one message with the lock, and the
+	// three rows in one statement.
+	pgBegin  = faultStep{"PostgresBEGINAndLock", onPostgres, faultproxy.Contains("pg_advisory_xact_lock")}
 	pgFind   = faultStep{"PostgresFind", onPostgres, pgStatement("FROM subtoken s JOIN token t", "fault-portal")}
-	pgToken  = faultStep{"PostgresInsertToken", onPostgres, faultproxy.Contains("INSERT INTO token\n")}
-	pgLink   = faultStep{"PostgresInsertSubtoken", onPostgres, faultproxy.Contains("INSERT INTO subtoken")}
-	pgHist   = faultStep{"PostgresInsertHistory", onPostgres, faultproxy.Contains("INSERT INTO token_change_history")}
-	pgCommit = faultStep{"PostgresCOMMIT", onPostgres, faultproxy.Contains("COMMIT")}
-	pgRoll   = faultStep{"PostgresROLLBACK", onPostgres, faultproxy.Contains("ROLLBACK")}
+	pgInsert = faultStep{"PostgresInsertRows", onPostgres, faultproxy.Contains("INSERT INTO token\n")}
+	pgCommit = faultStep{"PostgresCOMMIT", onPostgres, pgQuery("COMMIT")}
+	pgRoll   = faultStep{"PostgresROLLBACK", onPostgres, pgQuery("ROLLBACK")}
 )
+
+// pgQuery matches the simple-protocol Query message of statement alone:
+// Contains("COMMIT") would match the BEGIN too ("READ COMMITTED").
+func pgQuery(statement string) faultproxy.Matcher {
+	msg := binary.BigEndian.AppendUint32([]byte{'Q'}, uint32(4+len(statement)+1))
+	return faultproxy.Contains(string(append(append(msg, statement...), 0)))
+}
 
 // pgStatement matches a statement with arguments by its text, which goes
 // out when a connection first runs it (the PostgreSQL adapter then
@@ -73,12 +81,12 @@ var faultScenarios = []struct {
 				t.Fatal(err)
 			}
 		},
-		steps: []faultStep{pgBegin, pgLock, pgFind, redisGet, pgRoll},
+		steps: []faultStep{pgBegin, pgFind, redisGet, pgRoll},
 	},
 	{
 		name:    "Creation",
 		prepare: func(*testing.T, *faultEnv, domain.TokenData) {},
-		steps:   []faultStep{pgBegin, pgLock, pgFind, redisSet, pgToken, pgLink, pgHist, pgCommit},
+		steps:   []faultStep{pgBegin, pgFind, redisSet, pgInsert, pgCommit},
 	},
 }
 
@@ -120,5 +128,50 @@ func TestIntegrationFaults(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestIntegrationStrandedTransactionEnds: a replica cut off from
+// PostgreSQL before its COMMIT arrives gives up on its transaction, but
+// the server, which never hears of it, keeps the session idle in it,
+// holding the child's advisory lock and the parent's row. The server ends
+// it (idle_in_transaction_session_timeout, twice the creation timeout):
+// then another replica gets the child, and Gafaelfawr can delete the
+// parent, rather than each waiting for the server's TCP keepalive.
+func TestIntegrationStrandedTransactionEnds(t *testing.T) {
+	b := newFaultBase(t)
+	e := newFaultEnv(t, b, func(c *app.Config) { c.CreationTimeout = time.Second })
+	p := e.addParent(t, 7*24*time.Hour)
+	t.Cleanup(func() { e.removeOrphans(t, p.Username) })
+	other := newRealEnvFrom(t, app.Config{
+		RedisURL: b.redisURL, DatabaseURL: b.databaseURL, SessionSecret: e.cfg.SessionSecret,
+		TokenLifetime: 24 * time.Hour, CacheSize: 100,
+	})
+
+	fired := e.postgres.Inject(faultproxy.Stall, pgCommit.match)
+	o := e.requestUnderFault(t, p)
+	<-fired
+	t.Logf("the cut-off replica: %v after %v", o.err, o.elapsed.Round(time.Millisecond))
+	defer e.heal(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := other.svc.GetInternalToken(ctx, p, e.service, e.scopes, "192.0.2.8", 0); err != nil {
+		t.Fatalf("another replica, with both stores up, got no child: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("another replica got the child after %v", time.Since(start).Round(time.Millisecond))
+
+	// Gafaelfawr revoking the parent.
+	tx, err := b.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '5s'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM token WHERE token = $1 FOR UPDATE", p.Token.Key); err != nil {
+		t.Errorf("a revocation of the parent waits for the stranded transaction: %v", err)
 	}
 }

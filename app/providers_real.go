@@ -87,5 +87,9 @@ func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	return postgres.Open(ctx, cfg.DatabaseURL, postgres.MaxConnections(cfg.DatabaseMaxConnections))
+	// A transaction here pauses between statements for no longer than
+	// the creation timeout bounds the work (the token store's write): a
+	// session idle in one for twice that has lost its client.
+	return postgres.Open(ctx, cfg.DatabaseURL, postgres.MaxConnections(cfg.DatabaseMaxConnections),
+		postgres.IdleInTransactionTimeout(2*cfg.CreationTimeout))
 }

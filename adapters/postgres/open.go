@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -23,6 +24,14 @@ const (
 	// sets no connect_timeout. lib/pq also uses it to bound the extra
 	// connection on which it asks the server to cancel a statement.
 	defaultConnectTimeout = 10 * time.Second
+
+	// DefaultIdleInTransactionTimeout is how long the server keeps a
+	// session idle in a transaction unless IdleInTransactionTimeout or
+	// the URL says otherwise.
+	DefaultIdleInTransactionTimeout = time.Minute
+
+	// idleInTransactionParameter is the server's name for that bound.
+	idleInTransactionParameter = "idle_in_transaction_session_timeout"
 )
 
 // Option adjusts Open.
@@ -30,6 +39,25 @@ type Option func(*options)
 
 type options struct {
 	maxConns int
+	idleInTx time.Duration
+}
+
+// IdleInTransactionTimeout has the server end a session of the pool that
+// stays idle in a transaction for longer than d (its
+// idle_in_transaction_session_timeout), rolling the transaction back; d
+// <= 0 means DefaultIdleInTransactionTimeout. A URL that sets the
+// parameter itself wins.
+//
+// A client cut off from the server mid-transaction gives up on it, but
+// until the server notices, which without this bound can take its TCP
+// keepalive's two hours, the session holds the transaction's locks: the
+// child's advisory lock, which every replica then waits for in vain, and
+// its parent's row, which Gafaelfawr's revocation of the parent waits for.
+// So d should exceed the longest pause a transaction here makes between
+// statements (the token store's write, within the creation timeout), and
+// not by much.
+func IdleInTransactionTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleInTx = d }
 }
 
 // MaxConnections caps the connections open at once at n; n <= 0 means
@@ -71,6 +99,15 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
+	}
+	if _, set := cfg.Runtime[idleInTransactionParameter]; !set {
+		if o.idleInTx <= 0 {
+			o.idleInTx = DefaultIdleInTransactionTimeout
+		}
+		if cfg.Runtime == nil {
+			cfg.Runtime = map[string]string{}
+		}
+		cfg.Runtime[idleInTransactionParameter] = strconv.FormatInt(max(o.idleInTx.Milliseconds(), 1), 10)
 	}
 	// Otherwise lib/pq sends a statement with arguments in two round
 	// trips, one to prepare it unnamed and one to run it. In this mode it

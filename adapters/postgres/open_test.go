@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/tokencache/tokencache/internal/integration"
 )
@@ -99,5 +102,73 @@ func TestOpenAndCleanup(t *testing.T) {
 	cleanup()
 	if err := db.PingContext(ctx); err == nil {
 		t.Fatal("database still usable after cleanup")
+	}
+}
+
+// TestOpenBoundsIdleTransactions: the server ends a session idle in a
+// transaction past the bound, rolling it back and releasing its locks,
+// whether or not its client is still there.
+func TestOpenBoundsIdleTransactions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	show := func(db *sqlx.DB) string {
+		var v string
+		if err := db.GetContext(ctx, &v, "SHOW idle_in_transaction_session_timeout"); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	url := integration.DatabaseURL(t)
+
+	db, cleanup, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if got := show(db); got != "1min" {
+		t.Errorf("by default the bound is %s, want 1min", got)
+	}
+
+	db, cleanup, err = Open(ctx, url, IdleInTransactionTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if got := show(db); got != "200ms" {
+		t.Errorf("the bound is %s, want 200ms", got)
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := tx.GetContext(ctx, &pid, "SELECT pg_backend_pid()"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for alive := 1; alive > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session idle in its transaction still lives after 10s")
+		}
+		if err := db.GetContext(ctx, &alive, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT 1"); err == nil {
+		t.Error("the transaction the server ended still runs statements")
+	}
+	_ = tx.Rollback()
+
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db, cleanup, err = Open(ctx, url+sep+"idle_in_transaction_session_timeout=7000", IdleInTransactionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if got := show(db); got != "7s" {
+		t.Errorf("with the URL's own bound it is %s, want 7s", got)
 	}
 }
