@@ -175,3 +175,36 @@ func TestIntegrationStrandedTransactionEnds(t *testing.T) {
 		t.Errorf("a revocation of the parent waits for the stranded transaction: %v", err)
 	}
 }
+
+// TestIntegrationFoundChildNotHeldByItsRollback: a child found in the
+// repository is handed out though the ROLLBACK that ends the look-up's
+// transaction gets no answer: the rollback is bounded on its own (the
+// clean-up attempt's bound), not by the creation timeout.
+func TestIntegrationFoundChildNotHeldByItsRollback(t *testing.T) {
+	b := newFaultBase(t)
+	e := newFaultEnv(t, b, func(c *app.Config) { c.CreationTimeout = 5 * time.Second })
+	p := e.addParent(t, 7*24*time.Hour)
+	t.Cleanup(func() { e.removeOrphans(t, p.Username) })
+	want := e.internal(t, p, e.service, e.scopes)
+	if err := e.svc.Clear(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fired := e.postgres.Inject(faultproxy.Stall, pgRoll.match)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	got, err := e.request(ctx, p)
+	elapsed := time.Since(start)
+	select {
+	case <-fired:
+	default:
+		t.Fatalf("the ROLLBACK was never sent (request: %v)", err)
+	}
+	e.heal(t)
+	e.waitForCleanups(t)
+	if err != nil || got != want {
+		t.Errorf("the child found in the repository, %s, was not handed out within 2s: got %q, %v after %v",
+			want.Key, got.Key, err, elapsed.Round(time.Millisecond))
+	}
+	e.checkStoresAgree(t, p.Username)
+}

@@ -50,9 +50,15 @@ func NewTokenRepository(db *sqlx.DB, logger *slog.Logger) *TokenRepository {
 //
 // The transaction belongs to ctx: database/sql rolls it back if ctx ends
 // before Commit, so ctx must outlive the whole unit of work.
+//
+// Commit and Rollback also end when their own context does: the
+// transaction's context is one of its own, ended by theirs (database/sql
+// gives them none).
 func (r *TokenRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	txCtx, end := context.WithCancel(ctx)
+	tx, err := r.db.BeginTxx(txCtx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
+		end()
 		return nil, fmt.Errorf("beginning transaction: %w", err)
 	}
 	id := lockID(lock)
@@ -60,9 +66,10 @@ func (r *TokenRepository) Begin(ctx context.Context, lock domain.CacheKey) (port
 		if rbErr := rollback(tx); rbErr != nil {
 			r.logger.ErrorContext(ctx, "rolling back after failing to take lock", "lock_id", id, "error", rbErr)
 		}
+		end()
 		return nil, fmt.Errorf("waiting for repository lock %d: %w", id, withContext(ctx, err))
 	}
-	return &repoTx{tx: tx, logger: r.logger}, nil
+	return &repoTx{tx: tx, end: end, logger: r.logger}, nil
 }
 
 // withContext adds ctx's error to err once ctx has ended, so that callers

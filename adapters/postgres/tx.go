@@ -20,6 +20,7 @@ import (
 // be rolled back, and Commit fails having added nothing.
 type repoTx struct {
 	tx     *sqlx.Tx
+	end    context.CancelFunc // ends the transaction's own context
 	logger *slog.Logger
 }
 
@@ -148,23 +149,38 @@ func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 	return nil
 }
 
-// Commit makes the additions durable and releases the lock. The context is
-// unused: database/sql commits under the context the transaction began
-// with.
-func (t *repoTx) Commit(context.Context) error {
+// Commit makes the additions durable and releases the lock. It ends when
+// ctx or the context the transaction began with does; its answer may then
+// be lost although the commit took effect.
+func (t *repoTx) Commit(ctx context.Context) error {
+	defer t.endWith(ctx)()
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
 }
 
-// Rollback discards the unit of work and releases the lock. It is a no-op
-// after Commit, or after database/sql rolled back because ctx ended.
-func (t *repoTx) Rollback(context.Context) error {
+// Rollback discards the unit of work and releases the lock, within ctx
+// (the connection is closed if ctx ends first, which ends the transaction
+// on the server too). It is a no-op after Commit, or after database/sql
+// rolled back because the transaction's context ended.
+func (t *repoTx) Rollback(ctx context.Context) error {
+	defer t.endWith(ctx)()
 	if err := rollback(t.tx); err != nil {
 		return fmt.Errorf("rolling back: %w", err)
 	}
 	return nil
+}
+
+// endWith has the transaction's context end when ctx does, which
+// interrupts a COMMIT or ROLLBACK under way; the returned func ends it
+// anyway, the transaction being over.
+func (t *repoTx) endWith(ctx context.Context) func() {
+	stop := context.AfterFunc(ctx, t.end)
+	return func() {
+		stop()
+		t.end()
+	}
 }
 
 // rollback rolls tx back, treating a transaction that already ended as
