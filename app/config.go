@@ -93,8 +93,9 @@ type Config struct {
 	// CreationTimeout, and caches its child for the next request, so that
 	// a client that leaves does not cost the connections it was using or
 	// the child it asked for. Work that nobody waits for any more lets the
-	// work callers wait for go first, for at most 20 ms in all. 0 means
-	// DefaultCreationTimeout.
+	// work callers wait for go first, for at most 20 ms in all. It bounds
+	// each read of a cached child from the token store too, whatever the
+	// caller's deadline. 0 means DefaultCreationTimeout.
 	CreationTimeout time.Duration
 }
 

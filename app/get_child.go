@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -78,8 +79,14 @@ func (s *TokenCacheService) cached(typ domain.TokenType, key domain.CacheKey, re
 
 // readCached reads token, the child cached for req, from the token store
 // and reports whether it may be reused for req: the store still holds it
-// and it passes the rules. It returns the child as the store holds it.
+// and it passes the rules. It returns the child as the store holds it. The
+// read ends within the creation timeout, whatever ctx's deadline.
 func (s *TokenCacheService) readCached(ctx context.Context, req *domain.ChildRequest, token domain.Token) (domain.TokenData, bool, error) {
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > s.creationTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.creationTimeout, errCreationTimeout)
+		defer cancel()
+	}
 	data, err := s.store.Get(ctx, token)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):

@@ -208,3 +208,35 @@ func TestIntegrationFoundChildNotHeldByItsRollback(t *testing.T) {
 	}
 	e.checkStoresAgree(t, p.Username)
 }
+
+// TestIntegrationCachedReadIsBounded: reading a cached child from a Redis
+// that stopped answering ends within the creation timeout even for a
+// caller without a deadline, not after the client's read timeouts and
+// retries.
+func TestIntegrationCachedReadIsBounded(t *testing.T) {
+	b := newFaultBase(t)
+	e := newFaultEnv(t, b, func(c *app.Config) { c.CreationTimeout = time.Second })
+	p := e.addParent(t, 7*24*time.Hour)
+	t.Cleanup(func() { e.removeOrphans(t, p.Username) })
+	e.internal(t, p, e.service, e.scopes)
+	fired := e.redis.Inject(faultproxy.Stall, redisGet.match)
+	defer e.heal(t)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := e.request(context.Background(), p)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a cached child was read from a Redis that does not answer")
+		}
+		t.Logf("%v after %v", err, time.Since(start).Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Error("a request for a cached child still waits on a silent Redis after 5s (creation timeout 1s)")
+		e.heal(t)
+		<-done
+	}
+	<-fired
+}
