@@ -50,8 +50,13 @@ func (a *accessFlags) fillFromEnv(fs *flag.FlagSet, getenv func(string) string) 
 			envAllowedServices + ", or any service when that is unset)")
 	}
 	if !given["allow-service"] {
-		if err := setFromEnv(&a.allowedServices, getenv(envAllowedServices)); err != nil {
+		value := getenv(envAllowedServices)
+		if err := setFromEnv(&a.allowedServices, value); err != nil {
 			return usageError(fmt.Sprintf("%s: %v", envAllowedServices, err))
+		}
+		if strings.TrimSpace(value) != "" && len(a.allowedServices) == 0 {
+			// Commas only, as "$A,$B" with both unset gives: any service.
+			return usageError(envAllowedServices + " names no service, only commas: name at least one, or unset it (then any service)")
 		}
 	}
 	return nil

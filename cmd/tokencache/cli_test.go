@@ -70,8 +70,13 @@ func TestUsageErrors(t *testing.T) {
 		{"stray argument", nil, []string{"version", "now"}, "unexpected argument (the first of 1"},
 		{"some store flags", []string{envRedisURL + "=redis://127.0.0.1:1/0"}, []string{"serve"},
 			"missing --database-url (TOKENCACHE_DATABASE_URL), --session-secret (TOKENCACHE_SESSION_SECRET)"},
+		{"client cache in memory", nil, []string{"serve", "--client-cache"}, "need the real stores"},
+		{"replica acks in memory", []string{envRedisReplicaAcks + "=1"}, []string{"serve"}, "need the real stores"},
 		{"mint-session in memory", nil, []string{"mint-session", "--user", "alice"}, "needs --redis-url"},
 		{"migrate without a database", nil, []string{"migrate"}, "--database-url (or TOKENCACHE_DATABASE_URL) is required"},
+		// A flag given empty wins over its environment variable.
+		{"migrate with an empty database flag", []string{envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable"},
+			[]string{"migrate", "--database-url", ""}, "--database-url (or TOKENCACHE_DATABASE_URL) is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

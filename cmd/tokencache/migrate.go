@@ -18,7 +18,7 @@ database that Gafaelfawr already manages.`, [][2]string{{envDatabaseURL, "as --d
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if databaseURL == "" {
+	if !givenFlags(fs)["database-url"] {
 		databaseURL = c.getenv(envDatabaseURL)
 	}
 	if databaseURL == "" {

@@ -85,6 +85,10 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	if err := replicaAcks.fillFromEnv(c.getenv, envRedisReplicaAcks); err != nil {
 		return err
 	}
+	if !real && (clientCache.value || replicaAcks.value != 0) {
+		return usageError("--client-cache (" + envClientCache + ") and --redis-replica-acks (" + envRedisReplicaAcks +
+			") act on Redis: they need the real stores, and would do nothing in memory")
+	}
 	var cookies httpapi.SessionCookies
 	if real {
 		// Gafaelfawr's session cookie is sealed with the same secret as

@@ -80,4 +80,13 @@ func TestAccessFlagsWinOverEnvironment(t *testing.T) {
 	if err := a.fillFromEnv(fs, func(name string) string { return env[name] }); err == nil {
 		t.Errorf("--allow-service \"\" taken as %v, want a usage error", a.allowedServices)
 	}
+	// So is a variable of commas only, as "$A,$B" gives with both unset.
+	for _, value := range []string{",", " , ", ",,"} {
+		var a accessFlags
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		a.register(fs)
+		if err := a.fillFromEnv(fs, func(name string) string { return map[string]string{envAllowedServices: value}[name] }); err == nil {
+			t.Errorf("%s=%q taken as %v, want a usage error", envAllowedServices, value, a.allowedServices)
+		}
+	}
 }
