@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -44,7 +45,7 @@ const maxLifetimeSeconds = math.MaxInt64 / int64(time.Second)
 // by some readers and used by others.
 var singleParams = []string{
 	"notebook", "delegate_to", "minimum_lifetime", "satisfy", "auth_type",
-	"use_authorization", "allow_cookies", "username", "user_domain",
+	"use_authorization", "allow_cookies", "username", "user_domain", "service",
 }
 
 // parseQuery reads the raw query. url.URL.Query drops what does not parse
@@ -94,6 +95,9 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		if !domain.VisibleName(service) {
 			return p, invalidParameter("delegate_to",
 				"Value must not hold control, format or invisible characters, nor begin or end with a space")
+		}
+		if utf8.RuneCountInString(service) > domain.MaxNameLength {
+			return p, invalidParameter("delegate_to", "Value must be at most "+strconv.Itoa(domain.MaxNameLength)+" characters")
 		}
 	}
 	p.service = service
@@ -164,6 +168,17 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		return p, &problem{
 			status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
 			kind: "invalid_delegate_to", msg: "delegate_to cannot be set for notebook tokens",
+			loc: []string{"query", "delegate_to"},
+		}
+	}
+	// Gafaelfawr's service names the ingress's service for its rate
+	// limits and metrics, which tokencache does not offer: it is ignored,
+	// but refused, as Gafaelfawr refuses it, when it names another service
+	// than delegate_to.
+	if other, _ := lookup(q, "service"); other != "" && hasService && other != service {
+		return p, &problem{
+			status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
+			kind: "invalid_service", msg: "service must be the same as delegate_to",
 			loc: []string{"query", "delegate_to"},
 		}
 	}

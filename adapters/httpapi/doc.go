@@ -33,8 +33,9 @@
 // with neither, the request is an authentication check and no child is
 // made. user_domain=true is refused (422): it needs the request's original
 // URL and hostname, which tokencache does not have, and ignoring it would
-// let every user through. Other parameters of Gafaelfawr's (service,
-// allow_options) are ignored.
+// let every user through. service naming another service than
+// delegate_to is refused (422 invalid_service), as Gafaelfawr refuses it;
+// otherwise it is ignored, as is allow_options.
 //
 // Credentials, first found wins (Gafaelfawr's Authenticate._find_token):
 // the state cookie "gafaelfawr", read through Config.Cookies; then one

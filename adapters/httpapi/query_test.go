@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokencache/tokencache/domain"
 )
 
 // TestMalformedQuery: what url.URL.Query would silently drop is refused,
@@ -105,5 +108,58 @@ func checkLoc(t *testing.T, body string, want ...string) {
 	}
 	if len(b.Detail) != 1 || !slices.Equal(b.Detail[0].Loc, want) {
 		t.Errorf("body = %s, want loc %q", body, want)
+	}
+}
+
+// TestDelegateToLongerThanANameIsAParameterError: delegate_to longer than
+// the stores take is a 422 naming it, before credentials are checked or a
+// store is read, as the other parameter errors are.
+func TestDelegateToLongerThanANameIsAParameterError(t *testing.T) {
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	long := strings.Repeat("a", domain.MaxNameLength+1)
+	for name, authorization := range map[string]string{"valid token": "Bearer " + parent.String(), "no credentials": ""} {
+		t.Run(name, func(t *testing.T) {
+			resp, body := f.get(t, authorization, "/auth/delegate?delegate_to="+long)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status = %d, want 422; body %s", resp.StatusCode, body)
+			}
+			checkDetail(t, body, "invalid_parameter")
+			checkLoc(t, body, "query", "delegate_to")
+		})
+	}
+	// Characters, not bytes, as the stores count them.
+	longest := strings.Repeat("é", domain.MaxNameLength)
+	if resp, body := f.delegate(t, parent, "delegate_to="+url.QueryEscape(longest)); resp.StatusCode != http.StatusOK {
+		t.Errorf("a service of %d characters: status %d, want 200; body %s", domain.MaxNameLength, resp.StatusCode, body)
+	}
+}
+
+// TestServiceParameterMustMatchDelegateTo: Gafaelfawr's service parameter
+// (for its rate limits and metrics, which tokencache does not offer) is
+// refused when it names another service than delegate_to, as Gafaelfawr
+// refuses it (auth_config, InvalidServiceError), and otherwise ignored.
+func TestServiceParameterMustMatchDelegateTo(t *testing.T) {
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{
+		{"service=other&delegate_to=portal&delegate_scope=read:all", http.StatusUnprocessableEntity},
+		{"service=portal&delegate_to=portal&delegate_scope=read:all", http.StatusOK},
+		{"service=portal&notebook=true", http.StatusOK},
+		{"service=portal", http.StatusOK},
+		{"service=&delegate_to=portal", http.StatusOK},
+	} {
+		resp, body := f.delegate(t, parent, tt.query)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: status %d, want %d; body %s", tt.query, resp.StatusCode, tt.want, body)
+			continue
+		}
+		if tt.want != http.StatusOK {
+			checkDetail(t, body, "invalid_service")
+			checkLoc(t, body, "query", "delegate_to")
+		}
 	}
 }
