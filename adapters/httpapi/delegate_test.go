@@ -321,13 +321,26 @@ func TestDelegateTimeout(t *testing.T) {
 	}
 }
 
+// TestDelegateOnlyGet: HEAD too is a 405, as Gafaelfawr's route (FastAPI's
+// GET only) answers it, rather than a child made for an answer without a
+// body.
 func TestDelegateOnlyGet(t *testing.T) {
 	f := newFixture(t, options{})
-	req, _ := http.NewRequest(http.MethodPost, "/auth/delegate?notebook=true", nil)
-	rec := httptest.NewRecorder()
-	f.handler.ServeHTTP(rec, req)
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Fatalf("POST status = %d, want 405", rec.Code)
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPut} {
+		req, _ := http.NewRequest(method, "/auth/delegate?notebook=true", nil)
+		req.Header.Set("Authorization", "Bearer "+parent.String())
+		rec := httptest.NewRecorder()
+		f.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s status = %d, want 405", method, rec.Code)
+		}
+		if got := rec.Header().Get("Allow"); got != "GET" {
+			t.Errorf("%s: Allow = %q, want GET", method, got)
+		}
+	}
+	if f.repo.Len() != 1 {
+		t.Errorf("the refused requests made %d children", f.repo.Len()-1)
 	}
 }
 

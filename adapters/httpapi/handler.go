@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -105,6 +106,10 @@ func NewHandler(cfg Config) http.Handler {
 		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
 		workers: newWorkers(),
 	}))
+	// Only GET, as Gafaelfawr's route (FastAPI's, which adds no HEAD):
+	// a HEAD would otherwise make a child for an answer without a body.
+	mux.Handle("HEAD /auth/delegate", onlyGet{})
+	mux.Handle("/auth/delegate", onlyGet{})
 	mux.Handle("GET /healthz", withTimeout(cfg.RequestTimeout, &healthHandler{
 		checks: cfg.Health, logger: cfg.Logger,
 	}))
@@ -128,4 +133,14 @@ func unmapPrefixes(in []netip.Prefix) []netip.Prefix {
 		out = append(out, p.Masked())
 	}
 	return out
+}
+
+// onlyGet answers 405 to a method other than GET, with FastAPI's body.
+type onlyGet struct{}
+
+func (onlyGet) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", http.MethodGet)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_, _ = io.WriteString(w, `{"detail":"Method Not Allowed"}`)
 }
