@@ -97,10 +97,15 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 	}
 	token, err := domain.ParseToken(candidate)
 	if err != nil {
-		// Token.from_str's two messages; neither quotes the token.
+		// Token.from_str's two messages; neither quotes the token. What
+		// it takes (any 22 characters around the first ".") but is no
+		// token here, Gafaelfawr looks up in vain.
 		msg := "Token is malformed"
-		if !strings.HasPrefix(candidate, "gt-") {
+		switch {
+		case !strings.HasPrefix(candidate, "gt-"):
 			msg = "Token does not start with gt-"
+		case looksLikeToken(candidate):
+			msg = "Token is not valid"
 		}
 		p := invalidToken(msg, err)
 		p.errorStatus = http.StatusUnauthorized

@@ -174,6 +174,17 @@ func TestCredentialForms(t *testing.T) {
 			401, "invalid_token", "Token is malformed"},
 		{"bearer unknown token", func(_, _, u domain.Token) string { return "Bearer " + u.String() },
 			401, "invalid_token", "Token is not valid"},
+		// Token.from_str takes any 22 characters around the first ".", so
+		// Gafaelfawr looks these up, finds nothing, and says so.
+		{"bearer of the form, not base64", func(_, _, _ domain.Token) string {
+			return "Bearer gt-" + strings.Repeat("!", 22) + "." + strings.Repeat("a", 22)
+		}, 401, "invalid_token", "Token is not valid"},
+		{"bearer with a dot in its secret", func(_, _, _ domain.Token) string {
+			return "Bearer gt-" + strings.Repeat("a", 22) + "." + strings.Repeat("b", 10) + "." + strings.Repeat("c", 11)
+		}, 401, "invalid_token", "Token is not valid"},
+		{"bearer of 22 characters, not bytes", func(_, _, _ domain.Token) string {
+			return "Bearer gt-" + strings.Repeat("é", 22) + "." + strings.Repeat("a", 22)
+		}, 401, "invalid_token", "Token is not valid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
