@@ -359,6 +359,22 @@ func TestRequestLogNeverHoldsAuthorization(t *testing.T) {
 	}
 }
 
+// TestRequestLogIsBounded: what a client sends reaches the request log
+// bounded, however long it sent it.
+func TestRequestLogIsBounded(t *testing.T) {
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	long := strings.Repeat("A", 60000)
+	f.get(t, "", "/"+long)
+	f.delegate(t, parent, "delegate_to="+long)
+	f.get(t, "Bearer "+parent.String(), "/auth/delegate/"+long)
+	for line := range strings.Lines(f.logs.String()) {
+		if len(line) > 1024 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(line), line)
+		}
+	}
+}
+
 // checkDetail checks an error body's shape and its type.
 func checkDetail(t *testing.T, body, wantType string) {
 	t.Helper()

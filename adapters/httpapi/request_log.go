@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -52,7 +53,7 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", bounded(r.URL.Path)),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("remote_addr", r.RemoteAddr),
@@ -78,6 +79,23 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		logger.LogAttrs(r.Context(), level, "request", attrs...)
 	})
+}
+
+// maxLoggedPath bounds the path in the request log: the client chooses it,
+// up to the header's limit.
+const maxLoggedPath = 256
+
+// bounded is s cut to maxLoggedPath bytes, at a character's start, and
+// marked as cut.
+func bounded(s string) string {
+	if len(s) <= maxLoggedPath {
+		return s
+	}
+	cut := maxLoggedPath
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(cut)"
 }
 
 // statusRecorder remembers the status a handler sent.
