@@ -218,6 +218,26 @@ func TestWritesPydanticBytes(t *testing.T) {
 			`"groups":[{"name":"g_users","id":4123},{"name":"g_special","id":5000}],"token_type":"internal",` +
 			`"service":"portal","scopes":["read:all","read:tap"],"created":CREATED,"expires":EXPIRES,` +
 			`"token":{"key":"KEY","secret":"SECRET"}}`},
+		// serde_json escapes only '"', '\\' and control characters;
+		// encoding/json also escapes the line and paragraph separators.
+		// A backslash before "u2028" stays an escaped backslash.
+		{"separators", func(t *testing.T) domain.TokenData {
+			d := e.minimalData(t)
+			d.Name = "Some\u2028User\u2029 \\u2028\t\x01"
+			return d
+		}, `{"username":"someuser","name":"Some` + "\u2028" + `User` + "\u2029" + ` \\u2028\t\u0001","email":null,"uid":null,"gid":null,"groups":null,` +
+			`"token_type":"user","service":null,"scopes":[],"created":CREATED,"expires":null,` +
+			`"token":{"key":"KEY","secret":"SECRET"}}`},
+		// serde_json escapes only '"', '\\' and control characters;
+		// encoding/json also escapes the line and paragraph separators.
+		// A backslash before "u2028" stays an escaped backslash.
+		{"separators", func(t *testing.T) domain.TokenData {
+			d := e.minimalData(t)
+			d.Name = "Some\u2028User\u2029 \\u2028\t\x01"
+			return d
+		}, `{"username":"someuser","name":"Some` + "\u2028" + `User` + "\u2029" + ` \\u2028\t\u0001","email":null,"uid":null,"gid":null,"groups":null,` +
+			`"token_type":"user","service":null,"scopes":[],"created":CREATED,"expires":null,` +
+			`"token":{"key":"KEY","secret":"SECRET"}}`},
 		{"minimal", e.minimalData,
 			`{"username":"someuser","name":null,"email":null,"uid":null,"gid":null,"groups":null,` +
 				`"token_type":"user","service":null,"scopes":[],"created":CREATED,"expires":null,` +

@@ -40,7 +40,8 @@ type tokenPair struct {
 }
 
 // encodeTokenData is the JSON Gafaelfawr would write for d: compact, in
-// its field order, with non-ASCII and HTML characters unescaped.
+// its field order, with non-ASCII and HTML characters, the line and
+// paragraph separators included, unescaped.
 func encodeTokenData(d domain.TokenData) ([]byte, error) {
 	j := storedToken{
 		Username:  d.Username,
@@ -71,7 +72,40 @@ func encodeTokenData(d domain.TokenData) ([]byte, error) {
 	if err := enc.Encode(j); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return unescapeSeparators(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// unescapeSeparators writes U+2028 and U+2029 as they are in the JSON b,
+// as Pydantic does, where encoding/json always escapes them. The only
+// backslashes in b begin escapes, so stepping over each escape whole
+// never takes an escaped backslash followed by "u2028" for one.
+func unescapeSeparators(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u202`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		n := 2 // \" \\ \n and the like
+		if b[i+1] == 'u' {
+			n = 6
+		}
+		n = min(n, len(b)-i)
+		switch esc := string(b[i : i+n]); esc {
+		case `\u2028`:
+			out = append(out, "\u2028"...)
+		case `\u2029`:
+			out = append(out, "\u2029"...)
+		default:
+			out = append(out, esc...)
+		}
+		i += n
+	}
+	return out
 }
 
 // orNull is nil for the domain's "unset" value, which Gafaelfawr writes as
