@@ -32,6 +32,9 @@ func FuzzParseToken(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		token, err := domain.ParseToken(s)
+		if want := wellFormedToken(s); (err == nil) != want {
+			t.Fatalf("ParseToken(%q) error %v; a well-formed token: %v", s, err, want)
+		}
 		if err != nil {
 			if !errors.Is(err, domain.ErrInvalidToken) {
 				t.Fatalf("ParseToken(%q) error %v does not wrap ErrInvalidToken", s, err)
@@ -54,6 +57,22 @@ func FuzzParseToken(f *testing.F) {
 			t.Fatalf("ParseToken(String()) of %q = %+v, %v", s, again, err)
 		}
 	})
+}
+
+// wellFormedToken is a model of the token form, apart from ParseToken:
+// "gt-", then 22 characters of URL-safe base64 without padding, ".", and 22
+// more.
+func wellFormedToken(s string) bool {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(s) != len("gt-")+22+1+22 || s[:3] != "gt-" || s[3+22] != '.' {
+		return false
+	}
+	for i, c := range []byte(s[3:]) {
+		if i != 22 && strings.IndexByte(alphabet, c) < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzCacheKey checks that cache keys are injective: two requests share a
