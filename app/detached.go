@@ -41,7 +41,7 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequ
 		// Under overload, requests that waited past their deadline must
 		// not each still make a child.
 		unlock(nil)
-		return domain.Token{}, fmt.Errorf("before looking for a %s token: %w", req.Type, err)
+		return domain.Token{}, fmt.Errorf("before looking for the %s token: %w", req.Type, err)
 	}
 	h := &handoff{done: make(chan ended, 1)}
 	finished := s.inFlight.start()
@@ -68,7 +68,7 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequ
 	if e, ok := h.leave(); ok { // work that ended just as ctx did still counts
 		return e.result()
 	}
-	return domain.Token{}, fmt.Errorf("waiting for the work on a %s token: %w", req.Type, ctx.Err())
+	return domain.Token{}, fmt.Errorf("waiting for the work on the %s token: %w", req.Type, ctx.Err())
 }
 
 // work runs do on a context detached from ctx and bounded by the creation

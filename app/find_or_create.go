@@ -22,7 +22,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 	tx, err := s.repo.Begin(ctx, key)
 	if err != nil {
 		return outcome{err: s.storeFailed(ctx, "repository.begin",
-			fmt.Errorf("starting repository work for a %s token: %w", req.Type, err))}
+			fmt.Errorf("starting repository work for the %s token: %w", req.Type, err))}
 	}
 	defer s.rollback(ctx, tx)
 
