@@ -1,0 +1,56 @@
+package domain
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+// Token, TokenData and ChildRequest hold a secret, which must never reach a
+// log or an error. Token.String is the secret form, on purpose; what logs
+// or formats the others shows the token's key alone.
+
+// LogValue is the token's key: slog would otherwise write the secret too.
+func (t Token) LogValue() slog.Value {
+	return slog.StringValue(t.Key)
+}
+
+// String describes d without its secret, for %v and %+v.
+func (d TokenData) String() string {
+	return fmt.Sprintf("{token %s, %s token of %q, service %q, scopes %q, created %s, expires %s}",
+		d.Token.Key, d.Type, d.Username, d.Service, d.Scopes,
+		d.Created.Format("2006-01-02T15:04:05Z07:00"), d.Expires.Format("2006-01-02T15:04:05Z07:00"))
+}
+
+// GoString is String, for %#v.
+func (d TokenData) GoString() string { return "domain.TokenData" + d.String() }
+
+// LogValue is d without its secret.
+func (d TokenData) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token_key", d.Token.Key),
+		slog.String("token_type", string(d.Type)),
+		slog.String("username", d.Username),
+		slog.String("service", d.Service),
+		slog.Any("scopes", d.Scopes),
+		slog.Time("created", d.Created),
+		slog.Time("expires", d.Expires),
+	)
+}
+
+// String describes r without its parent's secret, for %v and %+v.
+func (r ChildRequest) String() string {
+	return fmt.Sprintf("{%s token for service %q, scopes %q, of parent %s}", r.Type, r.Service, r.Scopes, r.Parent)
+}
+
+// GoString is String, for %#v.
+func (r ChildRequest) GoString() string { return "domain.ChildRequest" + r.String() }
+
+// LogValue is r without its parent's secret.
+func (r ChildRequest) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token_type", string(r.Type)),
+		slog.String("service", r.Service),
+		slog.Any("scopes", r.Scopes),
+		slog.Any("parent", r.Parent),
+	)
+}
