@@ -21,7 +21,7 @@ func TestConfigFormattingNeverShowsSecrets(t *testing.T) {
 	} {
 		var logged bytes.Buffer
 		slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
-		out := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, &cfg) + logged.String()
+		out := fmt.Sprintf("%v %+v %#v %v", cfg, cfg, cfg, &cfg) + logged.String()
 		if strings.Contains(out, secret) {
 			t.Errorf("a secret is shown: %s", out)
 		}
