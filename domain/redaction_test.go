@@ -26,7 +26,7 @@ func TestFormattingNeverShowsTheSecret(t *testing.T) {
 	logger.Info("data", "d", data, "p", &data, "r", req, "t", data.Token)
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("data", "d", data, "r", req, "t", data.Token)
 	for _, out := range []string{
-		fmt.Sprintf("%v %+v %#v %s", data, data, data, data),
+		fmt.Sprintf("%v %+v %#v", data, data, data),
 		fmt.Sprintf("%v %+v %#v", &data, &data, &data),
 		fmt.Sprintf("%v %+v %#v", req, req, &req),
 		fmt.Sprintf("%v", []domain.TokenData{data}),
