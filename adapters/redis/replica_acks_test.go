@@ -174,8 +174,10 @@ func TestReplicaAcksSentinel(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		err := e.store.Store(wctx, data)
-		if elapsed := time.Since(start); elapsed > 500*time.Millisecond {
-			t.Errorf("Store took %v, past its context's deadline", elapsed)
+		// Bounded by the deadline, not the 5 s timeout: a second of slack
+		// for a loaded machine still tells the two apart.
+		if elapsed := time.Since(start); elapsed > 1500*time.Millisecond {
+			t.Errorf("Store took %v, well past its context's deadline of 500ms", elapsed)
 		}
 		checkNotReplicated(t, e, err, data, "0 of 1")
 		if n, _ := e.raw.Exists(ctx, "token:"+data.Token.Key).Result(); n != 1 {
