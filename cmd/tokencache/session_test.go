@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -71,6 +72,56 @@ func TestMintSessionDeletesTheTokenWhenItCannotBeRecorded(t *testing.T) {
 	req := sessionRequest{username: "alice", lifetime: time.Hour}
 	if _, err := mintSession(context.Background(), store, repo, mintTime, req); !errors.Is(err, failure) {
 		t.Fatalf("mintSession = %v, want the repository's error", err)
+	}
+}
+
+// TestMintSessionErrorPaths: a failed write to the token store is
+// reported and nothing is recorded; a failed commit deletes the stored
+// token again; a failed delete after it is reported with the commit's
+// failure.
+func TestMintSessionErrorPaths(t *testing.T) {
+	storeFailure, commitFailure, deleteFailure := errors.New("store refused"), errors.New("commit lost"), errors.New("delete refused")
+	req := sessionRequest{username: "alice", lifetime: time.Hour}
+
+	t.Run("store fails", func(t *testing.T) {
+		ctrl := gomock.NewController(t)
+		store := mocks.NewMockTokenStore(ctrl)
+		repo := mocks.NewMockTokenRepository(ctrl) // no call expected
+		store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(storeFailure)
+		if _, err := mintSession(context.Background(), store, repo, mintTime, req); !errors.Is(err, storeFailure) {
+			t.Fatalf("mintSession = %v, want the token store's error", err)
+		}
+	})
+	for _, deleteErr := range []error{nil, deleteFailure} {
+		t.Run(fmt.Sprintf("commit fails, delete %v", deleteErr), func(t *testing.T) {
+			ctrl := gomock.NewController(t)
+			store := mocks.NewMockTokenStore(ctrl)
+			repo := mocks.NewMockTokenRepository(ctrl)
+			tx := mocks.NewMockRepositoryTx(ctrl)
+			var stored domain.TokenData
+			gomock.InOrder(
+				store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(
+					func(_ context.Context, d domain.TokenData) error { stored = d; return nil }),
+				repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(tx, nil),
+				tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
+				tx.EXPECT().Commit(gomock.Any()).Return(commitFailure),
+				tx.EXPECT().Rollback(gomock.Any()).Return(nil),
+				store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(
+					func(_ context.Context, key string) error {
+						if key != stored.Token.Key {
+							t.Errorf("deleted %s, want the stored token %s", key, stored.Token.Key)
+						}
+						return deleteErr
+					}),
+			)
+			_, err := mintSession(context.Background(), store, repo, mintTime, req)
+			if !errors.Is(err, commitFailure) {
+				t.Errorf("mintSession = %v, want the commit's error", err)
+			}
+			if deleteErr != nil && !errors.Is(err, deleteErr) {
+				t.Errorf("mintSession = %v, want the failed delete reported too", err)
+			}
+		})
 	}
 }
 
