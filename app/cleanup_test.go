@@ -118,6 +118,7 @@ func TestCleanupThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
 	if c := f.observer.Counts(); c.StoreErrors != 2 {
 		t.Errorf("StoreErrors = %d, want 2 (the write and the first clean-up)", c.StoreErrors)
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"token_store.store": 1, "token_store.delete": 1})
 }
 
 // A commit still under way keeps the child's repository lock until it
@@ -208,6 +209,7 @@ func TestCleanupQueueIsBounded(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "clean-up queue full") {
 		t.Errorf("the dropped clean-up is not logged: %s", f.logs.String())
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"cleanup.dropped": 1})
 }
 
 func TestCloseMakesALastAttemptAndStopsTheWorker(t *testing.T) {

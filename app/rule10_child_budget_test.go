@@ -137,6 +137,7 @@ func TestRule10CountFailureIsStoreFailure(t *testing.T) {
 	if c := f.observer.Counts(); c.StoreErrors != 1 || c.Refused != 0 {
 		t.Fatalf("observer counts = %+v, want 1 store error", c)
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"repository.find": 1})
 }
 
 func TestRule10NegativeBoundCountsNothing(t *testing.T) {

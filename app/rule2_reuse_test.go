@@ -194,4 +194,5 @@ func TestRule2StoreFailureOnCacheReadIsReported(t *testing.T) {
 	if n := f.observer.Counts().StoreErrors; n != 1 {
 		t.Fatalf("StoreErrors = %d, want 1", n)
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"token_store.get": 1})
 }

@@ -289,6 +289,7 @@ func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
 			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
 		}
+		wantStoreErrors(t, f.observer, map[string]int{"repository.begin": 1})
 	})
 	t.Run("FindChild", func(t *testing.T) {
 		f := newFixture(t)
@@ -299,6 +300,7 @@ func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
 			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
 		}
+		wantStoreErrors(t, f.observer, map[string]int{"repository.find": 1})
 	})
 	t.Run("TokenStoreReadOfFoundChild", func(t *testing.T) {
 		f := newFixture(t)
@@ -309,6 +311,7 @@ func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
 			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
 		}
+		wantStoreErrors(t, f.observer, map[string]int{"token_store.get": 1})
 	})
 }
 

@@ -103,6 +103,7 @@ func TestRule5TokenStoreFailureCommitsNoRows(t *testing.T) {
 	if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
 		t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"token_store.store": 1})
 }
 
 // expectAddedAlongside expects the rows that a creation adds while it
@@ -161,6 +162,7 @@ func TestRule5AddFailureDeletesStoredToken(t *testing.T) {
 	if !errorsIs(err, errUnreachable) {
 		t.Fatalf("err = %v", err)
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"repository.add": 1})
 }
 
 func TestRule5CommitFailureDeletesStoredToken(t *testing.T) {
@@ -173,6 +175,7 @@ func TestRule5CommitFailureDeletesStoredToken(t *testing.T) {
 	if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
 		t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"repository.commit": 1})
 }
 
 func TestRule5UnknownParentIsInvalidToken(t *testing.T) {
@@ -244,6 +247,7 @@ func TestRule5FailedCleanUpIsLoggedWithKeyOnly(t *testing.T) {
 	if n := f.observer.Counts().StoreErrors; n != 2 {
 		t.Fatalf("StoreErrors = %d, want 2 (commit and delete)", n)
 	}
+	wantStoreErrors(t, f.observer, map[string]int{"repository.commit": 1, "token_store.delete": 1})
 }
 
 func TestRule5RandomSourceFailureWritesNothing(t *testing.T) {

@@ -159,3 +159,14 @@ var errNotFoundSpec = fmt.Errorf("spec lookup: %w", ports.ErrNotFound)
 var errUnreachable = errors.New("dial tcp 127.0.0.1:1: connection refused")
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// wantStoreErrors checks the store failures o counted for each operation
+// in want, the label operators alert on.
+func wantStoreErrors(t *testing.T, o *memory.Observer, want map[string]int) {
+	t.Helper()
+	for op, n := range want {
+		if got := o.StoreErrorsFor(op); got != n {
+			t.Errorf("store errors for %s = %d, want %d", op, got, n)
+		}
+	}
+}

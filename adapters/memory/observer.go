@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/tokencache/tokencache/domain"
@@ -17,6 +18,7 @@ type Counts struct {
 // other; a snapshot taken meanwhile may show one event's counts in part.
 type Observer struct {
 	cacheHits, cacheMisses, lookups, lookupsFound, created, refused, storeErrors atomic.Int64
+	byOperation sync.Map // store failures by operation: string to *atomic.Int64
 }
 
 var _ ports.Observer = (*Observer)(nil)
@@ -57,5 +59,17 @@ func (o *Observer) ChildCreated(domain.TokenType) { o.created.Add(1) }
 // ChildRefused counts a child refused for its parent's budget.
 func (o *Observer) ChildRefused(domain.TokenType) { o.refused.Add(1) }
 
-// StoreError counts a store failure.
-func (o *Observer) StoreError(string) { o.storeErrors.Add(1) }
+// StoreError counts a store failure, in all and by operation.
+func (o *Observer) StoreError(operation string) {
+	o.storeErrors.Add(1)
+	n, _ := o.byOperation.LoadOrStore(operation, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+// StoreErrorsFor is the count of store failures of operation so far.
+func (o *Observer) StoreErrorsFor(operation string) int {
+	if n, ok := o.byOperation.Load(operation); ok {
+		return int(n.(*atomic.Int64).Load())
+	}
+	return 0
+}
