@@ -18,7 +18,10 @@ type Counts struct {
 // other; a snapshot taken meanwhile may show one event's counts in part.
 type Observer struct {
 	cacheHits, cacheMisses, lookups, lookupsFound, created, refused, storeErrors atomic.Int64
-	byOperation sync.Map // store failures by operation: string to *atomic.Int64
+
+	// byOperation counts store failures by operation: string to
+	// *atomic.Int64.
+	byOperation sync.Map
 }
 
 var _ ports.Observer = (*Observer)(nil)

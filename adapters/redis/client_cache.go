@@ -91,6 +91,12 @@ type ClientCache struct {
 	done     chan struct{} // closed when the link's goroutines have ended
 
 	hits, misses, invalidations, flushes atomic.Uint64
+
+	// upTo is when, in Unix nanoseconds by the wall clock, the last ping
+	// the link answered went out (or the link came up): every change Redis
+	// made before then has been applied. Entries are served only while it
+	// is within linkFresh.
+	upTo atomic.Int64
 }
 
 // ClientCacheStats is a snapshot of a ClientCache's state and counters.
@@ -221,8 +227,15 @@ func (c *ClientCache) Stats() ClientCacheStats {
 	}
 }
 
-// get returns a copy of the data kept for key, if it is still good at now.
+// get returns a copy of the data kept for key, if it is still good at now
+// and the link is not too far behind to vouch for it (see linkFresh).
+// now is the store's clock; the link's lag is measured by the wall clock.
 func (c *ClientCache) get(key string, now time.Time) (domain.TokenData, bool) {
+	if time.Now().UnixNano()-c.upTo.Load() > int64(linkFresh) {
+		// Kept, for when the link has caught up and applied what it holds.
+		c.misses.Add(1)
+		return domain.TokenData{}, false
+	}
 	c.mu.Lock()
 	e, ok := c.entries.get(key)
 	if ok && !e.goodAt(now) {
@@ -266,6 +279,17 @@ func (c *ClientCache) endFill(t fillTicket, keep bool, data domain.TokenData, un
 	}
 	if keep && t.ok && c.linked && t.epoch == c.epoch && t.invalidations == p.invalidations {
 		c.entries.add(t.key, entry{data: data.Clone(), until: until, size: size})
+	}
+}
+
+// caughtUp records that the link has applied every change Redis made
+// before sent (Unix nanoseconds), when a ping it answered went out.
+func (c *ClientCache) caughtUp(sent int64) {
+	for {
+		old := c.upTo.Load()
+		if sent <= old || c.upTo.CompareAndSwap(old, sent) {
+			return
+		}
 	}
 }
 
@@ -314,6 +338,10 @@ func (c *ClientCache) setLinkedLocked(linked bool) {
 		c.linked = linked
 		close(c.changed)
 		c.changed = make(chan struct{})
+	}
+	if linked {
+		// Nothing is kept from before, and the link has just answered.
+		c.caughtUp(time.Now().UnixNano())
 	}
 }
 

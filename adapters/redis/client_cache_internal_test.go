@@ -106,3 +106,30 @@ func TestLRUAccounting(t *testing.T) {
 		t.Fatalf("len %d size %d after clear", l.len(), l.size)
 	}
 }
+
+// A link whose last answered ping went out more than linkFresh ago may be
+// holding back invalidations: nothing is served until it catches up, and
+// then what it kept is served again.
+func TestClientCacheServesOnlyWhileTheLinkKeepsUp(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	data := domain.TokenData{Token: domain.Token{Key: "k"}, Username: "u"}
+	c := newClientCache(ClientCacheConfig{MaxEntries: 10, MaxBytes: 1 << 20}, slog.New(slog.DiscardHandler))
+	c.setLinked(true)
+	c.endFill(c.beginFill("k"), true, data, time.Time{}, 100)
+	if _, ok := c.get("k", now); !ok {
+		t.Fatal("not served with the link up to date")
+	}
+	c.upTo.Store(time.Now().Add(-linkFresh - time.Millisecond).UnixNano())
+	if _, ok := c.get("k", now); ok {
+		t.Error("served with the link more than linkFresh behind")
+	}
+	c.caughtUp(time.Now().UnixNano())
+	if _, ok := c.get("k", now); !ok {
+		t.Error("not served once the link caught up")
+	}
+	c.caughtUp(time.Now().Add(-time.Hour).UnixNano()) // an answer overtaken by a later one
+	if _, ok := c.get("k", now); !ok {
+		t.Error("an older answer set the link back")
+	}
+}

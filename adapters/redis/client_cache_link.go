@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,11 +23,21 @@ const (
 	invalidationChannel = "__redis__:invalidate"
 	trackedPrefix       = "token:"
 
-	// linkPing is how long the link may be silent before it is pinged, and
-	// then how long the ping's answer may take before the link is taken
-	// as broken: a link that stops answering (a lost network path, no
-	// reset) is seen within twice this.
-	linkPing = 500 * time.Millisecond
+	// linkPing is how often the link is pinged, whatever else it carries,
+	// and linkSilent how long it may deliver nothing before it is taken as
+	// broken (a lost network path, no reset).
+	linkPing   = 250 * time.Millisecond
+	linkSilent = time.Second
+
+	// linkFresh is how far behind the link may be, as the answers to its
+	// pings tell, while entries are served: an answer comes after the
+	// invalidations of every change Redis made before it had the ping, so
+	// a link whose last answered ping went out longer ago than this may be
+	// holding back an invalidation for longer. A link that lags (a
+	// congested path, a backed-up buffer) but is never silent, since every
+	// token write by anyone reaches it, is caught by this, not by
+	// linkSilent.
+	linkFresh = time.Second
 
 	// linkDialTimeout bounds one attempt to open the link again.
 	linkDialTimeout = 5 * time.Second
@@ -37,8 +48,9 @@ const (
 	linkMaxBackoff = time.Second
 )
 
-// errLinkSilent is the reason given for a link that did not answer a ping.
-var errLinkSilent = errors.New("invalidation link did not answer a ping")
+// errLinkSilent is the reason given for a link that delivered nothing, its
+// pings' answers included, for linkSilent.
+var errLinkSilent = errors.New("invalidation link delivered nothing, not even the answers to its pings")
 
 // linkOptions are base's options for the link's own client: RESP2, whose
 // invalidations arrive as Pub/Sub messages on the link's subscription, and
@@ -174,30 +186,43 @@ func (c *ClientCache) run(sub *goredis.PubSub) {
 }
 
 // read applies the invalidations that arrive on sub until it breaks, and
-// returns why.
+// returns why. It pings the link every linkPing, each ping carrying the
+// time it went out, and records, from each answer, how far behind the link
+// is (see linkFresh).
 func (c *ClientCache) read(sub *goredis.PubSub) error {
 	ctx := context.Background()
-	pinged := false
+	var pinged time.Time // when the last ping went out
+	heard := time.Now()  // when the link last delivered anything
 	for {
-		msg, err := sub.ReceiveTimeout(ctx, linkPing)
-		var netErr interface{ Timeout() bool }
-		switch {
-		case err != nil && errors.As(err, &netErr) && netErr.Timeout() && !pinged:
-			if err := sub.Ping(ctx); err != nil {
+		if now := time.Now(); now.Sub(pinged) >= linkPing {
+			if err := sub.Ping(ctx, strconv.FormatInt(now.UnixNano(), 10)); err != nil {
 				return err
 			}
-			pinged = true
-			continue
+			pinged = now
+		}
+		msg, err := sub.ReceiveTimeout(ctx, max(time.Until(pinged.Add(linkPing)), time.Millisecond))
+		var netErr interface{ Timeout() bool }
+		switch {
 		case err != nil && errors.As(err, &netErr) && netErr.Timeout():
-			return errLinkSilent
+			if time.Since(heard) > linkSilent {
+				return errLinkSilent
+			}
+			continue
 		case err != nil:
 			// Also a flush of the whole database, whose invalidation
 			// names no key: dropping everything is then right.
 			return err
 		}
-		pinged = false
-		if m, ok := msg.(*goredis.Message); ok && m.Channel == invalidationChannel {
-			c.invalidateRedisKeys(m.Payload, m.PayloadSlice)
+		heard = time.Now()
+		switch m := msg.(type) {
+		case *goredis.Message:
+			if m.Channel == invalidationChannel {
+				c.invalidateRedisKeys(m.Payload, m.PayloadSlice)
+			}
+		case *goredis.Pong:
+			if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
+				c.caughtUp(sent)
+			}
 		}
 	}
 }

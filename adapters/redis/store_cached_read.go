@@ -69,7 +69,7 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 	switch ttl := pttl.Val(); {
 	case pttl.Err() != nil: // its life in Redis unknown: not to be kept
 		until = now
-	case ttl > 0 && (until.IsZero() || now.Add(ttl).Before(until)):
+	case ttl >= 0 && (until.IsZero() || now.Add(ttl).Before(until)): // 0: its last millisecond
 		until = now.Add(ttl)
 	case ttl == -2*time.Nanosecond: // gone since the GET: not to be kept
 		until = now
