@@ -12,8 +12,8 @@ import (
 // connector opens lib/pq connections whose every call ends when its
 // context does (see watchedConn).
 type connector struct {
-	pq           *pq.Connector
-	genericPlans bool // tell each connection to keep generic plans (see generic_plans.go)
+	pq    *pq.Connector
+	setup string // the statement that sets up each session; "" for none (see sessionSetup)
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -39,7 +39,7 @@ type pqConn interface {
 var errInterrupted = errors.New("connection interrupted: its context ended")
 
 // Connect opens a connection, the handshake included, within ctx, and
-// tells it to keep generic plans unless the URL said otherwise.
+// sets up its session (see sessionSetup).
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	slot := &connSlot{ctx: ctx}
 	dc, err := c.pq.Connect(context.WithValue(ctx, connSlotKey{}, slot))
@@ -51,8 +51,8 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = dc.Close()
 		return nil, fmt.Errorf("lib/pq connection %T is not as expected", dc)
 	}
-	if c.genericPlans {
-		if err := keepGenericPlans(ctx, pc); err != nil {
+	if c.setup != "" {
+		if err := setUpSession(ctx, pc, c.setup); err != nil {
 			slot.conn.release()
 			_ = dc.Close()
 			return nil, withContext(ctx, err)

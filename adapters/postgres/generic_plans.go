@@ -1,10 +1,6 @@
 package postgres
 
 import (
-	"context"
-	"fmt"
-	"strings"
-
 	"github.com/lib/pq"
 )
 
@@ -20,24 +16,14 @@ import (
 // create/floor 1.39 to 1.49 on runs whose connections did, 1.18 to 1.23 on
 // the others). So each connection is told to keep generic plans
 // (plan_cache_mode, PostgreSQL 12 and later; older servers skip the
-// statement), once, when it opens: the statements are planned once per
-// connection, as prepared.go intends.
-const genericPlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', false)
-WHERE current_setting('server_version_num')::int >= 120000`
+// setting), once, when it opens (see sessionSetup): the statements are
+// planned once per connection, as prepared.go intends.
+const genericPlans = `CASE WHEN current_setting('server_version_num')::int >= 120000
+	THEN set_config('plan_cache_mode', 'force_generic_plan', false) END`
 
 // wantsGenericPlans reports whether connections opened with cfg should be
 // told to keep generic plans: unless the URL chooses a plan_cache_mode of
 // its own, which is then left as it is.
-func wantsGenericPlans(cfg pq.Config) bool {
-	_, chosen := cfg.Runtime["plan_cache_mode"]
-	return !chosen && !strings.Contains(cfg.Options, "plan_cache_mode")
-}
-
-// keepGenericPlans tells the session of pc to keep generic plans. It runs
-// while the handshake's watch (see connSlot) still bounds the connection.
-func keepGenericPlans(ctx context.Context, pc pqConn) error {
-	if _, err := pc.ExecContext(context.WithoutCancel(ctx), genericPlans, nil); err != nil {
-		return fmt.Errorf("choosing generic plans: %w", err)
-	}
-	return nil
+func wantsGenericPlans(cfg *pq.Config) bool {
+	return !setsParameter(cfg, "plan_cache_mode")
 }

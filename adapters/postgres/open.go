@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,9 +28,6 @@ const (
 	// session idle in a transaction unless IdleInTransactionTimeout or
 	// the URL says otherwise.
 	DefaultIdleInTransactionTimeout = time.Minute
-
-	// idleInTransactionParameter is the server's name for that bound.
-	idleInTransactionParameter = "idle_in_transaction_session_timeout"
 )
 
 // Option adjusts Open.
@@ -44,9 +40,11 @@ type options struct {
 
 // IdleInTransactionTimeout has the server end a session of the pool that
 // stays idle in a transaction for longer than d (its
-// idle_in_transaction_session_timeout), rolling the transaction back; d
-// <= 0 means DefaultIdleInTransactionTimeout. A URL that sets the
-// parameter itself wins.
+// idle_in_transaction_session_timeout, set when each connection opens),
+// rolling the transaction back; d <= 0 means
+// DefaultIdleInTransactionTimeout, and beyond the server's largest (2^31 -
+// 1 ms, some 24.8 days) the largest is set. A URL that sets the parameter
+// itself, as a parameter or in options, wins.
 //
 // A client cut off from the server mid-transaction gives up on it, but
 // until the server notices, which without this bound can take its TCP
@@ -100,15 +98,6 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
-	if _, set := cfg.Runtime[idleInTransactionParameter]; !set {
-		if o.idleInTx <= 0 {
-			o.idleInTx = DefaultIdleInTransactionTimeout
-		}
-		if cfg.Runtime == nil {
-			cfg.Runtime = map[string]string{}
-		}
-		cfg.Runtime[idleInTransactionParameter] = strconv.FormatInt(max(o.idleInTx.Milliseconds(), 1), 10)
-	}
 	// Otherwise lib/pq sends a statement with arguments in two round
 	// trips, one to prepare it unnamed and one to run it. In this mode it
 	// sends both at once, the arguments as text as before (only []byte
@@ -119,7 +108,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 		return nil, nil, fmt.Errorf("opening database: %w", redact(err, url, cfg.Password))
 	}
 	pc.Dialer(newDialer())
-	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc, genericPlans: wantsGenericPlans(cfg)}), "postgres")
+	if o.idleInTx <= 0 {
+		o.idleInTx = DefaultIdleInTransactionTimeout
+	}
+	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc, setup: sessionSetup(&cfg, o.idleInTx)}), "postgres")
 	// A burst of requests beyond the cap queues for a connection, within
 	// each request's deadline, rather than opening more than the server
 	// or its other clients can spare. database/sql keeps only 2 idle

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/tokencache/tokencache/internal/integration"
 )
@@ -163,12 +164,48 @@ func TestOpenBoundsIdleTransactions(t *testing.T) {
 	if strings.Contains(url, "?") {
 		sep = "&"
 	}
-	db, cleanup, err = Open(ctx, url+sep+"idle_in_transaction_session_timeout=7000", IdleInTransactionTimeout(time.Second))
+	// The URL's own bound wins, in either form.
+	for form, query := range map[string]string{
+		"parameter": "idle_in_transaction_session_timeout=7000",
+		"options":   "options=-c%20idle_in_transaction_session_timeout%3D7000",
+	} {
+		db, cleanup, err = Open(ctx, url+sep+query, IdleInTransactionTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cleanup()
+		if got := show(db); got != "7s" {
+			t.Errorf("with the URL's own bound as %s it is %s, want 7s", form, got)
+		}
+	}
+
+	// Beyond PostgreSQL's largest (2^31 - 1 ms, some 24.8 days), the
+	// largest.
+	db, cleanup, err = Open(ctx, url, IdleInTransactionTimeout(30*24*time.Hour))
+	if err != nil {
+		t.Fatalf("Open with a bound of 30 days: %v", err)
+	}
+	defer cleanup()
+	if got := show(db); got != "2147483647ms" {
+		t.Errorf("a bound of 30 days is %s, want PostgreSQL's largest, 2147483647ms", got)
+	}
+}
+
+// TestOpenSendsNoStartupParameterOfItsOwn: the session's settings go as a
+// statement once connected, not in the startup message, which a pooler
+// such as PgBouncer refuses for parameters it does not know.
+func TestOpenSendsNoStartupParameterOfItsOwn(t *testing.T) {
+	t.Parallel()
+	cfg, err := pq.NewConfig(integration.DatabaseURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cleanup()
-	if got := show(db); got != "7s" {
-		t.Errorf("with the URL's own bound it is %s, want 7s", got)
+	before := len(cfg.Runtime)
+	setup := sessionSetup(&cfg, time.Minute)
+	if len(cfg.Runtime) != before {
+		t.Errorf("runtime parameters %v: some added to the startup message", cfg.Runtime)
+	}
+	if !strings.Contains(setup, "idle_in_transaction_session_timeout") || !strings.Contains(setup, "plan_cache_mode") {
+		t.Errorf("session set-up %q does not set both", setup)
 	}
 }

@@ -1,0 +1,52 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// idleInTransactionParameter is the server's name for the bound of
+// IdleInTransactionTimeout.
+const idleInTransactionParameter = "idle_in_transaction_session_timeout"
+
+// sessionSetup is the one statement that sets up each connection's
+// session: generic plans (see generic_plans.go) and the bound on a session
+// idle in a transaction (see IdleInTransactionTimeout), each unless the URL
+// sets it; "" if there is nothing to set. The settings go as a statement
+// once connected rather than in the startup message, which a pooler in
+// session mode (PgBouncer) refuses for parameters it does not know.
+func sessionSetup(cfg *pq.Config, idleInTransaction time.Duration) string {
+	var settings []string
+	if wantsGenericPlans(cfg) {
+		settings = append(settings, genericPlans)
+	}
+	if !setsParameter(cfg, idleInTransactionParameter) {
+		ms := min(max(idleInTransaction.Milliseconds(), 1), math.MaxInt32)
+		settings = append(settings, fmt.Sprintf("set_config('%s', '%d', false)", idleInTransactionParameter, ms))
+	}
+	if len(settings) == 0 {
+		return ""
+	}
+	return "SELECT " + strings.Join(settings, ",\n\t")
+}
+
+// setsParameter reports whether cfg sets the server parameter name, as a
+// runtime parameter or in options ("-c name=value").
+func setsParameter(cfg *pq.Config, name string) bool {
+	_, set := cfg.Runtime[name]
+	return set || strings.Contains(cfg.Options, name)
+}
+
+// setUpSession runs setup on pc. It runs while the handshake's watch (see
+// connSlot) still bounds the connection.
+func setUpSession(ctx context.Context, pc pqConn, setup string) error {
+	if _, err := pc.ExecContext(context.WithoutCancel(ctx), setup, nil); err != nil {
+		return fmt.Errorf("setting up the session: %w", err)
+	}
+	return nil
+}
