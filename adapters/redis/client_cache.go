@@ -92,11 +92,12 @@ type ClientCache struct {
 
 	hits, misses, invalidations, flushes atomic.Uint64
 
-	// upTo is when, in Unix nanoseconds by the wall clock, the last ping
-	// the link answered went out (or the link came up): every change Redis
-	// made before then has been applied. Entries are served only while it
-	// is within linkFresh.
+	// upTo is when, in nanoseconds since born by the monotonic clock, the
+	// last ping the link answered went out (or the link came up): every
+	// change Redis made before then has been applied. Entries are served
+	// only while it is within linkFresh.
 	upTo atomic.Int64
+	born time.Time
 }
 
 // ClientCacheStats is a snapshot of a ClientCache's state and counters.
@@ -192,6 +193,7 @@ func newClientCache(cfg ClientCacheConfig, logger *slog.Logger) *ClientCache {
 		pending: make(map[string]*pendingFill),
 		changed: make(chan struct{}),
 		done:    make(chan struct{}),
+		born:    time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -231,7 +233,7 @@ func (c *ClientCache) Stats() ClientCacheStats {
 // and the link is not too far behind to vouch for it (see linkFresh).
 // now is the store's clock; the link's lag is measured by the wall clock.
 func (c *ClientCache) get(key string, now time.Time) (domain.TokenData, bool) {
-	if time.Now().UnixNano()-c.upTo.Load() > int64(linkFresh) {
+	if c.sinceBorn()-c.upTo.Load() > int64(linkFresh) {
 		// Kept, for when the link has caught up and applied what it holds.
 		c.misses.Add(1)
 		return domain.TokenData{}, false
@@ -282,8 +284,13 @@ func (c *ClientCache) endFill(t fillTicket, keep bool, data domain.TokenData, un
 	}
 }
 
+// sinceBorn is the time since the cache was made, by the monotonic clock
+// (a wall clock set back would otherwise vouch for a lagging link), in
+// nanoseconds: what pings carry and upTo holds.
+func (c *ClientCache) sinceBorn() int64 { return int64(time.Since(c.born)) }
+
 // caughtUp records that the link has applied every change Redis made
-// before sent (Unix nanoseconds), when a ping it answered went out.
+// before sent (see sinceBorn), when a ping it answered went out.
 func (c *ClientCache) caughtUp(sent int64) {
 	for {
 		old := c.upTo.Load()
@@ -341,7 +348,7 @@ func (c *ClientCache) setLinkedLocked(linked bool) {
 	}
 	if linked {
 		// Nothing is kept from before, and the link has just answered.
-		c.caughtUp(time.Now().UnixNano())
+		c.caughtUp(c.sinceBorn())
 	}
 }
 

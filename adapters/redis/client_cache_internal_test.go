@@ -120,15 +120,15 @@ func TestClientCacheServesOnlyWhileTheLinkKeepsUp(t *testing.T) {
 	if _, ok := c.get("k", now); !ok {
 		t.Fatal("not served with the link up to date")
 	}
-	c.upTo.Store(time.Now().Add(-linkFresh - time.Millisecond).UnixNano())
+	c.upTo.Store(c.sinceBorn() - int64(linkFresh) - int64(time.Millisecond))
 	if _, ok := c.get("k", now); ok {
 		t.Error("served with the link more than linkFresh behind")
 	}
-	c.caughtUp(time.Now().UnixNano())
+	c.caughtUp(c.sinceBorn())
 	if _, ok := c.get("k", now); !ok {
 		t.Error("not served once the link caught up")
 	}
-	c.caughtUp(time.Now().Add(-time.Hour).UnixNano()) // an answer overtaken by a later one
+	c.caughtUp(c.sinceBorn() - int64(time.Hour)) // an answer overtaken by a later one
 	if _, ok := c.get("k", now); !ok {
 		t.Error("an older answer set the link back")
 	}

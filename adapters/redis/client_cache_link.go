@@ -195,7 +195,7 @@ func (c *ClientCache) read(sub *goredis.PubSub) error {
 	heard := time.Now()  // when the link last delivered anything
 	for {
 		if now := time.Now(); now.Sub(pinged) >= linkPing {
-			if err := sub.Ping(ctx, strconv.FormatInt(now.UnixNano(), 10)); err != nil {
+			if err := sub.Ping(ctx, strconv.FormatInt(c.sinceBorn(), 10)); err != nil {
 				return err
 			}
 			pinged = now

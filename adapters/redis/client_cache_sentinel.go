@@ -17,6 +17,10 @@ import (
 // one, the cache may serve copies read from the old.
 const sentinelPoll = 250 * time.Millisecond
 
+// sentinelAnswer bounds each question to the sentinels: past it, as when
+// none answers, the link is closed.
+const sentinelAnswer = 500 * time.Millisecond
+
 // sentinelWatch asks a Sentinel group which server is the master of one
 // name, and dials it.
 type sentinelWatch struct {
@@ -136,7 +140,7 @@ func (c *ClientCache) follow() {
 			return
 		case <-tick.C:
 		}
-		ctx, cancel := context.WithTimeout(c.ctx, linkPing)
+		ctx, cancel := context.WithTimeout(c.ctx, sentinelAnswer)
 		addr, err := c.sentinel.master(ctx)
 		cancel()
 		if c.ctx.Err() != nil {
