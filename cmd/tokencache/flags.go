@@ -68,8 +68,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // parseMessage is the flag package's error err with the argument it
-// quotes left out. A flag's name is kept only if it looks like one of
-// ours: lower-case words joined by hyphens.
+// quotes left out. A flag's name is kept only for a flag that is defined,
+// and then only if it looks like one of ours: lower-case words joined by
+// hyphens.
 func parseMessage(err error) string {
 	msg := err.Error()
 	if _, name, ok := strings.Cut(msg, " for flag -"); ok {
@@ -80,10 +81,12 @@ func parseMessage(err error) string {
 		name, _, _ = strings.Cut(name, ":")
 		return "invalid value for flag -" + flagName(name) + " (the value is not repeated here, since it could be a secret)"
 	}
-	for _, prefix := range []string{"flag provided but not defined: -", "flag needs an argument: -"} {
-		if name, ok := strings.CutPrefix(msg, prefix); ok {
-			return prefix + flagName(name)
-		}
+	if strings.HasPrefix(msg, "flag provided but not defined") {
+		// Not one of ours, so it may be anything: a secret read as a flag.
+		return "flag provided but not defined (its name is not repeated here, since it could be a secret)"
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return "flag needs an argument: -" + flagName(name)
 	}
 	if strings.HasPrefix(msg, "bad flag syntax") {
 		return "bad flag syntax (the argument is not repeated here, since it could be a secret)"
