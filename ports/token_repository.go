@@ -15,7 +15,10 @@ type TokenRepository interface {
 	// Begin starts a unit of work that holds an exclusive lock named by
 	// lock until it commits or rolls back. The lock is shared by every
 	// process using the same repository, so replicas asking for the same
-	// child take turns. Begin waits for the lock until ctx ends.
+	// child take turns. Begin waits for the lock until ctx ends. The unit
+	// of work belongs to ctx: when ctx ends it is rolled back, its lock
+	// released, and it can no longer be used. A failed AddToken aborts it:
+	// Commit then fails and adds nothing.
 	Begin(ctx context.Context, lock domain.CacheKey) (RepositoryTx, error)
 
 	// TokenExists reports whether a token with that key is committed. It
@@ -42,8 +45,8 @@ type RepositoryTx interface {
 	// work, under other locks, are adding at the same time are not
 	// counted until they commit. A child counts for as long as the
 	// repository keeps it: PostgreSQL until Gafaelfawr's maintenance
-	// deletes it after it expires, the memory repository until it
-	// expires.
+	// deletes it after it expires, the memory repository until a sweep
+	// drops it after it expires (see memory.Repository).
 	LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ChildLookup, error)
 
 	// AddToken adds the token row, its parent link when rec.ParentKey is

@@ -21,8 +21,12 @@ type TokenStore interface {
 	GetByKey(ctx context.Context, key string) (domain.TokenData, error)
 
 	// Store writes data under its token's key, replacing any entry there,
-	// to live until data.Expires (forever if that is zero). It fails,
-	// writing nothing, if the token has less than one second to live.
+	// to live until data.Expires (forever if that is zero; Redis's time
+	// to live is in whole seconds, rounded down, so an entry there may go
+	// up to a second before). Its times are read back in whole seconds
+	// and its scopes sorted without duplicates, as Gafaelfawr's format
+	// holds them. It fails, writing nothing, if the token has less than
+	// one second to live.
 	Store(ctx context.Context, data domain.TokenData) error
 
 	// Delete removes the token with that key. Deleting a missing token is

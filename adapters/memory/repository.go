@@ -37,7 +37,8 @@ type HistoryEntry struct {
 // their links and history, as Gafaelfawr's maintenance deletes them from
 // PostgreSQL (where it keeps the history): a commit that finds the rows
 // doubled since the last sweep sweeps them, so the repository holds at
-// most about twice its live tokens, at a constant cost per commit.
+// most about twice its live tokens, at a constant cost per commit. Times
+// are kept in whole seconds, as PostgreSQL's columns keep them.
 type Repository struct {
 	clock ports.Clock
 	locks keylock.Table
@@ -72,12 +73,21 @@ func NewRepositoryWithClock(clock ports.Clock) *Repository {
 
 // Begin waits for the lock named lock, or for ctx to end, and starts a unit
 // of work holding it.
+//
+// As a PostgreSQL transaction does, the unit of work ends when ctx does:
+// its lock is released and it can no longer be used.
 func (r *Repository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	// Checked first: with the lock free too, Lock could take either.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("waiting for repository lock: %w", err)
+	}
 	unlock, err := r.locks.Lock(ctx, string(lock))
 	if err != nil {
 		return nil, fmt.Errorf("waiting for repository lock: %w", err)
 	}
-	return &repositoryTx{repo: r, unlock: unlock}, nil
+	tx := &repositoryTx{repo: r, unlock: unlock}
+	tx.stop = context.AfterFunc(ctx, tx.finish)
+	return tx, nil
 }
 
 // TokenExists reports whether a token with that key is committed.
@@ -163,6 +173,8 @@ func (r *Repository) add(rec domain.TokenRecord) {
 	data := rec.Data.Clone()
 	key := data.Token.Key
 	data.Token.Secret = ""
+	// PostgreSQL's columns hold whole seconds.
+	data.Created, data.Expires = wholeSeconds(data.Created), wholeSeconds(data.Expires)
 	r.tokens[key] = data
 	if rec.ParentKey != "" {
 		r.link(rec.ParentKey, data)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokencache/tokencache/domain"
@@ -13,12 +14,15 @@ import (
 
 var errTxDone = errors.New("unit of work already committed or rolled back")
 
-// repositoryTx buffers additions until Commit, holding its lock until then.
+// repositoryTx buffers additions until Commit, holding its lock until then
+// or until the context it began with ends.
 type repositoryTx struct {
 	repo    *Repository
 	once    sync.Once
 	unlock  func()
-	done    bool
+	stop    func() bool // forgets the end of Begin's context
+	done    atomic.Bool
+	failed  error // the first failed addition: the unit of work is aborted
 	pending []domain.TokenRecord
 }
 
@@ -47,20 +51,30 @@ func (tx *repositoryTx) AddToken(ctx context.Context, rec domain.TokenRecord) er
 	if err := tx.usable(ctx); err != nil {
 		return fmt.Errorf("adding token %s: %w", key, err)
 	}
-	if rec.ParentKey != "" && !tx.repo.hasToken(rec.ParentKey, tx.pending) {
-		return fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
+	// As in PostgreSQL, a failed statement aborts the transaction.
+	switch {
+	case tx.repo.hasToken(key, tx.pending):
+		tx.failed = fmt.Errorf("adding token %s: a token with that key exists", key)
+	case rec.ParentKey != "" && !tx.repo.hasToken(rec.ParentKey, tx.pending):
+		tx.failed = fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
 			key, domain.ErrInvalidToken, rec.ParentKey)
+	default:
+		tx.pending = append(tx.pending, rec)
+		return nil
 	}
-	tx.pending = append(tx.pending, rec)
-	return nil
+	return tx.failed
 }
 
 func (tx *repositoryTx) Commit(ctx context.Context) error {
 	if err := tx.usable(ctx); err != nil {
-		tx.finish()
+		tx.end()
 		return fmt.Errorf("committing: %w", err)
 	}
-	defer tx.finish()
+	if tx.failed != nil {
+		tx.end()
+		return fmt.Errorf("committing an aborted unit of work: %w", tx.failed)
+	}
+	defer tx.end()
 	if err := tx.repo.apply(tx.pending); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -68,20 +82,29 @@ func (tx *repositoryTx) Commit(ctx context.Context) error {
 }
 
 func (tx *repositoryTx) Rollback(context.Context) error {
-	tx.finish()
+	tx.end()
 	return nil
 }
 
 // usable fails once the unit of work has ended or its caller gave up, as a
 // database transaction tied to a context would.
 func (tx *repositoryTx) usable(ctx context.Context) error {
-	if tx.done {
+	if tx.done.Load() {
 		return errTxDone
 	}
 	return ctx.Err()
 }
 
+// finish ends the unit of work and releases its lock, once; the end of
+// Begin's context calls it too, from another goroutine.
 func (tx *repositoryTx) finish() {
-	tx.done = true
+	tx.done.Store(true)
 	tx.once.Do(tx.unlock)
+}
+
+// end is finish by the unit's own user, who also stops watching Begin's
+// context.
+func (tx *repositoryTx) end() {
+	tx.finish()
+	tx.stop()
 }

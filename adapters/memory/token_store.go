@@ -77,8 +77,27 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 		s.dropExpired(s.clock.Now())
 		s.sweepAt = max(2*len(s.entries), minSweep)
 	}
-	s.entries[key] = data.Clone()
+	s.entries[key] = stored(data)
 	return nil
+}
+
+// stored is data as Redis gives it back: scopes canonical, times in whole
+// seconds (Gafaelfawr's format holds Unix seconds), in UTC.
+func stored(data domain.TokenData) domain.TokenData {
+	d := data.Clone()
+	d.Scopes = domain.CanonicalScopes(data.Scopes)
+	d.Created = wholeSeconds(data.Created)
+	d.Expires = wholeSeconds(data.Expires)
+	return d
+}
+
+// wholeSeconds is t in whole seconds in UTC, as both of Gafaelfawr's
+// stores keep times; the zero time stays zero.
+func wholeSeconds(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Second)
 }
 
 // dropExpired deletes the entries expired at now. The caller holds s.mu.

@@ -328,4 +328,5 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("Begin after the holder committed: %v", err)
 		}
 	})
+	testRepositoryAsPostgreSQL(t, repo)
 }

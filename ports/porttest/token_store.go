@@ -138,4 +138,5 @@ func TestTokenStore(t *testing.T, store ports.TokenStore) {
 			t.Fatalf("Get with a cancelled context returned %v, want the context's error", err)
 		}
 	})
+	testStoresGafaelfawrsForm(t, store)
 }
