@@ -70,6 +70,17 @@ func mintSession(ctx context.Context, store ports.TokenStore, repo ports.TokenRe
 	if err := record(ctx, repo, domain.TokenRecord{Data: data, Actor: req.username}); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
+		if errors.Is(err, errCommitUnknown) {
+			// A commit whose answer was lost may have taken effect: then
+			// the token is whole, and deleting it would leave its row.
+			switch recorded, xerr := repo.TokenExists(dctx, token.Key); {
+			case xerr != nil:
+				return domain.Token{}, errors.Join(err, fmt.Errorf(
+					"session token %s is kept in the token store, since whether its row was recorded is unknown: %w", token.Key, xerr))
+			case recorded:
+				return token, nil
+			}
+		}
 		if derr := store.Delete(dctx, token.Key); derr != nil {
 			err = errors.Join(err, fmt.Errorf("deleting session token %s again: %w", token.Key, derr))
 		}
@@ -77,6 +88,9 @@ func mintSession(ctx context.Context, store ports.TokenStore, repo ports.TokenRe
 	}
 	return token, nil
 }
+
+// errCommitUnknown marks a failed commit, which may have taken effect.
+var errCommitUnknown = errors.New("the commit's outcome is unknown")
 
 // record adds rec in a unit of work of its own. Its lock is named after the
 // new token, which no one else can be waiting for.
@@ -93,7 +107,7 @@ func record(ctx context.Context, repo ports.TokenRepository, rec domain.TokenRec
 		return fmt.Errorf("recording session token %s: %w", key, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("recording session token %s: %w", key, err)
+		return fmt.Errorf("recording session token %s: %w (%w)", key, err, errCommitUnknown)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -76,9 +75,10 @@ func TestMintSessionDeletesTheTokenWhenItCannotBeRecorded(t *testing.T) {
 }
 
 // TestMintSessionErrorPaths: a failed write to the token store is
-// reported and nothing is recorded; a failed commit deletes the stored
-// token again; a failed delete after it is reported with the commit's
-// failure.
+// reported and nothing is recorded. After a failed commit, which may have
+// taken effect, the repository is asked: a token recorded is handed out;
+// one not recorded is deleted again, a failed delete reported with the
+// commit's failure; and one whose row cannot be looked up is kept.
 func TestMintSessionErrorPaths(t *testing.T) {
 	storeFailure, commitFailure, deleteFailure := errors.New("store refused"), errors.New("commit lost"), errors.New("delete refused")
 	req := sessionRequest{username: "alice", lifetime: time.Hour}
@@ -92,34 +92,64 @@ func TestMintSessionErrorPaths(t *testing.T) {
 			t.Fatalf("mintSession = %v, want the token store's error", err)
 		}
 	})
-	for _, deleteErr := range []error{nil, deleteFailure} {
-		t.Run(fmt.Sprintf("commit fails, delete %v", deleteErr), func(t *testing.T) {
+	unreachable := errors.New("repository unreachable")
+	for _, tt := range []struct {
+		name      string
+		recorded  bool  // what TokenExists answers after the failed commit
+		existsErr error // or its error
+		deleteErr error
+		wantToken bool
+	}{
+		{name: "commit did not take effect", deleteErr: nil},
+		{name: "commit did not take effect, delete fails", deleteErr: deleteFailure},
+		{name: "commit took effect", recorded: true, wantToken: true},
+		{name: "commit unknown", existsErr: unreachable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			ctrl := gomock.NewController(t)
 			store := mocks.NewMockTokenStore(ctrl)
 			repo := mocks.NewMockTokenRepository(ctrl)
 			tx := mocks.NewMockRepositoryTx(ctrl)
 			var stored domain.TokenData
-			gomock.InOrder(
+			calls := []*gomock.Call{
 				store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(
 					func(_ context.Context, d domain.TokenData) error { stored = d; return nil }),
 				repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(tx, nil),
 				tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
 				tx.EXPECT().Commit(gomock.Any()).Return(commitFailure),
 				tx.EXPECT().Rollback(gomock.Any()).Return(nil),
-				store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(
+				repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(
+					func(_ context.Context, key string) (bool, error) {
+						if key != stored.Token.Key {
+							t.Errorf("asked for %s, want the stored token %s", key, stored.Token.Key)
+						}
+						return tt.recorded, tt.existsErr
+					}),
+			}
+			if !tt.recorded && tt.existsErr == nil {
+				calls = append(calls, store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(
 					func(_ context.Context, key string) error {
 						if key != stored.Token.Key {
 							t.Errorf("deleted %s, want the stored token %s", key, stored.Token.Key)
 						}
-						return deleteErr
-					}),
-			)
-			_, err := mintSession(context.Background(), store, repo, mintTime, req)
+						return tt.deleteErr
+					}))
+			}
+			gomock.InOrder(calls...)
+			token, err := mintSession(context.Background(), store, repo, mintTime, req)
+			if tt.wantToken {
+				if err != nil || token != stored.Token {
+					t.Errorf("mintSession = %v, %v; want the token, whose commit took effect", token.Key, err)
+				}
+				return
+			}
 			if !errors.Is(err, commitFailure) {
 				t.Errorf("mintSession = %v, want the commit's error", err)
 			}
-			if deleteErr != nil && !errors.Is(err, deleteErr) {
-				t.Errorf("mintSession = %v, want the failed delete reported too", err)
+			for _, also := range []error{tt.deleteErr, tt.existsErr} {
+				if also != nil && !errors.Is(err, also) {
+					t.Errorf("mintSession = %v, want %v reported too", err, also)
+				}
 			}
 		})
 	}
