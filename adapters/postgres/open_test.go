@@ -209,3 +209,63 @@ func TestOpenSendsNoStartupParameterOfItsOwn(t *testing.T) {
 		t.Errorf("session set-up %q does not set both", setup)
 	}
 }
+
+// TestOpenEndsStatementsWhoseClientLeft: a statement waiting for a lock
+// whose client gave up and closed the connection ends on the server too,
+// rather than waiting on with its transaction's locks until it is granted.
+func TestOpenEndsStatementsWhoseClientLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, cleanup, err := Open(ctx, integration.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	const lock = 7_424_242_424
+	if _, err := holder.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lock); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = holder.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", lock) }()
+
+	waiter, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if err := waiter.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	// In a transaction, as the repository waits, whose context ends
+	// while the statement waits.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	tx, err := waiter.BeginTx(short, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(short, "SELECT pg_advisory_lock($1)", lock); err == nil {
+		t.Fatal("took a lock another session holds")
+	}
+	_ = tx.Rollback()
+	_ = waiter.Close()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var alive bool
+		if err := db.GetContext(ctx, &alive, "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)", pid); err != nil {
+			t.Fatal(err)
+		}
+		if !alive {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server still runs the statement 10s after its client left")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -14,10 +14,18 @@ import (
 // IdleInTransactionTimeout.
 const idleInTransactionParameter = "idle_in_transaction_session_timeout"
 
+// clientCheck has the server check, every second while a statement runs,
+// that the session's client is still there (PostgreSQL 14 and later;
+// older servers skip it): a statement waiting for a lock otherwise runs
+// on, holding the locks its transaction took, after its client has given
+// up on it and closed the connection.
+const clientCheck = `CASE WHEN current_setting('server_version_num')::int >= 140000
+	THEN set_config('client_connection_check_interval', '1000', false) END`
+
 // sessionSetup is the one statement that sets up each connection's
-// session: generic plans (see generic_plans.go) and the bound on a session
-// idle in a transaction (see IdleInTransactionTimeout), each unless the URL
-// sets it; "" if there is nothing to set. The settings go as a statement
+// session: generic plans (see generic_plans.go), the bound on a session
+// idle in a transaction (see IdleInTransactionTimeout) and the check for a
+// client gone (see clientCheck), each unless the URL sets it; "" if there is nothing to set. The settings go as a statement
 // once connected rather than in the startup message, which a pooler in
 // session mode (PgBouncer) refuses for parameters it does not know.
 func sessionSetup(cfg *pq.Config, idleInTransaction time.Duration) string {
@@ -28,6 +36,9 @@ func sessionSetup(cfg *pq.Config, idleInTransaction time.Duration) string {
 	if !setsParameter(cfg, idleInTransactionParameter) {
 		ms := min(max(idleInTransaction.Milliseconds(), 1), math.MaxInt32)
 		settings = append(settings, fmt.Sprintf("set_config('%s', '%d', false)", idleInTransactionParameter, ms))
+	}
+	if !setsParameter(cfg, "client_connection_check_interval") {
+		settings = append(settings, clientCheck)
 	}
 	if len(settings) == 0 {
 		return ""
