@@ -78,7 +78,7 @@ func ProvideRedisTokenStore(client goredis.UniversalClient, cache *redis.ClientC
 
 // ProvideDatabase connects to cfg.DatabaseURL with a pool of at most
 // cfg.DatabaseMaxConnections; the cleanup closes the pool. It does not
-// migrate: see postgres.Migrate.
+// migrate (see postgres.Migrate), but fails if the tables are missing.
 func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) {
 	if cfg.DatabaseURL == "" {
 		return nil, nil, errors.New("no database URL configured")
@@ -90,6 +90,14 @@ func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) 
 	// A transaction here pauses between statements for no longer than
 	// the creation timeout bounds the work (the token store's write): a
 	// session idle in one for twice that has lost its client.
-	return postgres.Open(ctx, cfg.DatabaseURL, postgres.MaxConnections(cfg.DatabaseMaxConnections),
+	db, cleanup, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.MaxConnections(cfg.DatabaseMaxConnections),
 		postgres.IdleInTransactionTimeout(2*cfg.CreationTimeout))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := postgres.CheckSchema(ctx, db); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return db, cleanup, nil
 }

@@ -58,3 +58,23 @@ func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
 	}
 	return nil
 }
+
+// errNotMigrated is CheckSchema's error for a database without the tables.
+var errNotMigrated = errors.New("the database lacks Gafaelfawr's token tables (token, subtoken, token_change_history): run tokencache migrate, or point the URL at Gafaelfawr's database")
+
+// CheckSchema reports whether db has the tables the repository uses, as
+// Migrate creates them or Gafaelfawr does, so that a process started on a
+// database without them says so at once, rather than failing every
+// creation as if the store were down.
+func CheckSchema(ctx context.Context, db *sqlx.DB) error {
+	var missing []string
+	err := db.SelectContext(ctx, &missing, `SELECT t FROM unnest(ARRAY['token', 'subtoken', 'token_change_history']) AS t
+		WHERE to_regclass(t) IS NULL`)
+	if err != nil {
+		return fmt.Errorf("checking the schema: %w", err)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w; missing: %v", errNotMigrated, missing)
+	}
+	return nil
+}

@@ -437,3 +437,40 @@ func asNewRole(t *testing.T, owner *sqlx.DB, dbURL string, grants ...string) str
 	}
 	return u.String()
 }
+
+// TestCheckSchema: a database without Gafaelfawr's tables is refused with
+// a message saying what to run; one migrated passes.
+func TestCheckSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, cleanup, err := Open(ctx, integration.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSchema(ctx, db); err != nil {
+		t.Errorf("CheckSchema of a migrated database: %v", err)
+	}
+	// A search path on an empty schema: none of the tables is found.
+	schema := "empty_" + strings.ToLower(strings.ReplaceAll(newToken(t).Key, "-", "_"))
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = db.ExecContext(ctx, "DROP SCHEMA "+schema) }()
+	sep := "?"
+	if strings.Contains(integration.DatabaseURL(t), "?") {
+		sep = "&"
+	}
+	empty, cleanupEmpty, err := Open(ctx, integration.DatabaseURL(t)+sep+"options=-c%20search_path%3D"+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanupEmpty()
+	err = CheckSchema(ctx, empty)
+	if err == nil || !strings.Contains(err.Error(), "run tokencache migrate") {
+		t.Errorf("CheckSchema of a database without the tables = %v, want it to say to migrate", err)
+	}
+}
