@@ -11,8 +11,8 @@ import (
 )
 
 // Server serves a handler on a listener it has already bound, so that an
-// address in use is reported before anything else starts, and shuts down
-// gracefully.
+// address in use is reported before the server starts serving (the daemon
+// connects to its stores first), and shuts down gracefully.
 type Server struct {
 	http     *http.Server
 	listener net.Listener
