@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -89,9 +90,14 @@ func (s *TokenCacheService) work(ctx context.Context, h *handoff, unlock func(*o
 		} else {
 			unlock(nil)
 		}
-		if !h.deliver(e) && e.panicked {
+		switch delivered := h.deliver(e); {
+		case delivered:
+		case e.panicked:
 			// Not the value: it might quote a token.
 			s.logger.ErrorContext(wctx, "work on a token panicked after its caller had left")
+		case e.o.err != nil && !errors.Is(e.o.err, domain.ErrTooManyChildren):
+			// Errors never hold a secret.
+			s.logger.WarnContext(wctx, "work on a token failed after its caller had left", slog.String("error", e.o.err.Error()))
 		}
 	}()
 	e.o = do(wctx)

@@ -352,3 +352,30 @@ func TestRule6CallerAlreadyGoneStartsNoWork(t *testing.T) {
 		t.Fatalf("lock table keeps %d entries, want 0", n)
 	}
 }
+
+// Work that fails after its caller has left is logged: no caller is there
+// to report it, and a count of store errors does not say which token or
+// why.
+func TestRule6WorkThatFailsAfterItsCallerLeftIsLogged(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+		close(entered)
+		<-release
+		return nil, errUnreachable
+	})
+	leave(t, entered, func(ctx context.Context) (domain.Token, error) {
+		return f.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	})
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := f.svc.DrainCleanups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs := f.logs.String()
+	if !strings.Contains(logs, "failed after its caller had left") || !strings.Contains(logs, errUnreachable.Error()) {
+		t.Errorf("the failure of work whose caller left is not logged with its error: %s", logs)
+	}
+}
