@@ -129,6 +129,13 @@ func (c *cleaner) drain(ctx context.Context) error {
 	select {
 	case <-empty:
 		return nil
+	case <-c.stopped:
+		// Closed meanwhile, after the worker's last round: no worker is
+		// left to empty the queue.
+		if n := c.count(); n > 0 {
+			return fmt.Errorf("%d clean-ups left pending: the service is closed", n)
+		}
+		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("%d clean-ups still pending: %w", c.count(), ctx.Err())
 	}

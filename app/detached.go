@@ -44,8 +44,12 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequ
 		unlock(nil)
 		return domain.Token{}, fmt.Errorf("before looking for the %s token: %w", req.Type, err)
 	}
+	finished, ok := s.inFlight.start()
+	if !ok {
+		unlock(nil)
+		return domain.Token{}, fmt.Errorf("before looking for the %s token: %w", req.Type, ErrClosed)
+	}
 	h := &handoff{done: make(chan ended, 1)}
-	finished := s.inFlight.start()
 	// Live until the caller has its answer or leaves.
 	defer s.live.enter()()
 	// The work's own copy, slices included: it may outlive the call, after

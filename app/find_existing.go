@@ -25,6 +25,8 @@ type existing struct {
 	// cutoff is the lookups' cut-off (ChildQuery.MinExpiration): the
 	// children it passed over expire before it.
 	cutoff time.Time
+	// readAt is when the read of child from the token store began.
+	readAt time.Time
 }
 
 // findExisting looks in the repository for a child that the token store
@@ -51,6 +53,7 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 		if childKey == "" {
 			return found, nil
 		}
+		readAt := time.Now()
 		data, err := s.store.GetByKey(ctx, childKey)
 		switch {
 		case errors.Is(err, ports.ErrNotFound):
@@ -58,7 +61,7 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 			return existing{}, s.storeFailed(ctx, "token_store.get",
 				fmt.Errorf("reading existing %s token %s: %w", req.Type, childKey, err))
 		case req.ReusableFromRepository(&data, query.MinExpiration):
-			found.child, found.found = data, true
+			found.child, found.found, found.readAt = data, true, readAt
 			return found, nil
 		}
 		query.Exclude = append(query.Exclude, childKey)

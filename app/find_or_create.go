@@ -43,7 +43,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 		}
 	}
 	s.cacheFor(req.Type).Put(key, child.Token)
-	return outcome{child: child, fromRepository: found.found}
+	return outcome{child: child, fromRepository: found.found, readAt: found.readAt}
 }
 
 // create makes a new child: it writes the child to the token store and,

@@ -21,6 +21,9 @@ func (s *TokenCacheService) getChild(ctx context.Context, req *domain.ChildReque
 		return domain.Token{}, err
 	}
 	key := req.CacheKey()
+	// A holder's child read before the request began may predate a
+	// revocation the request must see: it is not taken (see readBefore).
+	began := time.Now()
 	var rejected domain.Token
 	for attempt := 0; ; attempt++ {
 		if token, ok := s.cached(req.Type, key, rejected); ok {
@@ -42,6 +45,10 @@ func (s *TokenCacheService) getChild(ctx context.Context, req *domain.ChildReque
 		if unlock != nil {
 			return s.runLocked(ctx, req, key, rejected, unlock)
 		}
+		if held.readBefore(began) {
+			// Read again, from the cache where the holder put it.
+			continue
+		}
 		if token, ok, err := s.takeShared(req, held); ok {
 			return token, err
 		}
@@ -58,8 +65,9 @@ func (s *TokenCacheService) getChild(ctx context.Context, req *domain.ChildReque
 // have just cached the child, so it looks in the cache once more.
 func (s *TokenCacheService) getChildLocked(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, rejected domain.Token, a *audience) outcome {
 	if token, ok := s.cached(req.Type, key, rejected); ok {
+		readAt := time.Now()
 		if child, ok, err := s.readCached(ctx, req, token); err != nil || ok {
-			return outcome{child: child, err: err}
+			return outcome{child: child, err: err, readAt: readAt}
 		}
 	}
 	return s.findOrCreate(ctx, req, key, a)

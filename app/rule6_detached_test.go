@@ -379,3 +379,39 @@ func TestRule6WorkThatFailsAfterItsCallerLeftIsLogged(t *testing.T) {
 		t.Errorf("the failure of work whose caller left is not logged with its error: %s", logs)
 	}
 }
+
+// Close waits for all the store work of requests under way, including a
+// request that was waiting for another's work when Close began and would
+// take the lock when that work ended: it gets ErrClosed and starts no
+// work, since the stores are about to be closed.
+func TestRule6CloseWaitsForAllWorkAndStartsNone(t *testing.T) {
+	w := newAbandonWorld(t, guard)
+	w.svc.creationTimeout = 200 * time.Millisecond
+	key := w.liveKey
+	held := w.repo.gate(t, key)
+	holder := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.live) })
+	<-held.entered
+	next := w.repo.gate(t, key) // the next Begin for key: the waiter's own work
+	waiter := goRequest(func() (domain.Token, error) { return w.request(context.Background(), w.live) })
+	waitFor(t, func() bool { return w.svc.flights.Waiting() == 1 })
+
+	closed := make(chan struct{})
+	go func() { w.svc.Close(); close(closed) }()
+	time.Sleep(250 * time.Millisecond) // the holder's work passes its creation timeout,
+	held.open()                        // and fails: the waiter would try itself
+	select {
+	case <-closed:
+	case <-time.After(guard):
+		t.Fatal("Close did not return")
+	}
+	select {
+	case <-next.entered:
+		t.Error("the waiter's store work started after Close began")
+	default:
+	}
+	if r := <-waiter; !errors.Is(r.err, ErrClosed) {
+		t.Errorf("the waiter got %v, %v; want ErrClosed", r.token.Key, r.err)
+	}
+	next.open()
+	<-holder
+}

@@ -283,3 +283,42 @@ func countsWith(edit func(c *memory.Counts)) memory.Counts {
 	edit(&c)
 	return c
 }
+
+// A waiter takes a child the holder read from the token store only if the
+// read began after the waiter's request did: a request that began after a
+// revocation was acknowledged must not be handed the child as read before
+// it. It reads the token store itself, as it would have without the
+// holder.
+func TestRule6WaiterTakesNoChildReadBeforeItCame(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	old := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow.Add(-time.Hour), 24*time.Hour)
+	f.expectLookupFinds(old.Token.Key)
+	reading, release := make(chan struct{}), make(chan struct{})
+	f.store.EXPECT().GetByKey(gomock.Any(), old.Token.Key).DoAndReturn(func(context.Context, string) (domain.TokenData, error) {
+		close(reading)
+		<-release
+		return old, nil // as it was when the read began
+	})
+	// Revoked meanwhile: the waiter's own read finds nothing, and it makes
+	// a child of its own.
+	f.store.EXPECT().Get(gomock.Any(), old.Token).Return(domain.TokenData{}, ports.ErrNotFound)
+	var created domain.TokenData
+	f.expectCreate(&created)
+
+	request := func() (domain.Token, error) {
+		return f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	}
+	holder := goRequest(request)
+	<-reading
+	time.Sleep(time.Millisecond) // the waiter's request begins strictly after the read
+	waiter := goRequest(request)
+	waitFor(t, func() bool { return f.svc.flights.Waiting() == 1 })
+	close(release)
+	if r := <-holder; r.err != nil || r.token != old.Token {
+		t.Fatalf("holder got %v, %v; want the child it read, %v", r.token.Key, r.err, old.Token.Key)
+	}
+	if r := <-waiter; r.err != nil || r.token != created.Token {
+		t.Fatalf("waiter got %v, %v; want a child of its own, not the one read before it came", r.token.Key, r.err)
+	}
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -136,17 +137,23 @@ func (s *TokenCacheService) PendingCleanups() int {
 	return s.cleanups.count()
 }
 
-// Close waits for the store work of requests under way, which goes on
-// after a caller gives up for at most Config.CreationTimeout, then stops
-// the background clean-up, cutting short any round of retries under way,
-// after a last attempt of at most 5 seconds, logging each token it leaves
-// behind. Every call returns once that is done, a second one too. The
-// service still answers afterwards, but a clean-up that fails is then only
-// logged.
+// Close stops new store work from starting, waits for the store work of
+// requests under way, which goes on after a caller gives up for at most
+// Config.CreationTimeout, then stops the background clean-up, cutting
+// short any round of retries under way, after a last attempt of at most 5
+// seconds, logging each token it leaves behind. Every call returns once
+// that is done, a second one too. Afterwards a request the cache answers
+// is still answered, but one that needs the repository gets an error
+// wrapping ErrClosed, even one that was waiting for another's work when
+// Close began: the stores are about to be closed.
 func (s *TokenCacheService) Close() {
-	_ = s.inFlight.wait(context.Background()) // each piece of work is bounded
+	s.inFlight.close() // each piece of work is bounded
 	s.cleanups.close()
 }
+
+// ErrClosed is what a request that needs the repository gets once the
+// service is closed (see Close).
+var ErrClosed = errors.New("the token cache service is closed")
 
 func (s *TokenCacheService) cacheFor(t domain.TokenType) ports.ChildCache {
 	if t == domain.TokenTypeNotebook {

@@ -23,6 +23,18 @@ type outcome struct {
 	// after lookups that passed over every child expiring before it: a
 	// request with an earlier cut-off might reuse one of those.
 	refusedBelow time.Time
+	// readAt is when the read of child from the token store began, by the
+	// monotonic clock; zero for a child made anew, which nobody can have
+	// revoked before it was handed out.
+	readAt time.Time
+}
+
+// readBefore reports whether o hands out a child read from the token store
+// by a read that began before since: a revocation acknowledged between
+// the two may not show in it.
+func (o *outcome) readBefore(since time.Time) bool {
+	return o != nil && o.err == nil && o.child.Token != (domain.Token{}) &&
+		!o.readAt.IsZero() && o.readAt.Before(since)
 }
 
 // shareable is o as the waiters may have it. A failure that came because

@@ -12,6 +12,7 @@ import (
 type workGroup struct {
 	mu      sync.Mutex
 	running map[chan struct{}]struct{} // each closed when its work ends
+	closed  bool                       // no more work starts
 }
 
 func newWorkGroup() *workGroup {
@@ -19,17 +20,36 @@ func newWorkGroup() *workGroup {
 }
 
 // start records work that is about to start and returns the function that
-// records its end; call it exactly once.
-func (g *workGroup) start() (finished func()) {
+// records its end; call it exactly once. Once the group is closed it
+// records nothing and reports false: the work must not start.
+func (g *workGroup) start() (finished func(), ok bool) {
 	ch := make(chan struct{})
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, false
+	}
 	g.running[ch] = struct{}{}
-	g.mu.Unlock()
 	return func() {
 		g.mu.Lock()
 		delete(g.running, ch)
 		g.mu.Unlock()
 		close(ch)
+	}, true
+}
+
+// close stops new work from starting and waits until all the work that
+// had started has ended: none can start meanwhile, so none is missed.
+func (g *workGroup) close() {
+	g.mu.Lock()
+	g.closed = true
+	running := make([]chan struct{}, 0, len(g.running))
+	for ch := range g.running {
+		running = append(running, ch)
+	}
+	g.mu.Unlock()
+	for _, ch := range running {
+		<-ch
 	}
 }
 
