@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +100,71 @@ func TestLogWriterWritesALoneLineWithoutWaitingForMore(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// TestLogWriterWritesAtMostOncePerLinger streams lines faster than one a
+// millisecond, as a daemon under load logs its requests, and counts the
+// writes: the writer waits logLinger after it is woken before it takes
+// the queue, so that one write carries every line logged meanwhile, not
+// one or two (a system call each).
+func TestLogWriterWritesAtMostOncePerLinger(t *testing.T) {
+	rec := &recordingWriter{}
+	l := newLogWriter(rec)
+	const loggers, lines = 4, 2000
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range loggers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range lines {
+				if _, err := l.Write([]byte("a request\n")); err != nil {
+					t.Error(err)
+					return
+				}
+				runtime.Gosched() // let the writer run between lines
+			}
+		}()
+	}
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	out, writes := rec.snapshot()
+	if n := strings.Count(out, "\n"); n != loggers*lines {
+		t.Fatalf("%d lines written, want %d", n, loggers*lines)
+	}
+	// Each write but the one Close makes comes after a full linger.
+	if most := int(elapsed/logLinger) + 1; writes > most {
+		t.Errorf("%d lines in %d writes over %v, want at most %d (one per %v)",
+			loggers*lines, writes, elapsed, most, logLinger)
+	}
+	t.Logf("%d lines in %d writes over %v", loggers*lines, writes, elapsed)
+}
+
+// TestLogWriterCloseDoesNotWaitOutTheLinger closes the writer while it
+// lingers: what is queued goes out at once.
+func TestLogWriterCloseDoesNotWaitOutTheLinger(t *testing.T) {
+	rec := &recordingWriter{}
+	l := newLogWriter(rec)
+	l.linger = time.Hour
+	if _, err := l.Write([]byte("last\n")); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for the linger")
+	}
+	if out, _ := rec.snapshot(); out != "last\n" {
+		t.Errorf("output %q, want the queued line", out)
 	}
 }
 
