@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ func TestServersDieWithTheirTest(t *testing.T) {
 		t.Skip("only Linux lets a process ask to die with its parent")
 	}
 	requireRedis(t, "redis-server")
+	if _, err := postgresBin(); err != nil {
+		t.Skipf("PostgreSQL not found: %v", err)
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestOrphanWorker$", "-test.count=1")
 	cmd.Env = append(os.Environ(), orphanWorkerEnv+"=1")
 	out, err := cmd.StdoutPipe()
@@ -34,23 +38,25 @@ func TestServersDieWithTheirTest(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pid := 0
+	servers := map[string]int{} // name to pid
 	for sc := bufio.NewScanner(out); sc.Scan(); {
-		if s, ok := strings.CutPrefix(sc.Text(), "SERVER "); ok {
-			pid, _ = strconv.Atoi(s)
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "SERVER" {
+			servers[f[1]], _ = strconv.Atoi(f[2])
 		}
 	}
 	_ = cmd.Wait() // it exits with an error, as a timed-out test does
-	if pid <= 0 {
-		t.Fatal("the worker started no server")
+	if len(servers) != 2 {
+		t.Fatalf("the worker reported servers %v, want redis-server and postgres", servers)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("redis-server %d still runs 10s after the test that started it died", pid)
+	for name, pid := range servers {
+		deadline := time.Now().Add(10 * time.Second)
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("%s %d still runs 10s after the test that started it died", name, pid)
+			}
+			time.Sleep(10 * time.Millisecond) // polling a process's end: no event to wait on
 		}
-		time.Sleep(10 * time.Millisecond) // polling a process's end: no event to wait on
 	}
 }
 
@@ -59,6 +65,13 @@ func TestOrphanWorker(t *testing.T) {
 		t.Skip("run by TestServersDieWithTheirTest only")
 	}
 	r := StartRedisServer(t, false)
-	os.Stdout.WriteString("SERVER " + strconv.Itoa(r.proc.cmd.Process.Pid) + "\n")
+	p := StartPostgresServer(t)
+	pidFile, err := os.ReadFile(filepath.Join(p.dataDir(), "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	postmaster, _, _ := strings.Cut(string(pidFile), "\n")
+	os.Stdout.WriteString("SERVER redis-server " + strconv.Itoa(r.proc.cmd.Process.Pid) + "\n" +
+		"SERVER postgres " + postmaster + "\n")
 	os.Exit(3) // no clean-up runs
 }

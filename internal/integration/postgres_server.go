@@ -3,6 +3,7 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -50,6 +51,8 @@ func StartPostgresServer(t *testing.T) *PostgresServer {
 		t.Fatal(err)
 	}
 	p := &PostgresServer{dir: dir, bin: bin, owner: owner}
+	var guard *exec.Cmd
+	var guardIn io.Closer
 	t.Cleanup(func() {
 		if p.running {
 			if err := p.pgCtl("stop", "-m", "immediate"); err != nil {
@@ -61,11 +64,18 @@ func StartPostgresServer(t *testing.T) *PostgresServer {
 				t.Logf("PostgreSQL log:\n%s", log)
 			}
 		}
+		if guard != nil {
+			_ = guardIn.Close()
+			_ = guard.Wait() // it finds the server stopped already
+		}
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("removing the PostgreSQL directory: %v", err)
 		}
 	})
 	if err := p.initdb(); err != nil {
+		t.Fatal(err)
+	}
+	if guard, guardIn, err = p.startGuard(); err != nil {
 		t.Fatal(err)
 	}
 	// Another process may take the free port before the server binds it:
@@ -144,6 +154,29 @@ func (p *PostgresServer) start() error {
 	}
 	p.running = true
 	return nil
+}
+
+// startGuard starts the process that stops the server and removes its
+// directory once the test's process is gone, even without its clean-ups,
+// as when go test's -timeout runs out: pg_ctl leaves the server running
+// on its own, so dieWithTest cannot reach it. The guard waits for the end
+// of its standard input, whose other end only the test holds; closing it
+// sets the guard off.
+func (p *PostgresServer) startGuard() (*exec.Cmd, io.Closer, error) {
+	script := `cat >/dev/null; "$0" -D "$1/data" -m immediate stop >/dev/null 2>&1; rm -rf "$1"`
+	cmd := exec.Command("sh", "-c", script, filepath.Join(p.bin, "pg_ctl"), p.dir)
+	cmd.Dir = p.dir
+	if p.owner != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.owner}
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("starting the guard of PostgreSQL: %w", err)
+	}
+	return cmd, in, nil
 }
 
 // pgCtl runs pg_ctl on the data directory, waiting for it to finish.
