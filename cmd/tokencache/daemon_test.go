@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
 )
 
 // daemon is a running "tokencache serve".
@@ -36,6 +37,7 @@ func startServe(t *testing.T, env []string, args ...string) *daemon {
 		exited: make(chan struct{}),
 	}
 	d.cmd.Env = processEnv(env...)
+	integration.DieWithTest(d.cmd)
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

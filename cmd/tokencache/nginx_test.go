@@ -312,6 +312,7 @@ http {
 	cmd := exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
 	var stderr syncWriter
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	integration.DieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,6 @@ package integration
 
 import "os/exec"
 
-// dieWithTest does nothing here: only Linux lets a process ask to die with
+// DieWithTest does nothing here: only Linux lets a process ask to die with
 // its parent. Clean-ups still stop every server a test that ends starts.
-func dieWithTest(*exec.Cmd) {}
+func DieWithTest(*exec.Cmd) {}

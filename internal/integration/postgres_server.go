@@ -159,7 +159,7 @@ func (p *PostgresServer) start() error {
 // startGuard starts the process that stops the server and removes its
 // directory once the test's process is gone, even without its clean-ups,
 // as when go test's -timeout runs out: pg_ctl leaves the server running
-// on its own, so dieWithTest cannot reach it. The guard waits for the end
+// on its own, so DieWithTest cannot reach it. The guard waits for the end
 // of its standard input, whose other end only the test holds; closing it
 // sets the guard off.
 func (p *PostgresServer) startGuard() (*exec.Cmd, io.Closer, error) {

@@ -54,7 +54,7 @@ func (p *redisProcess) start() error {
 	p.cmd = exec.Command("redis-server", p.args...)
 	p.cmd.Dir = p.dir
 	p.cmd.Stdout, p.cmd.Stderr = log, log
-	dieWithTest(p.cmd)
+	DieWithTest(p.cmd)
 	if err := p.cmd.Start(); err != nil {
 		return err
 	}
