@@ -66,15 +66,15 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 	if len(headers) > 1 {
 		return domain.Token{}, 0, invalidRequest("Several Authorization headers: send one")
 	}
-	if len(headers) == 0 || strings.TrimFunc(headers[0], isPythonSpace) == "" {
+	if len(headers) == 0 || trimHeaderSpace(headers[0]) == "" {
 		return domain.Token{}, 0, noCredentials()
 	}
-	scheme, blob, ok := cutSpace(strings.TrimFunc(headers[0], isPythonSpace))
+	scheme, blob, ok := cutHeaderSpace(trimHeaderSpace(headers[0]))
 	if !ok {
 		return domain.Token{}, 0, invalidRequest("Malformed Authorization header")
 	}
 	var candidate string
-	switch strings.ToLower(scheme) {
+	switch lowerASCII(scheme) {
 	case "bearer":
 		candidate = blob
 	case "basic":
@@ -137,19 +137,69 @@ func stateCookie(h http.Header) (string, bool) {
 	return value, found
 }
 
-// cutSpace splits s at its first run of white space, as Python's
-// str.split(None, 1) does.
-func cutSpace(s string) (before, after string, found bool) {
-	i := strings.IndexFunc(s, isPythonSpace)
-	if i < 0 {
-		return s, "", false
+// Starlette reads a header's value as latin-1, one character a byte, and
+// Gafaelfawr's checks run on that text; these helpers read the bytes as
+// those characters.
+
+// isHeaderSpace is Python's str.isspace for a byte read as latin-1: ASCII
+// white space, the information separators 1C to 1F, NEL (85) and the
+// no-break space (A0).
+func isHeaderSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r', 0x1c, 0x1d, 0x1e, 0x1f, 0x85, 0xa0:
+		return true
 	}
-	return s[:i], strings.TrimLeftFunc(s[i:], isPythonSpace), true
+	return false
+}
+
+// trimHeaderSpace is str.strip of a header value.
+func trimHeaderSpace(s string) string {
+	for len(s) > 0 && isHeaderSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isHeaderSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// cutHeaderSpace splits a header value at its first run of white space,
+// as str.split(None, 1) does.
+func cutHeaderSpace(s string) (before, after string, found bool) {
+	for i := 0; i < len(s); i++ {
+		if isHeaderSpace(s[i]) {
+			after = s[i:]
+			for len(after) > 0 && isHeaderSpace(after[0]) {
+				after = after[1:]
+			}
+			return s[:i], after, true
+		}
+	}
+	return s, "", false
+}
+
+// lowerASCII is str.lower of a header value as far as comparing it with
+// an ASCII word goes: no latin-1 letter beyond ASCII lower-cases into
+// ASCII, so only ASCII letters are folded (where Go's Unicode rules would
+// also take U+0130 for "i" or U+017F for "s").
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // isPythonSpace is Python's str.isspace for one character: Unicode's white
 // space, as unicode.IsSpace, and also the information separators U+001C
-// to U+001F.
+// to U+001F. It applies to text decoded as UTF-8, as a Basic credential is.
 func isPythonSpace(r rune) bool {
 	return unicode.IsSpace(r) || '\x1c' <= r && r <= '\x1f'
 }

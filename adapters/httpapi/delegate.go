@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tokencache/tokencache/domain"
@@ -83,7 +82,7 @@ func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
 	d, p := h.authorize(r, params)
 	if p != nil {
 		p.scheme = params.scheme
-		if p.ajaxForbidden && strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
+		if p.ajaxForbidden && lowerASCII(r.Header.Get("X-Requested-With")) == "xmlhttprequest" {
 			p.status = http.StatusForbidden
 		}
 	}

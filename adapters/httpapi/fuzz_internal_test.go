@@ -260,8 +260,8 @@ func hasStateCookie(header string) bool {
 // when it holds nothing decodable: a problem must quote that no more than
 // the header itself.
 func decodedBasic(header string) string {
-	scheme, blob, ok := cutSpace(strings.TrimSpace(header))
-	if !ok || !strings.EqualFold(scheme, "basic") {
+	scheme, blob, ok := cutHeaderSpace(trimHeaderSpace(header))
+	if !ok || lowerASCII(scheme) != "basic" {
 		return ""
 	}
 	raw, _ := decodeBase64(blob)

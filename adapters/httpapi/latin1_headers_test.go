@@ -1,0 +1,88 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Starlette reads header values as latin-1, one character a byte, and
+// Gafaelfawr's checks run on that text; these tests send what reads
+// differently as UTF-8.
+
+// The byte A0 is a no-break space in latin-1, white space to Python's
+// str.split: "Bearer<A0><token>" authenticates in Gafaelfawr.
+func TestAuthorizationSchemeEndsAtLatin1Space(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.mintParent(t, "alice", []string{"read:all"}, time.Hour)
+	resp, body := f.get(t, "Bearer\xa0"+alice.String(), "/auth/delegate")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Auth-Request-User") != "alice" {
+		t.Fatalf("status %d, user %q, WWW-Authenticate %q, body %s; want 200 for alice",
+			resp.StatusCode, resp.Header.Get("X-Auth-Request-User"), resp.Header.Get("WWW-Authenticate"), body)
+	}
+	if got := resp.Header.Get("Authorization"); got != "" {
+		t.Errorf("the token's Authorization header %q was passed on", got)
+	}
+}
+
+// The same byte through a real listener: Go's server hands it on as sent.
+func TestAuthorizationSchemeEndsAtLatin1SpaceOverTheWire(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.mintParent(t, "alice", []string{"read:all"}, time.Hour)
+	srv := httptest.NewServer(f.handler)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /auth/delegate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer\xa0%s\r\nConnection: close\r\n\r\n", alice.String())
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, WWW-Authenticate %q; want 200", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// U+00A0 in UTF-8 is the bytes C2 A0, latin-1 "Â" and a no-break space:
+// the scheme is "BearerÂ", which Gafaelfawr does not know.
+func TestAuthorizationSchemeIsReadAsLatin1(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.mintParent(t, "alice", []string{"read:all"}, time.Hour)
+	for name, header := range map[string]string{
+		"utf-8 no-break space": "Bearer\u00a0" + alice.String(),
+		// U+0130 lower-cases to "i" in Go; its latin-1 reading "Ä°" does not.
+		"dotted capital I": "BAS\u0130C " + base64.StdEncoding.EncodeToString([]byte(alice.String()+":x-oauth-basic")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, _ := f.get(t, header, "/auth/delegate")
+			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Error-Status") != "400" ||
+				!strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_request"`) {
+				t.Fatalf("status %d, X-Error-Status %q, WWW-Authenticate %q, user %q; want 403 invalid_request (400)",
+					resp.StatusCode, resp.Header.Get("X-Error-Status"), resp.Header.Get("WWW-Authenticate"),
+					resp.Header.Get("X-Auth-Request-User"))
+			}
+		})
+	}
+}
+
+// Gafaelfawr compares X-Requested-With lower-cased with "xmlhttprequest";
+// Go's Unicode case folding would take U+017F (long s) for "s".
+func TestXRequestedWithFoldsOnlyASCII(t *testing.T) {
+	f := newFixture(t, options{})
+	req := httptest.NewRequest(http.MethodGet, "/auth/delegate", nil)
+	req.Header.Set("X-Requested-With", "XMLHttpReque\u017ft")
+	resp, _ := f.do(t, req)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d; want 401 (the header is not XMLHttpRequest)", resp.StatusCode)
+	}
+}
