@@ -32,8 +32,8 @@ func TestResponsesAreNeverCached(t *testing.T) {
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
 			}
-			if got := resp.Header.Get("Cache-Control"); got != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store", got)
+			if got := resp.Header.Get("Cache-Control"); got != "no-cache, no-store" {
+				t.Errorf("Cache-Control = %q, want no-cache, no-store, as Gafaelfawr sends", got)
 			}
 			if resp.StatusCode != http.StatusOK {
 				if got := resp.Header.Get("Content-Type"); got != "application/json" {

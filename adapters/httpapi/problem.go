@@ -139,7 +139,7 @@ func jsonString(s string) string {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Control", "no-cache, no-store")
 	w.WriteHeader(status)
 	// The status line is sent: an encoding error can only be logged by
 	// the server, which has nothing to add.
@@ -154,7 +154,7 @@ var okBody = []byte(`{"status":"ok"}` + "\n")
 func writeOK(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Control", "no-cache, no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(okBody) // a failed write means the client left
 }

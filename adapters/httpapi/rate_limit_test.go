@@ -39,7 +39,7 @@ func TestDelegateRefusesNewChildrenOverTheBudget(t *testing.T) {
 			// the hour's window a second after the hour.
 			"Retry-After":      start.Add(time.Hour + time.Second).Format(http.TimeFormat),
 			"WWW-Authenticate": "",
-			"Cache-Control":    "no-store",
+			"Cache-Control":    "no-cache, no-store",
 		} {
 			if got := resp.Header.Get(header); got != want {
 				t.Errorf("%s: %s = %q, want %q", query, header, got, want)

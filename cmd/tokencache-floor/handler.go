@@ -22,7 +22,7 @@ func (floorHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	h.Set("X-Auth-Request-User", floorUser)
 	h.Set("X-Auth-Request-Token", floorToken)
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Control", "no-cache, no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(floorBody) // a failed write means the client left
 }

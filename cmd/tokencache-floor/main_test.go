@@ -22,7 +22,7 @@ func TestHandlerAnswersAsADaemonHit(t *testing.T) {
 		"X-Auth-Request-User":  floorUser,
 		"X-Auth-Request-Token": floorToken,
 		"Content-Type":         "application/json",
-		"Cache-Control":        "no-store",
+		"Cache-Control":        "no-cache, no-store",
 	} {
 		if got := rec.Header().Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
