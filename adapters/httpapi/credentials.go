@@ -66,7 +66,9 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 	if len(headers) > 1 {
 		return domain.Token{}, 0, invalidRequest("Several Authorization headers: send one")
 	}
-	if len(headers) == 0 || trimHeaderSpace(headers[0]) == "" {
+	// An HTTP parser trims spaces and tabs around a value; what is left,
+	// other white space included, is text str.split may cut into nothing.
+	if len(headers) == 0 || strings.Trim(headers[0], " \t") == "" {
 		return domain.Token{}, 0, noCredentials()
 	}
 	scheme, blob, ok := cutHeaderSpace(trimHeaderSpace(headers[0]))

@@ -86,3 +86,19 @@ func TestXRequestedWithFoldsOnlyASCII(t *testing.T) {
 		t.Fatalf("status %d; want 401 (the header is not XMLHttpRequest)", resp.StatusCode)
 	}
 }
+
+// A header of white space only, once the HTTP parser has trimmed spaces
+// and tabs, is no credential to Starlette only when nothing is left:
+// "\xa0" or "\x1c" is text, which str.split cuts into nothing, so
+// Gafaelfawr answers "Malformed Authorization header".
+func TestAuthorizationOfLatin1SpaceOnlyIsMalformed(t *testing.T) {
+	f := newFixture(t, options{})
+	for _, header := range []string{"\xa0", "\x1c", "\x85\xa0"} {
+		resp, _ := f.get(t, header, "/auth/delegate")
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Error-Status") != "400" ||
+			!strings.Contains(resp.Header.Get("WWW-Authenticate"), "Malformed Authorization header") {
+			t.Errorf("Authorization %q: status %d, X-Error-Status %q, WWW-Authenticate %q; want 403 (400), malformed",
+				header, resp.StatusCode, resp.Header.Get("X-Error-Status"), resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+}
