@@ -141,8 +141,8 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		}
 	}
 	if v, ok := lookup(q, "minimum_lifetime"); ok {
-		seconds, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || seconds < 0 || seconds > maxLifetimeSeconds {
+		seconds, ok := wholeSeconds(v)
+		if !ok {
 			return p, invalidParameter("minimum_lifetime", "Value must be a whole number of seconds")
 		}
 		p.minimumLifetime = time.Duration(seconds) * time.Second
@@ -216,4 +216,63 @@ func invalidParameter(name, msg string) *problem {
 		status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
 		kind: "invalid_parameter", msg: msg, loc: []string{"query", name},
 	}
+}
+
+// wholeSeconds reads a number of seconds as Gafaelfawr does (safir's
+// SecondsTimedelta, which calls Python's float()): white space around it,
+// a sign, digits grouped by single underscores, a decimal point and an
+// exponent. It takes only whole numbers from 0 to maxLifetimeSeconds, and
+// only ASCII digits (Python's float() takes any Unicode decimal digit).
+func wholeSeconds(v string) (int64, bool) {
+	v = strings.TrimFunc(v, isPythonSpace)
+	if !isPythonFloat(v) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(v, "_", ""), 64)
+	if err != nil || f < 0 || f > float64(maxLifetimeSeconds) || f != math.Trunc(f) {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// isPythonFloat reports whether s is a finite number in the syntax of
+// Python's float(): [sign] (digits [. [digits]] | . digits) [e [sign] digits],
+// where digits may be grouped by single underscores.
+func isPythonFloat(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	mantissa, exponent, hasExponent := strings.Cut(strings.ToLower(s), "e")
+	whole, fraction, hasPoint := strings.Cut(mantissa, ".")
+	switch {
+	case whole == "" && fraction == "",
+		whole != "" && !isDigitGroups(whole),
+		fraction != "" && !isDigitGroups(fraction),
+		!hasPoint && whole == "":
+		return false
+	}
+	if !hasExponent {
+		return true
+	}
+	if exponent != "" && (exponent[0] == '+' || exponent[0] == '-') {
+		exponent = exponent[1:]
+	}
+	return isDigitGroups(exponent)
+}
+
+// isDigitGroups reports whether s is ASCII digits, single underscores
+// allowed between two of them.
+func isDigitGroups(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch {
+		case '0' <= s[i] && s[i] <= '9':
+		case s[i] == '_' && i > 0 && i < len(s)-1 && s[i-1] != '_' && s[i+1] != '_':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -24,6 +24,14 @@ func TestMinimumLifetimeGivenToTheIssuer(t *testing.T) {
 		{"delegate_to=portal&delegate_scope=read:all", 300 * time.Second},
 		{"notebook=true&minimum_lifetime=300", 300 * time.Second},
 		{"delegate_to=portal&minimum_lifetime=3600", time.Hour},
+		// safir's SecondsTimedelta reads the value with Python's float():
+		// these are whole numbers of seconds too.
+		{"notebook=true&minimum_lifetime=600.0", 600 * time.Second},
+		{"notebook=true&minimum_lifetime=1e3", 1000 * time.Second},
+		{"notebook=true&minimum_lifetime=6_00", 600 * time.Second},
+		{"notebook=true&minimum_lifetime=%20600%09", 600 * time.Second},
+		{"notebook=true&minimum_lifetime=%2B.6E3", 600 * time.Second},
+		{"notebook=true&minimum_lifetime=0600.", 600 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
