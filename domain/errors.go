@@ -13,6 +13,11 @@ var (
 	// about to expire).
 	ErrInvalidToken = errors.New("invalid token")
 
+	// ErrParentNotRecorded means the repository has no row for the parent
+	// of a child being recorded: the token store knows the parent, the
+	// repository does not. It always comes with ErrInvalidToken.
+	ErrParentNotRecorded = errors.New("parent token is not in the repository")
+
 	// ErrPermissionDenied means the parent token lacks a requested scope.
 	ErrPermissionDenied = errors.New("permission denied")
 

@@ -159,10 +159,26 @@ func (h *delegateHandler) authorize(r *http.Request, params delegateParams) (del
 		scopes := intersect(params.scopes, parent.Scopes)
 		d.child, err = h.issuer.GetInternalToken(ctx, parent, params.service, scopes, ip, params.minimumLifetime)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, domain.ErrParentNotRecorded):
+		return d, parentNotRecorded(params.notebook, err)
+	case err != nil:
 		return d, failure(r, err)
 	}
 	return d, nil
+}
+
+// parentNotRecorded is the answer for a parent the token store holds but
+// the repository does not, with Gafaelfawr's message: its token cache
+// meets an IntegrityError writing the child's row.
+func parentNotRecorded(notebook bool, err error) *problem {
+	kind := "internal"
+	if notebook {
+		kind = "notebook"
+	}
+	p := invalidToken("Integrity error creating "+kind+" token", err)
+	p.errorStatus = http.StatusUnauthorized
+	return p
 }
 
 // intersect returns the requested scopes the parent holds: a delegated

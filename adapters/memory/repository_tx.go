@@ -56,8 +56,8 @@ func (tx *repositoryTx) AddToken(ctx context.Context, rec domain.TokenRecord) er
 	case tx.repo.hasToken(key, tx.pending):
 		tx.failed = fmt.Errorf("adding token %s: a token with that key exists", key)
 	case rec.ParentKey != "" && !tx.repo.hasToken(rec.ParentKey, tx.pending):
-		tx.failed = fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
-			key, domain.ErrInvalidToken, rec.ParentKey)
+		tx.failed = fmt.Errorf("adding token %s: %w: %w (%s)",
+			key, domain.ErrInvalidToken, domain.ErrParentNotRecorded, rec.ParentKey)
 	default:
 		tx.pending = append(tx.pending, rec)
 		return nil

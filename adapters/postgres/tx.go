@@ -126,7 +126,7 @@ func excludeArray(keys []string) pq.StringArray {
 // AddToken adds rec's token row, its subtoken link when rec.ParentKey is
 // set, and its "create" history entry, as Gafaelfawr does, in one
 // statement. An unknown parent yields an error wrapping
-// domain.ErrInvalidToken.
+// domain.ErrInvalidToken and domain.ErrParentNotRecorded.
 func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 	key := rec.Data.Token.Key
 	row := newCreationRow(rec)
@@ -138,8 +138,8 @@ func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 		// The parent link's foreign keys are the only ones: the child's
 		// is to the row the statement itself inserts.
 		if rec.ParentKey != "" && pq.As(err, pqerror.ForeignKeyViolation) != nil {
-			return fmt.Errorf("adding token %s: %w: parent %s is not in the repository",
-				key, domain.ErrInvalidToken, rec.ParentKey)
+			return fmt.Errorf("adding token %s: %w: %w (%s)",
+				key, domain.ErrInvalidToken, domain.ErrParentNotRecorded, rec.ParentKey)
 		}
 		return fmt.Errorf("adding token %s: %w", key, withContext(ctx, err))
 	}
