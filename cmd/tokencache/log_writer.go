@@ -49,7 +49,8 @@ func newLogWriter(w io.Writer) *logWriter {
 	return l
 }
 
-// Write queues p for the writer. After Close, it writes p itself.
+// Write queues p for the writer. After Close, it writes p itself, once
+// the writer has written what was queued before.
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	for len(l.pending) >= maxPendingLog && !l.closed {
@@ -57,6 +58,7 @@ func (l *logWriter) Write(p []byte) (int, error) {
 	}
 	if l.closed {
 		l.mu.Unlock()
+		<-l.done
 		return l.w.Write(p)
 	}
 	l.pending = append(l.pending, p...)

@@ -235,6 +235,57 @@ func TestLogWriterCloseReturnsTheWriteError(t *testing.T) {
 	}
 }
 
+// TestLogWriterKeepsOrderDuringClose logs a line while Close waits for
+// the writer to write what is queued: it goes out after those lines, not
+// before them.
+func TestLogWriterKeepsOrderDuringClose(t *testing.T) {
+	rec := &recordingWriter{entered: make(chan struct{}, 8), gate: make(chan struct{})}
+	l := newLogWriter(rec)
+	if _, err := l.Write([]byte("first\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-rec.entered // the writer is writing "first" to a slow standard error
+	if _, err := l.Write([]byte("queued\n")); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	for {
+		l.mu.Lock()
+		c := l.closed
+		l.mu.Unlock()
+		if c {
+			break
+		}
+		runtime.Gosched() // Close has begun once closed is set: nothing to wait on
+	}
+	wrote := make(chan error, 1)
+	go func() { _, err := l.Write([]byte("late\n")); wrote <- err }()
+	select { // a write of "late" beside the writer's would begin here
+	case <-rec.entered:
+	case <-time.After(100 * time.Millisecond):
+	}
+	// Standard error goes on, one write at a time, in the order the
+	// writes came to it.
+	for range 3 {
+		select {
+		case rec.gate <- struct{}{}:
+		case <-time.After(5 * time.Second):
+			t.Fatal("fewer than three writes came")
+		}
+	}
+	close(rec.gate)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := rec.snapshot(); out != "first\nqueued\nlate\n" {
+		t.Errorf("output %q, want %q: a line went out before one queued earlier", out, "first\nqueued\nlate\n")
+	}
+}
+
 func TestLogWriterWritesDirectlyAfterClose(t *testing.T) {
 	rec := &recordingWriter{}
 	l := newLogWriter(rec)
