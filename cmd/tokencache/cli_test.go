@@ -102,14 +102,21 @@ func TestUsageErrorsNeverQuoteValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"value swallowed by a duration flag", []string{"serve", "--token-lifetime", "--session-secret=" + secret}, "invalid value for flag -token-lifetime"},
-		{"value swallowed by a number flag", []string{"serve", "--redis-replica-acks", "--database-url=postgres://u:" + secret + "@db/x"}, "invalid value for flag -redis-replica-acks"},
-		{"value swallowed by a list flag", []string{"serve", "--trusted-proxy", "--session-secret=" + secret}, "invalid value for flag -trusted-proxy"},
+		{"value swallowed by a duration flag", []string{"serve", "--token-lifetime", "--session-secret=" + secret}, "flag -token-lifetime is missing its value"},
+		{"value swallowed by a number flag", []string{"serve", "--redis-replica-acks", "--database-url=postgres://u:" + secret + "@db/x"}, "flag -redis-replica-acks is missing its value"},
+		{"value swallowed by a list flag", []string{"serve", "--trusted-proxy", "--session-secret=" + secret}, "flag -trusted-proxy is missing its value"},
+		{"value refused by a duration flag", []string{"serve", "--token-lifetime", secret}, "invalid value for flag -token-lifetime"},
 		{"URL split by a space", []string{"serve", "--database-url", "postgres://u:my", secret + "@h/db"}, "unexpected argument (the first of 1"},
 		{"secret read as a flag", []string{"serve", "--client-cache", "-" + secret}, "flag provided but not defined"},
 		{"passphrase read as a flag", []string{"serve", "--client-cache", "-hunter-two-secret-value"}, "flag provided but not defined"},
 		{"secret read as a flag value", []string{"serve", "--client-cache=" + secret}, "invalid value for flag -client-cache"},
 		{"bad flag syntax", []string{"serve", "---" + secret}, "bad flag syntax"},
+		// A string flag takes any next argument as its value: one that
+		// names another flag of the command was meant as that flag.
+		{"flag swallowed by --listen", []string{"serve", "--listen", "--session-secret=" + secret}, "flag -listen is missing its value"},
+		{"flag swallowed by --listen, one dash", []string{"serve", "--listen", "-session-secret", secret}, "flag -listen is missing its value"},
+		{"flag swallowed by --user", []string{"mint-session", "--user", "--session-secret=" + secret, "--scope", "read:all"}, "flag -user is missing its value"},
+		{"flag swallowed by --scope", []string{"mint-session", "--user", "alice", "--scope", "--session-secret=" + secret}, "flag -scope is missing its value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,10 +52,13 @@ func parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	fs.SetOutput(out)
+	swallower := swallowingFlag(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fs.Usage()
 		return err
+	case swallower != "":
+		fmt.Fprintf(out, "flag -%s is missing its value: the argument after it names another flag (not repeated here, since it could be a secret)\n", swallower)
 	case err != nil:
 		fmt.Fprintln(out, parseMessage(err))
 	case fs.NArg() > 0:
@@ -65,6 +68,52 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	fs.Usage()
 	return usageError("")
+}
+
+// swallowingFlag returns the name of the first flag in args that takes a
+// value and was given, as its value, an argument that names another flag
+// of fs ("-name", "--name" or "--name=..."): the command line left that
+// value out, and the flag would take the other flag, a secret perhaps,
+// for it. It returns "" if there is none. It reads args as fs.Parse does,
+// up to the first argument that is not a flag.
+func swallowingFlag(fs *flag.FlagSet, args []string) string {
+	for i := 0; i < len(args); i++ {
+		name, ok := flagArgName(args[i])
+		if !ok || strings.Contains(args[i], "=") {
+			if !ok {
+				return ""
+			}
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil || isBoolFlag(f) || i+1 == len(args) {
+			continue
+		}
+		i++ // args[i] is f's value
+		if next, ok := flagArgName(args[i]); ok && fs.Lookup(next) != nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// flagArgName is the name of the flag arg sets ("-name", "--name" or
+// either with "=value"), and whether arg is a flag at all; "--" and "-"
+// are not.
+func flagArgName(arg string) (string, bool) {
+	name, ok := strings.CutPrefix(arg, "-")
+	if !ok {
+		return "", false
+	}
+	name = strings.TrimPrefix(name, "-")
+	name, _, _ = strings.Cut(name, "=")
+	return name, name != "" && arg != "--"
+}
+
+// isBoolFlag reports whether f takes no value, as the flag package decides.
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // parseMessage is the flag package's error err with the argument it
