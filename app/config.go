@@ -99,6 +99,15 @@ type Config struct {
 	CreationTimeout time.Duration
 }
 
+// Check reports the first field of c out of its range, as
+// NewTokenCacheService and the injectors would, without building anything:
+// a command checks its flags before it dials the stores. The error never
+// quotes a secret.
+func (c Config) Check() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns c with zero fields set to their defaults, or an
 // error if a field is out of range. The error never quotes a secret.
 func (c Config) withDefaults() (Config, error) {

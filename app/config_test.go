@@ -58,3 +58,19 @@ func TestInitializeInMemoryServes(t *testing.T) {
 		t.Fatalf("child of an unknown parent: %v, want ErrInvalidToken", err)
 	}
 }
+
+func TestConfigCheck(t *testing.T) {
+	if err := (Config{}).Check(); err != nil {
+		t.Errorf("the zero Config: %v, want nil (every field defaults)", err)
+	}
+	for name, cfg := range map[string]Config{
+		"short lifetime":      {TokenLifetime: 5 * time.Minute},
+		"fractional lifetime": {TokenLifetime: 10*time.Minute + time.Millisecond},
+		"negative cache":      {CacheSize: -1},
+		"negative timeout":    {CreationTimeout: -time.Second},
+	} {
+		if err := cfg.Check(); err == nil {
+			t.Errorf("%s: Check passed", name)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -150,5 +151,32 @@ func TestServeRefusesAnUnreachableStoreClearly(t *testing.T) {
 	}
 	if strings.Contains(stderr, "hunter2") {
 		t.Error("stderr shows the Redis password")
+	}
+}
+
+// TestServeChecksTheTokenLifetimeBeforeConnecting: a --token-lifetime out
+// of its range is a usage error (exit 2), found before the stores are
+// dialled, even when they cannot be reached.
+func TestServeChecksTheTokenLifetimeBeforeConnecting(t *testing.T) {
+	unreachable := []string{
+		envRedisURL + "=redis://127.0.0.1:1/0",
+		envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable",
+		envSessionSecret + "=" + newSessionSecret(t),
+	}
+	for _, tt := range []struct {
+		value string
+		env   []string
+		want  string
+	}{
+		{"5m", nil, "token lifetime 5m0s must be at least 10m0s"},
+		{"10m500ms", nil, "token lifetime 10m0.5s must be whole seconds"},
+		{"5m", unreachable, "token lifetime 5m0s must be at least 10m0s"},
+	} {
+		t.Run(fmt.Sprintf("%s stores %t", tt.value, tt.env != nil), func(t *testing.T) {
+			_, stderr, code := runBinary(t, tt.env, "serve", "--listen", "127.0.0.1:0", "--token-lifetime", tt.value)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit code %d, stderr:\n%s\nwant %d and %q", code, stderr, exitUsage, tt.want)
+			}
+		})
 	}
 }

@@ -108,7 +108,11 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 		TokenLifetime: tokenLifetime, CacheSize: cacheSize, ClientCache: clientCache.value,
 		RedisReplicaAcks: replicaAcks.value,
 	}
-	comp, cleanup, err := compose(ctx, real, limits.service(cfg), logger)
+	cfg = limits.service(cfg)
+	if err := cfg.Check(); err != nil {
+		return usageError(err.Error())
+	}
+	comp, cleanup, err := compose(ctx, real, cfg, logger)
 	if err != nil {
 		return err
 	}
