@@ -9,6 +9,7 @@ import (
 	"io/fs"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 //go:embed migrations/*.sql
@@ -41,6 +42,17 @@ func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
 	if _, err := tx.ExecContext(ctx, lockStatement(lockID(migrationLock))); err != nil {
 		return fmt.Errorf("migrating: taking lock: %w", err)
 	}
+	switch elsewhere, current, err := tablesElsewhere(ctx, tx); {
+	case err != nil:
+		return err
+	case len(elsewhere) == len(schemaTables):
+		// Gafaelfawr's, found through the search path: new ones in the
+		// current schema would hide them.
+		return tx.Commit()
+	case len(elsewhere) > 0:
+		return fmt.Errorf("migrating: the search path finds %v in another schema than the current one (%s), where the rest would be made: put the schema that holds them first on the search path",
+			elsewhere, current)
+	}
 	// fs.Glob returns the names sorted, which is the order to apply them.
 	for _, name := range names {
 		script, err := migrations.ReadFile(name)
@@ -57,6 +69,27 @@ func Migrate(ctx context.Context, db *sqlx.DB) (err error) {
 		return fmt.Errorf("migrating: committing: %w", err)
 	}
 	return nil
+}
+
+// schemaTables are the tables the repository uses.
+var schemaTables = []string{"token", "subtoken", "token_change_history"}
+
+// tablesElsewhere returns those of schemaTables that the search path
+// finds in a schema other than the current one (the first on the path
+// that exists), where Migrate creates what is missing, and the current
+// schema's name.
+func tablesElsewhere(ctx context.Context, tx *sqlx.Tx) (elsewhere []string, current string, err error) {
+	if err := tx.GetContext(ctx, &current, `SELECT coalesce(current_schema(), '')`); err != nil {
+		return nil, "", fmt.Errorf("migrating: reading the current schema: %w", err)
+	}
+	err = tx.SelectContext(ctx, &elsewhere, `SELECT t FROM unnest($1::text[]) AS t
+		JOIN pg_class c ON c.oid = to_regclass(t)
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname <> $2 ORDER BY t`, pq.Array(schemaTables), current)
+	if err != nil {
+		return nil, "", fmt.Errorf("migrating: looking for the tables on the search path: %w", err)
+	}
+	return elsewhere, current, nil
 }
 
 // errNotMigrated is CheckSchema's error for a database without the tables.

@@ -474,3 +474,68 @@ func TestCheckSchema(t *testing.T) {
 		t.Errorf("CheckSchema of a database without the tables = %v, want it to say to migrate", err)
 	}
 }
+
+// TestMigrateLeavesTablesFoundOnTheSearchPath: Gafaelfawr's tables in
+// public, and a search path that puts another, empty schema first (as
+// PostgreSQL's default "$user", public does once a schema named after the
+// role exists). The repository finds the tables through the search path;
+// Migrate must not create a second, empty set in the first schema, which
+// would hide them from every later process.
+func TestMigrateLeavesTablesFoundOnTheSearchPath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	scratch := mustCreateScratchDB(t)
+	public := mustOpenURL(t, scratch)
+	if err := Migrate(ctx, public); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := public.ExecContext(ctx, "CREATE SCHEMA shadow"); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(scratch, "?") {
+		sep = "&"
+	}
+	shadowed := mustOpenURL(t, scratch+sep+"options=-c%20search_path%3Dshadow,public")
+	if err := CheckSchema(ctx, shadowed); err != nil {
+		t.Fatalf("CheckSchema through the search path: %v", err)
+	}
+	if err := Migrate(ctx, shadowed); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var made []string
+	if err := public.SelectContext(ctx, &made, `SELECT c.relname FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'shadow'
+		UNION ALL SELECT t.typname FROM pg_type t
+		JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'shadow'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(made) > 0 {
+		t.Errorf("Migrate made %v in schema shadow, hiding the tables in public", made)
+	}
+}
+
+// TestMigrateRefusesASchemaSplitByTheSearchPath: the search path finds
+// some of the tables in the current schema and the rest in another one.
+// Migrate says so rather than add a third kind of mix.
+func TestMigrateRefusesASchemaSplitByTheSearchPath(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	scratch := mustCreateScratchDB(t)
+	public := mustOpenURL(t, scratch)
+	if err := Migrate(ctx, public); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := public.ExecContext(ctx, "CREATE SCHEMA shadow; CREATE TABLE shadow.token (token text)"); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(scratch, "?") {
+		sep = "&"
+	}
+	split := mustOpenURL(t, scratch+sep+"options=-c%20search_path%3Dshadow,public")
+	err := Migrate(ctx, split)
+	if err == nil || !strings.Contains(err.Error(), "[subtoken token_change_history] in another schema than the current one (shadow)") {
+		t.Fatalf("Migrate = %v, want it to name the tables found elsewhere", err)
+	}
+}
