@@ -45,7 +45,7 @@ const maxLifetimeSeconds = math.MaxInt64 / int64(time.Second)
 // by some readers and used by others.
 var singleParams = []string{
 	"notebook", "delegate_to", "minimum_lifetime", "satisfy", "auth_type",
-	"use_authorization", "allow_cookies", "username", "user_domain", "service",
+	"use_authorization", "allow_cookies", "allow_options", "username", "user_domain", "service",
 }
 
 // parseQuery reads the raw query. url.URL.Query drops what does not parse
@@ -71,6 +71,9 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 			return p, invalidParameter(name, "Parameter may be given only once")
 		}
 	}
+	// allow_options only matters to OPTIONS requests, which are not
+	// offered; its value is checked as Gafaelfawr checks it, then unused.
+	var allowOptions bool
 	for _, b := range []struct {
 		name string
 		dst  *bool
@@ -78,6 +81,7 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		{"notebook", &p.notebook},
 		{"use_authorization", &p.useAuthorization},
 		{"allow_cookies", &p.allowCookies},
+		{"allow_options", &allowOptions},
 	} {
 		if v, ok := lookup(q, b.name); ok {
 			val, ok := parseBool(v)

@@ -202,6 +202,7 @@ func TestDelegateUnprocessable(t *testing.T) {
 		param       string // the parameter "loc" names; "" when the service refuses
 	}{
 		{"minimum_lifetime not a number", "notebook=true&minimum_lifetime=soon", "minimum_lifetime"},
+		{"allow_options not a boolean", "notebook=true&allow_options=junk", "allow_options"},
 		{"minimum_lifetime fractional", "notebook=true&minimum_lifetime=1.5", "minimum_lifetime"},
 		{"minimum_lifetime fractional past 300", "notebook=true&minimum_lifetime=600.5", "minimum_lifetime"},
 		{"minimum_lifetime infinite", "notebook=true&minimum_lifetime=inf", "minimum_lifetime"},
