@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -102,7 +103,7 @@ func (p *prefixList) Set(v string) error {
 		if err != nil {
 			addr, addrErr := netip.ParseAddr(item)
 			if addrErr != nil || addr.Zone() != "" {
-				return fmt.Errorf("%q is neither a CIDR network nor an IP address", item)
+				return errors.New("an item is neither a CIDR network nor an IP address (not repeated here, since it could be a secret)")
 			}
 			prefix = netip.PrefixFrom(addr, addr.BitLen())
 		}

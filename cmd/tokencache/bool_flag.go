@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 )
 
@@ -22,7 +22,7 @@ func (b *boolFlag) String() string { return strconv.FormatBool(b.value) }
 func (b *boolFlag) Set(v string) error {
 	value, err := strconv.ParseBool(v)
 	if err != nil {
-		return fmt.Errorf("%q is not true or false", v)
+		return errors.New("the value is not true or false")
 	}
 	b.value, b.given = value, true
 	return nil
@@ -40,7 +40,7 @@ func (b *boolFlag) fillFromEnv(getenv func(string) string, env string) error {
 	}
 	value, err := strconv.ParseBool(v)
 	if err != nil {
-		return usageError(fmt.Sprintf("%s: %q is not true or false", env, v))
+		return usageError(env + ": the value is not true or false (not repeated here, since it could be a secret)")
 	}
 	b.value = value
 	return nil

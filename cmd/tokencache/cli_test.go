@@ -180,3 +180,38 @@ func TestServeChecksTheTokenLifetimeBeforeConnecting(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorsNeverQuoteEnvironmentOrCommandValues: values refused from the
+// environment, a scope and an unknown command are not repeated either: a
+// secret pasted into the wrong variable, or a flag put before the command,
+// would be shown.
+func TestErrorsNeverQuoteEnvironmentOrCommandValues(t *testing.T) {
+	const secret = "Hunter2SecretValue"
+	stores := []string{
+		envRedisURL + "=redis://127.0.0.1:1/0",
+		envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable",
+		envSessionSecret + "=" + newSessionSecret(t),
+	}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"client cache", append([]string{envClientCache + "=" + secret}, stores...), []string{"serve"}},
+		{"replica acks", append([]string{envRedisReplicaAcks + "=" + secret}, stores...), []string{"serve"}},
+		{"trusted proxies", []string{"TOKENCACHE_TRUSTED_PROXIES=10.0.0.0/8," + secret}, []string{"serve"}},
+		{"flag before the command", nil, []string{"--session-secret=" + secret, "serve"}},
+		{"scope", stores, []string{"mint-session", "--user", "alice", "--scope", "read:all," + secret + "!"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runBinary(t, tt.env, tt.args...)
+			if code == exitOK {
+				t.Errorf("exit code 0")
+			}
+			if strings.Contains(stderr, secret) {
+				t.Errorf("stderr quotes the value:\n%s", stderr)
+			}
+		})
+	}
+}

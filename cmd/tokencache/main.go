@@ -78,7 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "tokencache %s: %v\n", cmd.name, err)
 		return exitError
 	}
-	fmt.Fprintf(stderr, "tokencache: unknown command %q\n\n", args[0])
+	if name := args[0]; flagName(name) == name {
+		fmt.Fprintf(stderr, "tokencache: unknown command %q\n\n", name)
+	} else {
+		fmt.Fprint(stderr, "tokencache: unknown command (not repeated here, since it could be a secret)\n\n")
+	}
 	c.usage(stderr)
 	return exitUsage
 }

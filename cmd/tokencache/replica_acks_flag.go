@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 )
@@ -48,7 +49,7 @@ func (c *countFlag) fillFromEnv(getenv func(string) string, env string) error {
 func parseCount(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a whole number, 0 or more", v)
+		return 0, errors.New("the value is not a whole number, 0 or more (not repeated here, since it could be a secret)")
 	}
 	return n, nil
 }

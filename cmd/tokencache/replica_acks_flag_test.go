@@ -20,8 +20,8 @@ func TestReplicaAcksFlagAndItsEnvironment(t *testing.T) {
 		{"flag", []string{"--redis-replica-acks", "1"}, "", 1, ""},
 		{"flag 0 wins over the environment", []string{"--redis-replica-acks=0"}, "2", 0, ""},
 		{"environment", nil, "1", 1, ""},
-		{"environment negative", nil, "-1", 0, envRedisReplicaAcks + `: "-1" is not a whole number, 0 or more`},
-		{"environment not a number", nil, "one", 0, envRedisReplicaAcks + `: "one" is not a whole number, 0 or more`},
+		{"environment negative", nil, "-1", 0, envRedisReplicaAcks + ": the value is not a whole number, 0 or more"},
+		{"environment not a number", nil, "one", 0, envRedisReplicaAcks + ": the value is not a whole number, 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

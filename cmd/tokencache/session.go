@@ -31,9 +31,10 @@ func (r sessionRequest) validate() error {
 	if !domain.VisibleName(r.username) || utf8.RuneCountInString(r.username) > domain.MaxNameLength {
 		return fmt.Errorf("the username is longer than %d characters or is not visible (control, format or invisible characters, or a space at either end)", domain.MaxNameLength)
 	}
-	for _, s := range r.scopes {
+	for i, s := range r.scopes {
 		if !domain.ValidScope(s) {
-			return fmt.Errorf("scope %q is not of the form [a-zA-Z0-9:._-]+", s)
+			// Not quoted: the value of a flag may be a secret.
+			return fmt.Errorf("scope %d of %d is not of the form [a-zA-Z0-9:._-]+", i+1, len(r.scopes))
 		}
 	}
 	if r.lifetime < time.Second || r.lifetime%time.Second != 0 {
