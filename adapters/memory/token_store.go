@@ -57,15 +57,16 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 	return data.Clone(), nil
 }
 
-// Store writes data under its key until it expires. Like Redis, it refuses
-// a token with less than one second to live.
+// Store writes data under its key until it expires. Like the Redis store,
+// it refuses a token with less than a second to live counted from the
+// current second, as Gafaelfawr counts its TTL.
 func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	key := data.Token.Key
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storing token %s: %w", key, err)
 	}
-	if !data.Expires.IsZero() && data.Expires.Sub(s.clock.Now()) < time.Second {
-		return fmt.Errorf("storing token %s: it expires in less than a second", key)
+	if !data.Expires.IsZero() && data.Expires.Sub(s.clock.Now().Truncate(time.Second)) < time.Second {
+		return fmt.Errorf("storing token %s: it expires within the current second", key)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

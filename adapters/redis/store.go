@@ -131,9 +131,10 @@ func (s *TokenStore) open(ctx context.Context, key string, value []byte) (domain
 }
 
 // Store writes data under its token's key, replacing any entry, to expire
-// from Redis after the whole seconds left until data.Expires (never, if
-// that is zero). It writes nothing and fails if less than a second is left,
-// since Redis refuses an expiry of 0 seconds, or if Gafaelfawr could not
+// from Redis after the whole seconds from the current second to
+// data.Expires (never, if that is zero), as Gafaelfawr counts them. It
+// writes nothing and fails if that is under a second, since Redis refuses
+// an expiry of 0 seconds, or if Gafaelfawr could not
 // read data back (such as a service name over 64 characters). A failed
 // write may have been done all the same (a lost reply, or too few replica
 // acknowledgements: see WithReplicaAcks).
@@ -141,11 +142,13 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	key := data.Token.Key
 	var ttl time.Duration // 0: no expiry
 	if !data.Expires.IsZero() {
-		// Rounded down, so the entry never outlives the token. Gafaelfawr
-		// rounds its clock down instead, so its TTL can be a second longer.
-		ttl = data.Expires.Sub(s.clock.Now()).Truncate(time.Second)
+		// Gafaelfawr's TTL: its clock rounded down to the second, so that
+		// a child made in second T and expiring at T + lifetime lives in
+		// Redis for the whole lifetime, up to a second past its expiry,
+		// which every read checks.
+		ttl = data.Expires.Sub(s.clock.Now().Truncate(time.Second)).Truncate(time.Second)
 		if ttl < time.Second {
-			return fmt.Errorf("storing token %s: it expires in less than a second", key)
+			return fmt.Errorf("storing token %s: it expires within the current second", key)
 		}
 	}
 	if err := checkStorable(data); err != nil {
