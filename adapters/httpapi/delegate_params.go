@@ -105,21 +105,24 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		}
 	}
 	p.service = service
-	for _, v := range q["delegate_scope"] {
-		for s := range strings.SplitSeq(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" {
-				continue
-			}
-			if !domain.ValidScope(s) {
-				return p, invalidParameter("delegate_scope", "Each scope must match ^[a-zA-Z0-9:._-]+$")
-			}
+	// Each value is one scope, untrimmed, as Gafaelfawr reads it since
+	// 12.4.0: "a,b" is a single scope no parent holds, for which it makes
+	// (and then reuses) a child without it. Splitting it would make
+	// another child; refusing it says what is wrong. An empty value adds
+	// nothing, there as here.
+	for _, s := range q["delegate_scope"] {
+		switch {
+		case s == "":
+		case strings.Contains(s, ","):
+			return p, invalidParameter("delegate_scope", "Each value must be one scope: repeat delegate_scope for several")
+		case !domain.ValidScope(s):
+			return p, invalidParameter("delegate_scope", "Each scope must match ^[a-zA-Z0-9:._-]+$")
+		default:
 			p.scopes = append(p.scopes, s)
 		}
 	}
-	// Unlike delegate_scope, each scope value is one scope, as in
-	// Gafaelfawr, where "a,b" is a single scope no token holds. Refusing it
-	// says so, rather than denying every request.
+	// The same for scope: "a,b" would be a single scope no token holds.
+	// Refusing it says so, rather than denying every request.
 	for _, s := range q["scope"] {
 		if !domain.ValidScope(s) {
 			return p, invalidParameter("scope", "Each scope must match ^[a-zA-Z0-9:._-]+$")

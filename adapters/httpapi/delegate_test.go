@@ -46,8 +46,8 @@ func TestDelegateInternalOKIntersectsScopes(t *testing.T) {
 	f := newFixture(t, options{})
 	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
 
-	// Empty items of a comma list are skipped, not refused.
-	resp, _ := f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all,,admin:everything,&delegate_scope=exec:notebook")
+	// An empty value adds nothing, as in Gafaelfawr.
+	resp, _ := f.delegate(t, parent, "delegate_to=portal&delegate_scope=read:all&delegate_scope=&delegate_scope=admin:everything&delegate_scope=exec:notebook")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status = %d, want 200", resp.StatusCode)
 	}
@@ -223,6 +223,12 @@ func TestDelegateUnprocessable(t *testing.T) {
 		{"minimum_lifetime 1 without a child", "minimum_lifetime=1", "minimum_lifetime"},
 		{"notebook not a boolean", "notebook=maybe", "notebook"},
 		{"delegate_scope malformed", "delegate_to=portal&delegate_scope=read%20all", "delegate_scope"},
+		// Gafaelfawr (since 12.4.0) reads each value as one scope, untrimmed:
+		// "read:all,exec:notebook" is a scope no parent holds, and it would
+		// reuse a child with none. Splitting would make another child.
+		{"delegate_scope comma list", "delegate_to=portal&delegate_scope=read:all,exec:notebook", "delegate_scope"},
+		{"delegate_scope trailing comma", "delegate_to=portal&delegate_scope=read:all,", "delegate_scope"},
+		{"delegate_scope spaces", "delegate_to=portal&delegate_scope=%20read:all%20", "delegate_scope"},
 		{"scope malformed", "scope=read%20all", "scope"},
 		{"scope a comma list", "scope=read:all,exec:notebook", "scope"},
 		{"satisfy unknown", "satisfy=some", "satisfy"},

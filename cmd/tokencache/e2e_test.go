@@ -64,7 +64,7 @@ func TestEndToEndWithRedisAndPostgres(t *testing.T) {
 		checkChild(t, rdb, db, parent, child, "notebook", "", "exec:notebook,read:all,user:token")
 	})
 	t.Run("internal", func(t *testing.T) {
-		child := childOf(t, d.delegate(t, client, parent, "delegate_to=e2e-portal&delegate_scope=read:all,admin:token"))
+		child := childOf(t, d.delegate(t, client, parent, "delegate_to=e2e-portal&delegate_scope=read:all&delegate_scope=admin:token"))
 		checkChild(t, rdb, db, parent, child, "internal", "e2e-portal", "read:all")
 	})
 	t.Run("SIGTERM during a burst", func(t *testing.T) {

@@ -34,8 +34,8 @@ var soakKinds = func() []soakKind {
 	for _, service := range []string{"soak-portal", "soak-tap", "soak-cutout"} {
 		for _, scopes := range [][2]string{
 			{"read:all", "read:all"},
-			{"read:tap,read:all", "read:all,read:tap"},
-			{"read:tap,admin:token", "read:tap"},
+			{"read:tap&delegate_scope=read:all", "read:all,read:tap"},
+			{"read:tap&delegate_scope=admin:token", "read:tap"},
 		} {
 			kinds = append(kinds, soakKind{
 				query:     "delegate_to=" + service + "&delegate_scope=" + scopes[0],
