@@ -12,8 +12,11 @@ import (
 
 // maxCandidates bounds how many children the repository offers for one
 // request before a new one is made. Each one passed over costs a lookup
-// and a read of the token store.
-const maxCandidates = 8
+// and a read of the token store, but only while children the token store
+// no longer holds are offered. Gafaelfawr's own lookup takes one child,
+// whichever its query plan yields first: in a review, the oldest, behind
+// nine later ones revoked from Redis, which a bound of 8 did not reach.
+const maxCandidates = 32
 
 // existing is what the repository said, under the child's lock, about a
 // request: the child to reuse, if any, and otherwise how many children the

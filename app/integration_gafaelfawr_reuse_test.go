@@ -239,3 +239,38 @@ func pythonJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestIntegrationReusesPastManyRevokedCandidates: the parent's one child
+// that Redis holds is its oldest, and more than the old bound of eight
+// later ones, expiring later, lost their Redis entries while their rows
+// stayed. Gafaelfawr's lookup (LIMIT 1, no ORDER BY) may pick the oldest
+// and reuse it; the lookups here pass over the others to reach it rather
+// than make another child.
+func TestIntegrationReusesPastManyRevokedCandidates(t *testing.T) {
+	e := newRealEnv(t)
+	ctx := context.Background()
+	p := e.addParent(t, 7*24*time.Hour)
+	now := time.Now().UTC().Truncate(time.Second)
+	valid := e.addGafaelfawrChild(t, p, gafaelfawrChild{
+		typ: domain.TokenTypeInternal, service: "portal", scopes: []string{"read:all"},
+		created: now.Add(-2 * time.Hour), expires: now.Add(22 * time.Hour),
+	})
+	const revoked = 20
+	for i := range revoked {
+		c := e.addGafaelfawrChild(t, p, gafaelfawrChild{
+			typ: domain.TokenTypeInternal, service: "portal", scopes: []string{"read:all"},
+			created: now.Add(-time.Hour + time.Duration(i)*time.Minute), expires: now.Add(23*time.Hour + time.Duration(i)*time.Minute),
+		})
+		if err := e.raw.Del(ctx, "token:"+c.Key).Err(); err != nil { // revoked from Redis only
+			t.Fatal(err)
+		}
+	}
+	got, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 300*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != valid {
+		t.Errorf("made a new child %s past %d revoked candidates, want the one Redis holds, %s (%d child rows now)",
+			got.Key, revoked, valid.Key, e.children(t, p.Token.Key))
+	}
+}
