@@ -71,7 +71,7 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 	if len(headers) == 0 || strings.Trim(headers[0], " \t") == "" {
 		return domain.Token{}, 0, noCredentials()
 	}
-	scheme, blob, ok := cutHeaderSpace(trimHeaderSpace(headers[0]))
+	scheme, blob, ok := splitAuthorization(headers[0])
 	if !ok {
 		return domain.Token{}, 0, invalidRequest("Malformed Authorization header")
 	}
@@ -154,30 +154,29 @@ func isHeaderSpace(c byte) bool {
 	return false
 }
 
-// trimHeaderSpace is str.strip of a header value.
-func trimHeaderSpace(s string) string {
+// splitAuthorization splits an Authorization header's value into its
+// scheme and the rest, as header.split(None, 1) does: white space before
+// the scheme is skipped, a run of it ends the scheme, and the rest keeps
+// any white space at its end (an HTTP parser has trimmed only spaces and
+// tabs). Without a rest there is no credential.
+func splitAuthorization(h string) (scheme, rest string, ok bool) {
+	h = trimLeftHeaderSpace(h)
+	for i := 0; i < len(h); i++ {
+		if isHeaderSpace(h[i]) {
+			rest = trimLeftHeaderSpace(h[i:])
+			return h[:i], rest, rest != ""
+		}
+	}
+	return h, "", false
+}
+
+// trimLeftHeaderSpace drops the white space at the start of a header
+// value.
+func trimLeftHeaderSpace(s string) string {
 	for len(s) > 0 && isHeaderSpace(s[0]) {
 		s = s[1:]
 	}
-	for len(s) > 0 && isHeaderSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
 	return s
-}
-
-// cutHeaderSpace splits a header value at its first run of white space,
-// as str.split(None, 1) does.
-func cutHeaderSpace(s string) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if isHeaderSpace(s[i]) {
-			after = s[i:]
-			for len(after) > 0 && isHeaderSpace(after[0]) {
-				after = after[1:]
-			}
-			return s[:i], after, true
-		}
-	}
-	return s, "", false
 }
 
 // lowerASCII is str.lower of a header value as far as comparing it with

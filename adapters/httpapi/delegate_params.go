@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
@@ -231,7 +232,9 @@ func invalidParameter(name, msg string) *problem {
 // exponent. It takes only whole numbers from 0 to maxLifetimeSeconds, and
 // only ASCII digits (Python's float() takes any Unicode decimal digit).
 func wholeSeconds(v string) (int64, bool) {
-	v = strings.TrimFunc(v, isPythonSpace)
+	// float() skips white space, though not the separators 1C to 1F that
+	// str.isspace counts.
+	v = strings.TrimFunc(v, unicode.IsSpace)
 	if !isPythonFloat(v) {
 		return 0, false
 	}

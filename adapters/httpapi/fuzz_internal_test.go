@@ -260,7 +260,7 @@ func hasStateCookie(header string) bool {
 // when it holds nothing decodable: a problem must quote that no more than
 // the header itself.
 func decodedBasic(header string) string {
-	scheme, blob, ok := cutHeaderSpace(trimHeaderSpace(header))
+	scheme, blob, ok := splitAuthorization(header)
 	if !ok || lowerASCII(scheme) != "basic" {
 		return ""
 	}

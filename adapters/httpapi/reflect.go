@@ -40,9 +40,9 @@ func reflectHeaders(dst, src http.Header, useAuthorization bool, child string) {
 // for a literal space after the scheme, any white space is taken here, as
 // when the token is read, so that "Bearer<TAB><token>" cannot both
 // authenticate and be passed on; white space is trimmed exactly as when
-// the token is read (trimHeaderSpace), for the same reason.
+// the token is read (splitAuthorization), for the same reason.
 func carriesToken(header string) bool {
-	scheme, blob, ok := cutHeaderSpace(trimHeaderSpace(header))
+	scheme, blob, ok := splitAuthorization(header)
 	if !ok {
 		return false
 	}
