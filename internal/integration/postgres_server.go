@@ -166,9 +166,10 @@ func (p *PostgresServer) startGuard() (*exec.Cmd, io.Closer, error) {
 	script := `cat >/dev/null; "$0" -D "$1/data" -m immediate stop >/dev/null 2>&1; rm -rf "$1"`
 	cmd := exec.Command("sh", "-c", script, filepath.Join(p.bin, "pg_ctl"), p.dir)
 	cmd.Dir = p.dir
-	if p.owner != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.owner}
-	}
+	// A session of its own, as the server's: Ctrl-C, which a terminal
+	// sends to the test's whole process group, must not stop the guard
+	// with the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: p.owner}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, nil, err
