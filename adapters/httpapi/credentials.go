@@ -126,10 +126,10 @@ func stateCookie(h http.Header) (string, bool) {
 	for _, header := range h.Values("Cookie") {
 		for chunk := range strings.SplitSeq(header, ";") {
 			name, v, ok := strings.Cut(chunk, "=")
-			if !ok || strings.TrimSpace(name) != stateCookieName {
+			if !ok || stripHeaderSpace(name) != stateCookieName {
 				continue
 			}
-			v = strings.TrimSpace(v)
+			v = stripHeaderSpace(v)
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
@@ -168,6 +168,16 @@ func splitAuthorization(h string) (scheme, rest string, ok bool) {
 		}
 	}
 	return h, "", false
+}
+
+// stripHeaderSpace is str.strip of (part of) a header value, as
+// Starlette's cookie parser strips names and values.
+func stripHeaderSpace(s string) string {
+	s = trimLeftHeaderSpace(s)
+	for len(s) > 0 && isHeaderSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // trimLeftHeaderSpace drops the white space at the start of a header

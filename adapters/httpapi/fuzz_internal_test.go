@@ -249,7 +249,7 @@ func fuzzCodec(f *testing.F) *statecookie.Codec {
 // Gafaelfawr or Starlette would read as the state cookie.
 func hasStateCookie(header string) bool {
 	for chunk := range strings.SplitSeq(header, ";") {
-		if name, _, ok := strings.Cut(chunk, "="); ok && strings.TrimSpace(name) == stateCookieName {
+		if name, _, ok := strings.Cut(chunk, "="); ok && stripHeaderSpace(name) == stateCookieName {
 			return true
 		}
 	}

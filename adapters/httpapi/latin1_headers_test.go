@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokencache/tokencache/adapters/statecookie"
 )
 
 // Starlette reads header values as latin-1, one character a byte, and
@@ -100,5 +102,33 @@ func TestAuthorizationOfLatin1SpaceOnlyIsMalformed(t *testing.T) {
 			t.Errorf("Authorization %q: status %d, X-Error-Status %q, WWW-Authenticate %q; want 403 (400), malformed",
 				header, resp.StatusCode, resp.Header.Get("X-Error-Status"), resp.Header.Get("WWW-Authenticate"))
 		}
+	}
+}
+
+// Starlette's cookie parser strips each name and value with str.strip on
+// the latin-1 header: the separators 1C to 1F, NEL (85) and the no-break
+// space (A0) go too. A state cookie so wrapped authenticates in Gafaelfawr,
+// and so it does here, and is not passed on.
+func TestStateCookieIsTrimmedAsLatin1(t *testing.T) {
+	f := newFixture(t, options{})
+	alice := f.mintParent(t, "alice", []string{"read:all"}, time.Hour)
+	value := f.cookie(t, alice)
+	for name, header := range map[string]string{
+		"value then 1F": statecookie.Name + "=" + value + "\x1f",
+		"value then A0": statecookie.Name + "=" + value + "\xa0",
+		"name after 85": "a=1;\x85" + statecookie.Name + "=" + value,
+		"name then 1C":  statecookie.Name + "\x1c=" + value + "; b=2",
+	} {
+		t.Run(name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/auth/delegate", nil)
+			req.Header.Set("Cookie", header)
+			resp, body := f.do(t, req)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Auth-Request-User") != "alice" {
+				t.Fatalf("status %d, user %q, body %s; want 200 for alice", resp.StatusCode, resp.Header.Get("X-Auth-Request-User"), body)
+			}
+			if kept := resp.Header.Get("Cookie"); strings.Contains(kept, value) {
+				t.Errorf("the state cookie was passed on: %q", kept)
+			}
+		})
 	}
 }

@@ -71,11 +71,11 @@ func carriesToken(header string) bool {
 func withoutStateCookie(header string) string {
 	var kept []string
 	for c := range strings.SplitSeq(header, ";") {
-		c = strings.TrimSpace(c)
+		c = stripHeaderSpace(c)
 		if c == "" {
 			continue
 		}
-		if name, _, ok := strings.Cut(c, "="); ok && strings.TrimSpace(name) == stateCookieName {
+		if name, _, ok := strings.Cut(c, "="); ok && stripHeaderSpace(name) == stateCookieName {
 			continue
 		}
 		kept = append(kept, c)
