@@ -215,3 +215,32 @@ func TestErrorsNeverQuoteEnvironmentOrCommandValues(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionSecretThatIsNoKeyIsAUsageError: a session secret that is not
+// a Fernet key is a wrong command line (exit 2), found before any store
+// is dialled, for every command that takes it, and never quoted.
+func TestSessionSecretThatIsNoKeyIsAUsageError(t *testing.T) {
+	const bad = "not-a-fernet-key-Hunter2"
+	unreachable := []string{
+		envRedisURL + "=redis://127.0.0.1:1/0",
+		envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable",
+	}
+	for name, tc := range map[string]struct {
+		env  []string
+		args []string
+	}{
+		"serve, environment":        {append([]string{envSessionSecret + "=" + bad}, unreachable...), []string{"serve", "--listen", "127.0.0.1:0"}},
+		"serve, flag":               {unreachable, []string{"serve", "--listen", "127.0.0.1:0", "--session-secret", bad}},
+		"mint-session, environment": {append([]string{envSessionSecret + "=" + bad}, unreachable...), []string{"mint-session", "--user", "alice", "--scope", "read:all"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, stderr, code := runBinary(t, tc.env, tc.args...)
+			if code != exitUsage || !strings.Contains(stderr, "session secret is not URL-safe base64 of 32 bytes") {
+				t.Errorf("exit code %d, stderr:\n%s\nwant %d and a word about the session secret", code, stderr, exitUsage)
+			}
+			if strings.Contains(stderr, "Hunter2") {
+				t.Errorf("stderr quotes the secret:\n%s", stderr)
+			}
+		})
+	}
+}

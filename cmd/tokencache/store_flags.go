@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+
+	"github.com/tokencache/tokencache/internal/fernetbox"
 )
 
 // Environment variables that stand in for the store flags.
@@ -74,6 +76,11 @@ func (s storeFlags) real() (bool, error) {
 	case len(given) == 0:
 		return false, nil
 	case len(missing) == 0:
+		// Checked before any store is dialled: a key in another form is a
+		// wrong command line.
+		if _, err := fernetbox.New(s.sessionSecret); err != nil {
+			return false, usageError(err.Error())
+		}
 		return true, nil
 	}
 	return false, usageError(fmt.Sprintf(
