@@ -76,10 +76,10 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 		return domain.Token{}, 0, invalidRequest("Malformed Authorization header")
 	}
 	var candidate string
-	switch lowerASCII(scheme) {
-	case "bearer":
+	switch {
+	case isWord(scheme, "bearer"):
 		candidate = blob
-	case "basic":
+	case isWord(scheme, "basic"):
 		user, password, ok := basicCredentials(blob)
 		if !ok {
 			return domain.Token{}, 0, invalidRequest("Invalid Basic auth string")
@@ -189,23 +189,25 @@ func trimLeftHeaderSpace(s string) string {
 	return s
 }
 
-// lowerASCII is str.lower of a header value as far as comparing it with
-// an ASCII word goes: no latin-1 letter beyond ASCII lower-cases into
-// ASCII, so only ASCII letters are folded (where Go's Unicode rules would
-// also take U+0130 for "i" or U+017F for "s").
-func lowerASCII(s string) string {
+// isWord reports whether s.lower() == word for a header value s and a
+// lower-case ASCII word, as Gafaelfawr compares them: no latin-1 letter
+// beyond ASCII lower-cases into ASCII, so only ASCII letters are folded
+// (where Go's Unicode rules would also take U+0130 for "i" or U+017F for
+// "s"). It copies nothing: it runs on every request.
+func isWord(s, word string) bool {
+	if len(s) != len(word) {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != word[i] {
+			return false
 		}
 	}
-	return s
+	return true
 }
 
 // isPythonSpace is Python's str.isspace for one character: Unicode's white

@@ -82,7 +82,7 @@ func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
 	d, p := h.authorize(r, params)
 	if p != nil {
 		p.scheme = params.scheme
-		if p.ajaxForbidden && lowerASCII(r.Header.Get("X-Requested-With")) == "xmlhttprequest" {
+		if p.ajaxForbidden && isWord(r.Header.Get("X-Requested-With"), "xmlhttprequest") {
 			p.status = http.StatusForbidden
 		}
 	}

@@ -261,7 +261,7 @@ func hasStateCookie(header string) bool {
 // the header itself.
 func decodedBasic(header string) string {
 	scheme, blob, ok := splitAuthorization(header)
-	if !ok || lowerASCII(scheme) != "basic" {
+	if !ok || !isWord(scheme, "basic") {
 		return ""
 	}
 	raw, _ := decodeBase64(blob)

@@ -46,10 +46,10 @@ func carriesToken(header string) bool {
 	if !ok {
 		return false
 	}
-	switch lowerASCII(scheme) {
-	case "bearer":
+	switch {
+	case isWord(scheme, "bearer"):
 		return looksLikeToken(blob)
-	case "basic":
+	case isWord(scheme, "basic"):
 		raw, ok := decodeBase64(blob)
 		if !ok {
 			return false
