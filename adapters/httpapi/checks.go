@@ -13,19 +13,20 @@ import (
 // meet, as Gafaelfawr's check_lifetime (handlers/ingress.py) does with its
 // InvalidMinimumLifetimeError: one longer than the token lifetime less
 // MINIMUM_LIFETIME. Without a token lifetime it passes everything.
-func (h *delegateHandler) checkMaximumLifetime(minimum time.Duration) *problem {
+// The request's minimum is in whole seconds, as given (see
+// delegateParams.minimumLifetimeSeconds).
+func (h *delegateHandler) checkMaximumLifetime(seconds int64) *problem {
 	if h.tokenLifetime == 0 {
 		return nil
 	}
-	limit := h.tokenLifetime - domain.MinimumLifetime
-	if minimum <= limit {
+	limit := int64((h.tokenLifetime - domain.MinimumLifetime) / time.Second)
+	if seconds <= limit {
 		return nil
 	}
 	return &problem{
 		status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
 		kind: "invalid_minimum_lifetime", loc: []string{"query", "minimum_lifetime"},
-		msg: fmt.Sprintf("Requested lifetime %ds longer than maximum lifetime %ds",
-			int64(minimum/time.Second), int64(limit/time.Second)),
+		msg: fmt.Sprintf("Requested lifetime %ds longer than maximum lifetime %ds", seconds, limit),
 	}
 }
 

@@ -76,9 +76,12 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 		return domain.Token{}, 0, invalidRequest("Malformed Authorization header")
 	}
 	var candidate string
+	// How Token.from_str will count its characters: a Bearer credential
+	// is the header's latin-1 text, a Basic one was decoded as UTF-8.
+	shaped := looksLikeToken
 	switch {
 	case isWord(scheme, "bearer"):
-		candidate = blob
+		candidate, shaped = blob, headerLooksLikeToken
 	case isWord(scheme, "basic"):
 		user, password, ok := basicCredentials(blob)
 		if !ok {
@@ -106,7 +109,7 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 		switch {
 		case !strings.HasPrefix(candidate, "gt-"):
 			msg = "Token does not start with gt-"
-		case looksLikeToken(candidate):
+		case shaped(candidate):
 			msg = "Token is not valid"
 		}
 		p := invalidToken(msg, err)
@@ -129,11 +132,7 @@ func stateCookie(h http.Header) (string, bool) {
 			if !ok || stripHeaderSpace(name) != stateCookieName {
 				continue
 			}
-			v = stripHeaderSpace(v)
-			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			value, found = v, true
+			value, found = unquoteCookie(stripHeaderSpace(v)), true
 		}
 	}
 	return value, found
@@ -169,6 +168,38 @@ func splitAuthorization(h string) (scheme, rest string, ok bool) {
 	}
 	return h, "", false
 }
+
+// unquoteCookie is Python's http.cookies._unquote, which Starlette's cookie
+// parser applies to each value: a value in double quotes loses them, and
+// within them a backslash and three octal digits (the first 0 to 3) stand
+// for that byte, and a backslash and any other character but a newline
+// for that character.
+func unquoteCookie(v string) string {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return v
+	}
+	v = v[1 : len(v)-1]
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c != '\\' || i+1 == len(v) || v[i+1] == '\n':
+			out = append(out, c)
+		case i+3 < len(v) && isOctal(v[i+1], '3') && isOctal(v[i+2], '7') && isOctal(v[i+3], '7'):
+			out = append(out, (v[i+1]-'0')<<6|(v[i+2]-'0')<<3|(v[i+3]-'0'))
+			i += 3
+		default:
+			out = append(out, v[i+1])
+			i++
+		}
+	}
+	return string(out)
+}
+
+// isOctal reports whether c is an octal digit no greater than highest.
+func isOctal(c, highest byte) bool { return '0' <= c && c <= highest }
 
 // stripHeaderSpace is str.strip of (part of) a header value, as
 // Starlette's cookie parser strips names and values.
@@ -291,18 +322,30 @@ func base64Value(c byte) (byte, bool) {
 	return 0, false
 }
 
-// looksLikeToken is Gafaelfawr's Token.is_token (models/token.py): "gt-",
-// then a key and a secret of 22 characters each around the first ".". It
-// checks the form only, more loosely than domain.ParseToken, and decides
-// which part of a Basic credential is the token and which credentials are
-// removed before headers are passed on.
+// looksLikeToken is Gafaelfawr's Token.is_token (models/token.py) for text
+// decoded as UTF-8, as a Basic credential is: "gt-", then a key and a
+// secret of 22 characters each around the first ".". It checks the form
+// only, more loosely than domain.ParseToken, and decides which part of a
+// Basic credential is the token and which credentials are removed before
+// headers are passed on.
 func looksLikeToken(s string) bool {
+	return tokenShaped(s, utf8.RuneCountInString)
+}
+
+// headerLooksLikeToken is looksLikeToken for a header's own text, which
+// Starlette reads as latin-1: a character is a byte, so "é" sent as UTF-8
+// counts twice.
+func headerLooksLikeToken(s string) bool {
+	return tokenShaped(s, func(s string) int { return len(s) })
+}
+
+func tokenShaped(s string, length func(string) int) bool {
 	rest, ok := strings.CutPrefix(s, "gt-")
 	if !ok {
 		return false
 	}
 	key, secret, ok := strings.Cut(rest, ".")
-	return ok && utf8.RuneCountInString(key) == 22 && utf8.RuneCountInString(secret) == 22
+	return ok && length(key) == 22 && length(secret) == 22
 }
 
 // noCredentials is the 401 for a request that presented no token, or one

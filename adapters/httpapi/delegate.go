@@ -114,7 +114,7 @@ func (h *delegateHandler) authorize(r *http.Request, params delegateParams) (del
 				kind: "internal_error", msg: "Cannot determine the client address", cause: err}
 		}
 	}
-	if p := h.checkMaximumLifetime(params.minimumLifetime); p != nil {
+	if p := h.checkMaximumLifetime(params.minimumLifetimeSeconds); p != nil {
 		return d, p
 	}
 

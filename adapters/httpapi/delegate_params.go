@@ -17,17 +17,20 @@ import (
 // defaulted as in Gafaelfawr's /ingress/auth (handlers/ingress.py,
 // auth_config and authenticate_with_type).
 type delegateParams struct {
-	notebook         bool          // notebook=true
-	service          string        // delegate_to
-	scopes           []string      // delegate_scope, before intersecting with the parent's
-	minimumLifetime  time.Duration // see effectiveMinimumLifetime
-	required         []string      // scope, the scopes the parent must hold
-	satisfyAny       bool          // satisfy=any: one of required is enough
-	scheme           authScheme    // auth_type: the challenge's scheme
-	useAuthorization bool          // use_authorization=true
-	allowCookies     bool          // allow_cookies, true unless false
-	username         string        // username: only this user may pass
-	onlyServices     []string      // only_service: only tokens of these services may pass
+	notebook        bool          // notebook=true
+	service         string        // delegate_to
+	scopes          []string      // delegate_scope, before intersecting with the parent's
+	minimumLifetime time.Duration // see effectiveMinimumLifetime
+	// minimumLifetimeSeconds is minimum_lifetime as given, which may be
+	// past what minimumLifetime holds; 0 when not given.
+	minimumLifetimeSeconds int64
+	required               []string   // scope, the scopes the parent must hold
+	satisfyAny             bool       // satisfy=any: one of required is enough
+	scheme                 authScheme // auth_type: the challenge's scheme
+	useAuthorization       bool       // use_authorization=true
+	allowCookies           bool       // allow_cookies, true unless false
+	username               string     // username: only this user may pass
+	onlyServices           []string   // only_service: only tokens of these services may pass
 }
 
 // delegating reports whether the request asks for a child at all; without
@@ -41,6 +44,11 @@ const gafaelfawrMinimumLifetime = 5 * time.Minute
 
 // maxLifetimeSeconds keeps seconds * time.Second from overflowing.
 const maxLifetimeSeconds = math.MaxInt64 / int64(time.Second)
+
+// maxTimedeltaSeconds is the longest lifetime Gafaelfawr reads, in whole
+// seconds: Python's timedelta.max, 999,999,999 days and a day less a
+// microsecond.
+const maxTimedeltaSeconds = 999_999_999*24*60*60 + 24*60*60 - 1
 
 // singleParams may be given at most once: a second value would be ignored
 // by some readers and used by others.
@@ -153,7 +161,11 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		if !ok {
 			return p, invalidParameter("minimum_lifetime", "Value must be a whole number of seconds")
 		}
-		p.minimumLifetime = time.Duration(seconds) * time.Second
+		// Past what a Duration holds, it is still a lifetime to Gafaelfawr
+		// (up to a timedelta's 999,999,999 days), refused as too long:
+		// kept as asked for the message, and as the longest Duration.
+		p.minimumLifetimeSeconds = seconds
+		p.minimumLifetime = time.Duration(min(seconds, maxLifetimeSeconds)) * time.Second
 		if p.minimumLifetime < gafaelfawrMinimumLifetime {
 			return p, invalidParameter("minimum_lifetime", "Value must be at least 300 seconds")
 		}
@@ -239,7 +251,7 @@ func wholeSeconds(v string) (int64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(strings.ReplaceAll(v, "_", ""), 64)
-	if err != nil || f < 0 || f > float64(maxLifetimeSeconds) || f != math.Trunc(f) {
+	if err != nil || f < 0 || f > maxTimedeltaSeconds || f != math.Trunc(f) {
 		return 0, false
 	}
 	return int64(f), true

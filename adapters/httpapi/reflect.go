@@ -48,7 +48,7 @@ func carriesToken(header string) bool {
 	}
 	switch {
 	case isWord(scheme, "bearer"):
-		return looksLikeToken(blob)
+		return headerLooksLikeToken(blob)
 	case isWord(scheme, "basic"):
 		raw, ok := decodeBase64(blob)
 		if !ok {
