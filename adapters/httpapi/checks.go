@@ -12,12 +12,20 @@ import (
 // checkMaximumLifetime refuses a minimum lifetime that no child could
 // meet, as Gafaelfawr's check_lifetime (handlers/ingress.py) does with its
 // InvalidMinimumLifetimeError: one longer than the token lifetime less
-// MINIMUM_LIFETIME. Without a token lifetime it passes everything.
+// MINIMUM_LIFETIME. Without a token lifetime it leaves that to the issuer,
+// but for a lifetime longer than any Duration, which no token has.
 // The request's minimum is in whole seconds, as given (see
 // delegateParams.minimumLifetimeSeconds).
 func (h *delegateHandler) checkMaximumLifetime(seconds int64) *problem {
 	if h.tokenLifetime == 0 {
-		return nil
+		if seconds <= maxLifetimeSeconds {
+			return nil // the issuer checks
+		}
+		return &problem{
+			status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
+			kind: "invalid_minimum_lifetime", loc: []string{"query", "minimum_lifetime"},
+			msg: fmt.Sprintf("Requested lifetime %ds longer than any token lives", seconds),
+		}
 	}
 	limit := int64((h.tokenLifetime - domain.MinimumLifetime) / time.Second)
 	if seconds <= limit {

@@ -241,7 +241,7 @@ func invalidParameter(name, msg string) *problem {
 // wholeSeconds reads a number of seconds as Gafaelfawr does (safir's
 // SecondsTimedelta, which calls Python's float()): white space around it,
 // a sign, digits grouped by single underscores, a decimal point and an
-// exponent. It takes only whole numbers from 0 to maxLifetimeSeconds, and
+// exponent. It takes only whole numbers from 0 to maxTimedeltaSeconds, and
 // only ASCII digits (Python's float() takes any Unicode decimal digit).
 func wholeSeconds(v string) (int64, bool) {
 	// float() skips white space, though not the separators 1C to 1F that

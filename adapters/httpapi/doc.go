@@ -16,9 +16,9 @@
 //
 //	notebook=true                a notebook child
 //	delegate_to=<service>        an internal child for the service
-//	delegate_scope=<scope>       its scopes: those the token holds (repeat,
-//	                             or comma-separate; ignored without
-//	                             delegate_to)
+//	delegate_scope=<scope>       its scopes: those the token holds (repeat;
+//	                             one scope a value, a comma list is a 422;
+//	                             ignored without delegate_to)
 //	minimum_lifetime=<seconds>   at least 300; 300 when a child is asked
 //	                             for without it
 //	scope=<scope>                a scope the token must hold (repeat)

@@ -71,7 +71,10 @@ func carriesToken(header string) bool {
 func withoutStateCookie(header string) string {
 	var kept []string
 	for c := range strings.SplitSeq(header, ";") {
-		c = stripHeaderSpace(c)
+		// Kept as they came but for the spaces and tabs around them: a
+		// byte that is white space in latin-1 may end a UTF-8 character
+		// of an application's cookie ("à" is C3 A0).
+		c = strings.Trim(c, " \t")
 		if c == "" {
 			continue
 		}
