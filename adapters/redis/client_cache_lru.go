@@ -3,13 +3,25 @@ package redis
 import (
 	"container/list"
 	"time"
+	"unsafe"
 
 	"github.com/tokencache/tokencache/domain"
 )
 
-// entryOverhead is what an entry costs beyond its JSON's length, roughly:
-// the decoded strings' headers, the map and list nodes.
+// entryOverhead is what an entry costs beyond its JSON's length and its
+// slices' elements, roughly: the string headers of the token data, the map
+// and list nodes.
 const entryOverhead = 256
+
+// entrySize estimates what data, decoded from jsonLen bytes of JSON,
+// takes when kept: its strings' characters are within the JSON's length,
+// but each scope's string header and each group are not, and a token of
+// thousands of short scopes holds several times its JSON in them.
+func entrySize(jsonLen int, data *domain.TokenData) int64 {
+	return int64(jsonLen) + entryOverhead +
+		int64(len(data.Scopes))*int64(unsafe.Sizeof("")) +
+		int64(len(data.Groups))*int64(unsafe.Sizeof(domain.Group{}))
+}
 
 // entry is one token's decoded data, kept until until (zero: no limit but
 // invalidation).

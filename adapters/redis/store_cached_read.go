@@ -78,7 +78,7 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 	if info != nil && info.Err() == nil {
 		server = info.Val().LAddr
 	}
-	return data, until, int64(n) + entryOverhead, server, nil
+	return data, until, entrySize(n, &data), server, nil
 }
 
 // forget drops key from the client cache, if there is one, after this
