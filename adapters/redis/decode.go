@@ -39,14 +39,22 @@ type loadedGroup struct {
 // token other than key. A missing creation time is now, as in Gafaelfawr.
 // Its errors never quote the data.
 func decodeTokenData(plain []byte, key string, now time.Time) (domain.TokenData, error) {
+	data, _, err := decodeToken(plain, key, now)
+	return data, err
+}
+
+// decodeToken is decodeTokenData, and also reports whether the data reads
+// differently at another time: a missing creation time is the time of
+// each read.
+func decodeToken(plain []byte, key string, now time.Time) (data domain.TokenData, readsAsNow bool, err error) {
 	j, ok := loadFast(plain)
 	if !ok {
-		var err error
 		if j, err = loadJSON(plain); err != nil {
-			return domain.TokenData{}, err
+			return domain.TokenData{}, false, err
 		}
 	}
-	return j.tokenData(key, now)
+	data, err = j.tokenData(key, now)
+	return data, j.Created.p == missing, err
 }
 
 // loadJSON reads token data with encoding/json. It is what loadFast must

@@ -103,31 +103,32 @@ func (s *TokenStore) GetByKey(ctx context.Context, key string) (domain.TokenData
 	if err != nil {
 		return domain.TokenData{}, fmt.Errorf("reading token %s from redis: %w", key, err)
 	}
-	data, _, err := s.open(ctx, key, value)
+	data, _, _, err := s.open(ctx, key, value)
 	return data, err
 }
 
 // open decrypts and decodes value, read from Redis under key, and returns
-// the data and the JSON's length. An entry that cannot be read is logged
+// the data, the JSON's length and whether the data reads differently at
+// another time (see decodeToken). An entry that cannot be read is logged
 // and not found.
-func (s *TokenStore) open(ctx context.Context, key string, value []byte) (domain.TokenData, int, error) {
+func (s *TokenStore) open(ctx context.Context, key string, value []byte) (domain.TokenData, int, bool, error) {
 	plain := s.sealer.Open(value)
 	if plain == nil {
 		s.logger.ErrorContext(ctx, "cannot decrypt token data in redis", "token_key", key)
-		return domain.TokenData{}, 0, notFound(key)
+		return domain.TokenData{}, 0, false, notFound(key)
 	}
 	now := s.clock.Now()
-	data, err := decodeTokenData(plain, key, now)
+	data, readsAsNow, err := decodeToken(plain, key, now)
 	if err != nil {
 		s.logger.ErrorContext(ctx, "cannot parse token data in redis", "token_key", key, "error", err)
-		return domain.TokenData{}, 0, notFound(key)
+		return domain.TokenData{}, 0, false, notFound(key)
 	}
 	// Redis ends the entry at expiry by its own clock; this makes the
 	// store agree with ours, whichever runs ahead.
 	if !data.Expires.IsZero() && !now.Before(data.Expires) {
-		return domain.TokenData{}, 0, notFound(key)
+		return domain.TokenData{}, 0, false, notFound(key)
 	}
-	return data, len(plain), nil
+	return data, len(plain), readsAsNow, nil
 }
 
 // Store writes data under its token's key, replacing any entry, to expire

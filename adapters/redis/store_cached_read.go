@@ -61,12 +61,14 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 		return domain.TokenData{}, time.Time{}, 0, "", fmt.Errorf("reading token %s from redis: %w", key, cmp.Or(err, get.Err()))
 	}
 	value, _ := get.Bytes()
-	data, n, err := s.open(ctx, key, value)
+	data, n, readsAsNow, err := s.open(ctx, key, value)
 	if err != nil {
 		return domain.TokenData{}, time.Time{}, 0, "", err
 	}
 	until := data.Expires
 	switch ttl := pttl.Val(); {
+	case readsAsNow: // what this read made of it, not what Redis holds
+		until = now
 	case pttl.Err() != nil: // its life in Redis unknown: not to be kept
 		until = now
 	case ttl >= 0 && (until.IsZero() || now.Add(ttl).Before(until)): // 0: its last millisecond
