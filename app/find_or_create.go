@@ -60,8 +60,22 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	}
 	child := req.NewChild(token, s.clock.Now(), s.lifetime)
 	rec := req.Record(child)
+	// A panic from here on (a driver's, say) must not leave the child in
+	// the token store without its rows, which are rolled back: it is
+	// deleted, or, once its commit may have been sent, settled by its row.
+	returned, committing := false, false
+	defer func() {
+		switch {
+		case returned:
+		case committing:
+			s.cleanups.settleLater(ctx, key, token.Key, errCreationPanicked)
+		default:
+			s.cleanups.discard(ctx, token.Key)
+		}
+	}()
 	storeErr, addErr := s.storeAndAdd(ctx, tx, child, rec)
 	if storeErr != nil {
+		returned = true
 		// However the error looks, the write may have been applied: a
 		// reply lost on its way back ends, after the client's retries, as
 		// a refused connection. The rows, if added, are rolled back.
@@ -69,13 +83,20 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 		return domain.TokenData{}, s.storeFailed(ctx, "token_store.store",
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, storeErr))
 	}
-	if err := s.record(ctx, tx, rec, addErr); err != nil && !s.keepUnrecorded(ctx, err, key, token.Key) {
+	committing = addErr == nil
+	err = s.record(ctx, tx, rec, addErr)
+	returned = true
+	if err != nil && !s.keepUnrecorded(ctx, err, key, token.Key) {
 		return domain.TokenData{}, err
 	}
 	s.observer.ChildCreated(child.Type)
 	s.logCreated(ctx, child)
 	return child, nil
 }
+
+// errCreationPanicked is why a child whose creation panicked after its
+// commit may have been sent is settled later.
+var errCreationPanicked = errors.New("its creation panicked")
 
 // storeAndAdd writes child to the token store on a goroutine of its own
 // while it adds rec to tx, so that a creation waits for the slower of the
