@@ -18,7 +18,7 @@ func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v) // net/http's way to abort a response on purpose
 			}
-			logger.ErrorContext(r.Context(), "handler panicked", slog.String("path", r.URL.Path))
+			logger.ErrorContext(r.Context(), "handler panicked", slog.String("path", bounded(r.URL.Path)))
 			requestInfoFrom(r.Context()).outcome = outcomeInternal
 			(&problem{status: http.StatusInternalServerError, kind: "internal_error",
 				msg: "Internal error"}).write(w)

@@ -52,7 +52,7 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 
 		attrs := []slog.Attr{
-			slog.String("method", r.Method),
+			slog.String("method", bounded(r.Method)), // as free as the path
 			slog.String("path", bounded(r.URL.Path)),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),

@@ -37,12 +37,20 @@ func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Serve
 	return &Server{
 		http: &http.Server{
 			Handler:           withoutBodies(handler),
-			ReadHeaderTimeout: cfg.ReadHeaderTimeout, // no ReadTimeout: no body is read
-			WriteTimeout:      cfg.WriteTimeout,
-			IdleTimeout:       cfg.IdleTimeout,
-			MaxHeaderBytes:    cfg.MaxHeaderBytes,
-			ConnState:         limited.connState,
-			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			// The handler reads no body, but net/http drains one itself
+			// after its 417 to an Expect other than 100-continue, with no
+			// deadline but this one. It ends no request the write timeout
+			// would not: that one runs from the end of the headers.
+			ReadTimeout:    cfg.ReadHeaderTimeout + cfg.WriteTimeout,
+			WriteTimeout:   cfg.WriteTimeout,
+			IdleTimeout:    cfg.IdleTimeout,
+			MaxHeaderBytes: cfg.MaxHeaderBytes,
+			ConnState:      limited.connState,
+			// net/http answers "OPTIONS *" itself, bypassing Handler and so
+			// withoutBodies: it reads the request's body with no deadline.
+			DisableGeneralOptionsHandler: true,
+			ErrorLog:                     slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
 		listener: limited,
 		timeout:  cfg.ShutdownTimeout,

@@ -59,7 +59,9 @@ type ServerConfig struct {
 	// client that has not sent them by then has its connection closed.
 	// It bounds every read of a request: bodies are never read. A request
 	// that declares one is answered as if it had none, and its connection
-	// closed after the answer.
+	// closed after the answer; but net/http itself answers one with an
+	// Expect other than 100-continue (417), then waits for its body for at
+	// most ReadHeaderTimeout + WriteTimeout.
 	ReadHeaderTimeout time.Duration
 
 	// WriteTimeout bounds a request from the end of its headers until its
