@@ -85,8 +85,10 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	}
 	committing = addErr == nil
 	err = s.record(ctx, tx, rec, addErr)
+	// keepUnrecorded asks the repository too: it may panic as well.
+	kept := err == nil || s.keepUnrecorded(ctx, err, key, token.Key)
 	returned = true
-	if err != nil && !s.keepUnrecorded(ctx, err, key, token.Key) {
+	if !kept {
 		return domain.TokenData{}, err
 	}
 	s.observer.ChildCreated(child.Type)
