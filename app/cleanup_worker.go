@@ -51,6 +51,20 @@ func (c *cleaner) run() {
 	}
 }
 
+// attempt is settle, with a panic (a store driver's bug) made an error:
+// the worker outlives it, and tries again later.
+func (c *cleaner) attempt(ctx context.Context, l leftover) (kept bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			kept, err = false, errCleanupPanicked // not the value: it might quote a token
+		}
+	}()
+	return c.settle(ctx, l)
+}
+
+// errCleanupPanicked is why an attempt at a clean-up that panicked failed.
+var errCleanupPanicked = errors.New("the attempt panicked")
+
 // round attempts every pending clean-up within timeout, or until parent
 // ends, stopping at the first failure (the store is likely still down),
 // except one whose creation still holds its lock, which is that key's
@@ -60,7 +74,7 @@ func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 	defer cancel()
 	all := true
 	for _, l := range c.snapshot() {
-		kept, err := c.settle(ctx, l)
+		kept, err := c.attempt(ctx, l)
 		if err != nil {
 			c.logger.WarnContext(ctx, "clean-up after a failed creation failed again",
 				slog.String("token_key", l.key), slog.Int("pending", c.count()), slog.String("error", err.Error()))
