@@ -11,7 +11,7 @@ import (
 // A transaction begun on a conn sends its BEGIN with its first statement
 // rather than on its own, which saves a round trip per transaction: when
 // that statement has no arguments, lib/pq sends it with BEGIN in one
-// simple-protocol Query message ("BEGIN READ WRITE; SELECT ..."), whose
+// simple-protocol Query message ("BEGIN; SELECT ..."), whose
 // statements the server runs one after the other as if they had come one
 // by one; otherwise BEGIN goes just before it. A transaction that runs no
 // statement sends nothing at all, not even its COMMIT or ROLLBACK.
@@ -60,7 +60,10 @@ func beginStatement(opts driver.TxOptions) (string, error) {
 	if opts.ReadOnly {
 		return begin + " READ ONLY", nil
 	}
-	return begin + " READ WRITE", nil
+	// Not READ WRITE, which would override a default_transaction_read_only
+	// that the operator set on the database or role to stop writes, as
+	// Gafaelfawr's plain BEGIN (asyncpg) does not.
+	return begin, nil
 }
 
 // takeBegin returns the open transaction's BEGIN if it is still to be

@@ -170,10 +170,16 @@ func (c *conn) Ping(ctx context.Context) error {
 }
 
 // ResetSession is called before database/sql reuses the connection: an
-// interrupted one, or one whose transaction never ended, is reported bad,
-// so that it is closed instead.
+// interrupted one, one whose transaction never ended, or one the server
+// closed while it was idle, is reported bad, so that it is closed instead
+// and database/sql takes another. The last check matters because a
+// transaction sends its BEGIN with its first statement (see begin.go):
+// database/sql retries a BeginTx that fails on a bad connection, but not
+// a statement in a transaction, so without it every pooled connection the
+// server ended (a restart, idle_session_timeout, pg_terminate_backend)
+// would fail one unit of work.
 func (c *conn) ResetSession(ctx context.Context) error {
-	if !c.nc.release() || c.tx != nil {
+	if !c.nc.release() || c.tx != nil || c.nc.closedByPeer() {
 		return driver.ErrBadConn
 	}
 	return c.pq.ResetSession(ctx)

@@ -48,9 +48,15 @@ func sessionSetup(cfg *pq.Config, idleInTransaction time.Duration) string {
 
 // setsParameter reports whether cfg sets the server parameter name, as a
 // runtime parameter or in options ("-c name=value").
+// PostgreSQL reads parameter names without regard to case, and in
+// options also with "-" for "_" (-c plan-cache-mode=auto).
 func setsParameter(cfg *pq.Config, name string) bool {
-	_, set := cfg.Runtime[name]
-	return set || strings.Contains(cfg.Options, name)
+	for k := range cfg.Runtime {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return strings.Contains(strings.ReplaceAll(strings.ToLower(cfg.Options), "-", "_"), name)
 }
 
 // setUpSession runs setup on pc. It runs while the handshake's watch (see
