@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -22,6 +23,7 @@ type delegateHandler struct {
 	tokenLifetime time.Duration
 	clock         ports.Clock
 	metrics       *Metrics
+	logger        *slog.Logger
 	workers       *workers // nil: a new goroutine for each request
 }
 

@@ -104,12 +104,12 @@ func NewHandler(cfg Config) http.Handler {
 		issuer: cfg.Issuer, parents: cfg.Parents, cookies: cfg.Cookies,
 		trusted: unmapPrefixes(cfg.TrustedProxies), allowed: cfg.AllowedServices,
 		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
-		workers: newWorkers(),
+		logger: cfg.Logger, workers: newWorkers(),
 	}))
 	// Only GET, as Gafaelfawr's route (FastAPI's, which adds no HEAD):
 	// a HEAD would otherwise make a child for an answer without a body.
-	mux.Handle("HEAD /auth/delegate", onlyGet{})
-	mux.Handle("/auth/delegate", onlyGet{})
+	mux.Handle("HEAD /auth/delegate", onlyGet{cfg.Metrics})
+	mux.Handle("/auth/delegate", onlyGet{cfg.Metrics})
 	mux.Handle("GET /healthz", withTimeout(cfg.RequestTimeout, &healthHandler{
 		checks: cfg.Health, logger: cfg.Logger,
 	}))
@@ -136,9 +136,13 @@ func unmapPrefixes(in []netip.Prefix) []netip.Prefix {
 }
 
 // onlyGet answers 405 to a method other than GET, with FastAPI's body.
-type onlyGet struct{}
+// It counts the request as one to /auth/delegate.
+type onlyGet struct{ metrics *Metrics }
 
-func (onlyGet) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (o onlyGet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { o.metrics.observeRequest(outcomeMethodNotAllowed, time.Since(start)) }()
+	requestInfoFrom(r.Context()).outcome = outcomeMethodNotAllowed
 	w.Header().Set("Allow", http.MethodGet)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusMethodNotAllowed)

@@ -35,6 +35,14 @@ var _ ports.Observer = (*Metrics)(nil)
 // is counted as "other".
 var childTypes = []domain.TokenType{domain.TokenTypeNotebook, domain.TokenTypeInternal}
 
+// storeOperations are the operations the service and the handler report
+// store failures for (ports.Observer.StoreError), each served at zero from
+// the start.
+var storeOperations = []string{
+	"token_store.get_parent", "token_store.get", "token_store.store", "token_store.delete",
+	"repository.begin", "repository.find", "repository.add", "repository.commit", "cleanup.dropped",
+}
+
 // NewMetrics returns metrics at zero, in a new registry that also holds
 // the Go runtime and process collectors.
 func NewMetrics() *Metrics {
@@ -84,6 +92,9 @@ func NewMetrics() *Metrics {
 		m.lookups.WithLabelValues(string(t), "false")
 		m.created.WithLabelValues(string(t))
 		m.refused.WithLabelValues(string(t))
+	}
+	for _, op := range storeOperations {
+		m.storeErrors.WithLabelValues(op)
 	}
 	return m
 }

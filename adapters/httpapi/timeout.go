@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -42,6 +44,10 @@ func (h *delegateHandler) delegateBy(r *http.Request) (delegation, *problem) {
 	res, ok := untilDone(r.Context(), h.workers, func() result {
 		d, p := h.delegate(detached)
 		return result{d, p}
+	}, func(any) {
+		// Not the value: it might quote a token.
+		h.logger.ErrorContext(detached.Context(), "handler work panicked after its request was answered",
+			slog.String("path", bounded(r.URL.Path)))
 	})
 	if !ok {
 		return delegation{}, failure(r, context.Cause(r.Context()))
@@ -63,16 +69,27 @@ type outcomeOf[T any] struct {
 // its context ended). The work goes on, detached, until it returns, which
 // the stores' own bounds make soon, and its value is dropped; it must not
 // touch the ResponseWriter. A panic in work is raised again here if it
-// comes in time, and dropped otherwise.
-func untilDone[T any](ctx context.Context, pool *workers, work func() T) (T, bool) {
+// comes in time, and otherwise handed to dropped (if not nil), so that it
+// is not lost without a trace.
+func untilDone[T any](ctx context.Context, pool *workers, work func() T, dropped func(any)) (T, bool) {
 	done := make(chan outcomeOf[T], 1)
+	var mu sync.Mutex
+	left := false // the caller returned without the work's outcome
 	pool.run(func() {
 		var o outcomeOf[T]
 		defer func() {
 			if v := recover(); v != nil {
 				o.panicked, o.panicVal = true, v
 			}
-			done <- o
+			mu.Lock()
+			gone := left
+			if !gone {
+				done <- o
+			}
+			mu.Unlock()
+			if gone && o.panicked && dropped != nil {
+				dropped(o.panicVal)
+			}
 		}()
 		o.value = work()
 	})
@@ -81,10 +98,14 @@ func untilDone[T any](ctx context.Context, pool *workers, work func() T) (T, boo
 		return o.get(), true
 	case <-ctx.Done():
 	}
+	mu.Lock()
 	select { // work that ended just as ctx did still counts
 	case o := <-done:
+		mu.Unlock()
 		return o.get(), true
 	default:
+		left = true
+		mu.Unlock()
 		var zero T
 		return zero, false
 	}

@@ -73,10 +73,10 @@ func TestWorkerSurvivesAPanickingJob(t *testing.T) {
 				t.Fatal("untilDone swallowed the work's panic")
 			}
 		}()
-		untilDone(context.Background(), w, func() int { panic("boom") })
+		untilDone(context.Background(), w, func() int { panic("boom") }, nil)
 	}()
 	waitUntil(t, func() bool { return w.started.Load() == 1 })
-	got, ok := untilDone(context.Background(), w, func() int { return 7 })
+	got, ok := untilDone(context.Background(), w, func() int { return 7 }, nil)
 	if !ok || got != 7 {
 		t.Fatalf("after a panic: got %d, %v; want 7, true", got, ok)
 	}
