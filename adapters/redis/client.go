@@ -62,6 +62,10 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 	var client goredis.UniversalClient
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
+		if err = readableQuery(u); err != nil {
+			err = fmt.Errorf("parsing redis URL: %w", err)
+			break
+		}
 		client, err = newServerClient(ctx, rawURL)
 	case "redis+sentinel", "rediss+sentinel":
 		client, err = newSentinelClient(ctx, u)
@@ -79,6 +83,17 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 		return nil, nil, err
 	}
 	return client, func() { _ = client.Close() }, nil
+}
+
+// readableQuery fails if net/url cannot read all of u's query: u.Query(),
+// which go-redis's parsers use, silently drops a pair holding a raw ";" or
+// a bad %-escape (a master's password, or addr= sentinels). The message
+// quotes nothing: the pair may be a password.
+func readableQuery(u *url.URL) error {
+	if _, err := url.ParseQuery(u.RawQuery); err != nil {
+		return errors.New("an option of the query cannot be read (a raw \";\" or a \"%\" not followed by two hex digits): percent-encode them")
+	}
+	return nil
 }
 
 // newServerClient connects to the one server at rawURL.

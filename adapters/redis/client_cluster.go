@@ -34,6 +34,9 @@ func parseClusterURL(u *url.URL) (*goredis.ClusterOptions, error) {
 		// Not quoted: a password holding an unescaped "/" lands here.
 		return nil, errors.New("a redis cluster has database 0 only, and the URL names another")
 	}
+	if err := readableQuery(u); err != nil {
+		return nil, err
+	}
 	plain := *u
 	plain.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
 	plain.Path, plain.RawPath = "", ""
@@ -41,6 +44,7 @@ func parseClusterURL(u *url.URL) (*goredis.ClusterOptions, error) {
 	if err != nil {
 		return nil, parseError(plain.String(), err)
 	}
+	unpinServerName(opts.TLSConfig)
 	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries = retriesOr(opts.DialerRetries)
 	return opts, nil

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,6 +40,9 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 // without "+sentinel", and gives the master the sentinels' credentials
 // unless the query gives its own.
 func parseSentinelURL(u *url.URL) (*goredis.FailoverOptions, error) {
+	if err := readableQuery(u); err != nil {
+		return nil, err
+	}
 	plain := *u
 	plain.Scheme = strings.TrimSuffix(u.Scheme, "+sentinel")
 	opts, err := goredis.ParseFailoverURL(plain.String())
@@ -60,7 +64,19 @@ func parseSentinelURL(u *url.URL) (*goredis.FailoverOptions, error) {
 	if !q.Has("password") {
 		opts.Password = opts.SentinelPassword
 	}
+	unpinServerName(opts.TLSConfig)
 	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries = retriesOr(opts.DialerRetries)
 	return opts, nil
+}
+
+// unpinServerName clears the server name go-redis's URL parsers set to the
+// URL's first host, so that each TLS connection verifies the certificate
+// against the address it dials (crypto/tls does so when ServerName is
+// empty): the other sentinels, the master they report, and a cluster's
+// other nodes are other servers with certificates of their own.
+func unpinServerName(cfg *tls.Config) {
+	if cfg != nil {
+		cfg.ServerName = ""
+	}
 }
