@@ -56,7 +56,9 @@ type Config struct {
 	// write in one round trip, waiting at most RedisReplicaAckTimeout). Redis
 	// replicates asynchronously: without it, a failover can lose children
 	// already handed out. With it, creations fail as store failures while
-	// fewer replicas acknowledge. 0, the default, waits for none; Redis
+	// fewer replicas acknowledge. Set it to the number of replicas the
+	// sentinels may promote: a failover to a replica that did not
+	// acknowledge loses the child. 0, the default, waits for none; Redis
 	// Cluster refuses anything else.
 	RedisReplicaAcks int
 

@@ -56,7 +56,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	fs.Var(&clientCache, "client-cache",
 		"serve token reads from process memory, invalidated by Redis (CLIENT TRACKING, Redis 6 or later); off by default")
 	fs.Var(&replicaAcks, "redis-replica-acks",
-		"`replicas` of the Redis master that must hold a new child before it is handed out (WAIT); creations fail with 503 while fewer do. Not on a cluster")
+		"`replicas` of the Redis master that must hold a new child before it is handed out (WAIT); creations fail with 503 while fewer do. Set it to the number of replicas: a failover to one that did not acknowledge loses the child. Not on a cluster")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
