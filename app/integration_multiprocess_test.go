@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokencache/tokencache/adapters/memory"
+	"github.com/tokencache/tokencache/adapters/redis"
 	"github.com/tokencache/tokencache/app"
 	"github.com/tokencache/tokencache/domain"
 )
@@ -27,17 +30,19 @@ const (
 	workerRequests  = 50
 )
 
-// workerJob is what the parent test hands each worker process.
+// workerJob is what the parent test hands each worker process. The parent
+// goes as its token, which the worker reads from Redis as a caller of the
+// library does: the JSON of domain.TokenData leaves the secret out.
 type workerJob struct {
 	Config  app.Config
-	Parent  domain.TokenData
+	Parent  string    // "gt-<key>.<secret>"
 	StartAt time.Time // all workers start asking at this moment
 }
 
 func TestIntegrationReplicasCreateOneChild(t *testing.T) {
 	e := newRealEnv(t)
 	p := e.addParent(t, 7*24*time.Hour)
-	job, err := json.Marshal(workerJob{Config: e.cfg, Parent: p, StartAt: time.Now().Add(3 * time.Second)})
+	job, err := json.Marshal(workerJob{Config: e.cfg, Parent: p.Token.String(), StartAt: time.Now().Add(3 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +113,7 @@ func TestIntegrationReplicaWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cleanup()
+	parent := readParent(t, job.Config, job.Parent)
 	time.Sleep(time.Until(job.StartAt)) // a start line shared by processes
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -115,7 +121,7 @@ func TestIntegrationReplicaWorker(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tok, err := svc.GetInternalToken(context.Background(), job.Parent, "portal", []string{"read:all"}, "192.0.2.1", 0)
+			tok, err := svc.GetInternalToken(context.Background(), parent, "portal", []string{"read:all"}, "192.0.2.1", 0)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -126,4 +132,29 @@ func TestIntegrationReplicaWorker(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// readParent reads the token data of the parent token presented as s from
+// the Redis of cfg.
+func readParent(t *testing.T, cfg app.Config, s string) domain.TokenData {
+	t.Helper()
+	ctx := context.Background()
+	presented, err := domain.ParseToken(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, closeClient, err := redis.NewClient(ctx, cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeClient()
+	store, err := redis.NewTokenStore(client, cfg.SessionSecret, memory.SystemClock{}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := store.Get(ctx, presented)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parent
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 )
@@ -12,6 +13,15 @@ import (
 // LogValue is the token's key: slog would otherwise write the secret too.
 func (t Token) LogValue() slog.Value {
 	return slog.StringValue(t.Key)
+}
+
+// MarshalJSON writes the token's key alone, as LogValue does. slog's JSON
+// handler resolves LogValue only for an attribute's own value, and encodes
+// anything nested (a TokenRecord, a slice of TokenData, a caller's struct)
+// with encoding/json, which would otherwise write the secret. Gafaelfawr's
+// formats are written from types of their own, never from Token.
+func (t Token) MarshalJSON() ([]byte, error) {
+	return json.Marshal(t.Key)
 }
 
 // String describes d without its secret, for %v and %+v.
