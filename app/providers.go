@@ -22,6 +22,17 @@ var MemoryStoresSet = wire.NewSet(
 	wire.Bind(new(ports.TokenRepository), new(*memory.Repository)),
 )
 
+// InMemory is the service composed over the in-memory adapters, with the
+// stores it reads and writes: a parent must be in both (its data in Store,
+// its row in Repository) before the service makes it a child, as
+// Gafaelfawr has written a session into its stores before any request
+// presents it.
+type InMemory struct {
+	Service    *TokenCacheService
+	Store      *memory.TokenStore
+	Repository *memory.Repository
+}
+
 // ProcessSet provides what lives in the process whatever the stores: the
 // child caches and the real time.
 var ProcessSet = wire.NewSet(

@@ -14,8 +14,10 @@ import (
 
 // Injectors from wire.go:
 
-// InitializeInMemory composes the service over the in-memory adapters.
-// The cleanup closes the service.
+// InitializeInMemory composes the service over the in-memory adapters,
+// whose stores it keeps to itself: it hands out no child, as no parent can
+// be recorded (see InitializeInMemoryStores). The cleanup closes the
+// service.
 func InitializeInMemory(cfg Config) (*TokenCacheService, func(), error) {
 	clock := _wireSystemClockValue
 	tokenStore := memory.NewTokenStore(clock)
@@ -38,6 +40,34 @@ func InitializeInMemory(cfg Config) (*TokenCacheService, func(), error) {
 var (
 	_wireSystemClockValue = memory.SystemClock{}
 )
+
+// InitializeInMemoryStores composes the service over the in-memory
+// adapters, as InitializeInMemory does, and returns the stores too, in
+// which the caller records the parents whose children it will ask for.
+// The cleanup closes the service.
+func InitializeInMemoryStores(cfg Config) (InMemory, func(), error) {
+	clock := _wireSystemClockValue
+	tokenStore := memory.NewTokenStore(clock)
+	repository := memory.NewRepository()
+	caches, err := ProvideMemoryCaches(cfg)
+	if err != nil {
+		return InMemory{}, nil, err
+	}
+	observer := memory.NewObserver()
+	logger := ProvideLogger()
+	tokenCacheService, cleanup, err := ProvideTokenCacheService(cfg, tokenStore, repository, caches, clock, observer, logger)
+	if err != nil {
+		return InMemory{}, nil, err
+	}
+	inMemory := InMemory{
+		Service:    tokenCacheService,
+		Store:      tokenStore,
+		Repository: repository,
+	}
+	return inMemory, func() {
+		cleanup()
+	}, nil
+}
 
 // InitializeTokenCacheService composes the service over Redis and
 // PostgreSQL, located by cfg. The cleanup closes the service, then both
