@@ -21,12 +21,14 @@ type TokenStore interface {
 	GetByKey(ctx context.Context, key string) (domain.TokenData, error)
 
 	// Store writes data under its token's key, replacing any entry there,
-	// to live until data.Expires (forever if that is zero; Redis's time
-	// to live is in whole seconds, rounded down, so an entry there may go
-	// up to a second before). Its times are read back in whole seconds
-	// and its scopes sorted without duplicates, as Gafaelfawr's format
-	// holds them. It fails, writing nothing, if the token has less than
-	// one second to live.
+	// to live until data.Expires (forever if that is zero). As Gafaelfawr
+	// does, it counts the entry's time to live in whole seconds from the
+	// start of the current second, so the entry may outlast the expiry by
+	// up to a second, which every read checks. Its times are read back in
+	// whole seconds and its scopes sorted without duplicates, as
+	// Gafaelfawr's format holds them. It fails, writing nothing, if that
+	// time to live is under a second: if the token expires less than a
+	// second after the start of the current second.
 	Store(ctx context.Context, data domain.TokenData) error
 
 	// Delete removes the token with that key. Deleting a missing token is

@@ -50,7 +50,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	// RequestTimeout bounds each request to /auth/delegate and /healthz;
-	// 0 means DefaultRequestTimeout.
+	// 0 means DefaultRequestTimeout. NewHandler panics if it is negative.
 	RequestTimeout time.Duration
 }
 
@@ -93,7 +93,10 @@ func NewHandler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.RequestTimeout == 0 {
+	switch {
+	case cfg.RequestTimeout < 0:
+		panic("httpapi: Config.RequestTimeout is negative")
+	case cfg.RequestTimeout == 0:
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	if cfg.Clock == nil {
