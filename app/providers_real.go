@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/google/wire"
 	"github.com/jmoiron/sqlx"
@@ -73,7 +74,27 @@ func ProvideRedisTokenStore(client goredis.UniversalClient, cache *redis.ClientC
 	if cfg.RedisReplicaAcks != 0 {
 		opts = append(opts, redis.WithReplicaAcks(cfg.RedisReplicaAcks, RedisReplicaAckTimeout))
 	}
-	return redis.NewTokenStore(client, cfg.SessionSecret, clock, logger, opts...)
+	store, err := redis.NewTokenStore(client, cfg.SessionSecret, clock, logger, opts...)
+	if err != nil {
+		return nil, err
+	}
+	warnOfUnacknowledgedReplicas(store, cfg, logger)
+	return store, nil
+}
+
+// warnOfUnacknowledgedReplicas logs a warning if the master has more
+// replicas than cfg.RedisReplicaAcks: a failover may promote one that never
+// held a child already handed out. It asks once, briefly; a master that
+// does not answer (or a user not allowed INFO) is not warned of.
+func warnOfUnacknowledgedReplicas(store *redis.TokenStore, cfg Config, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := store.UnacknowledgedReplicas(ctx)
+	if err != nil || n == 0 {
+		return
+	}
+	logger.Warn("the redis master has replicas that each write does not wait for: a failover to one of them loses children already handed out; set the replica acknowledgements to the number of replicas",
+		slog.Int("replica_acks", cfg.RedisReplicaAcks), slog.Int("unacknowledged_replicas", n))
 }
 
 // ProvideDatabase connects to cfg.DatabaseURL with a pool of at most

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -107,4 +109,28 @@ func ackTimeout(ctx context.Context, now time.Time, configured time.Duration) ti
 		timeout = min(timeout, deadline.Sub(now)-ackMargin)
 	}
 	return max(timeout.Truncate(time.Millisecond), time.Millisecond)
+}
+
+// UnacknowledgedReplicas is how many connected replicas of the master each
+// write does not wait for (see WithReplicaAcks): a failover that promotes
+// one of them loses the writes it did not hold yet, acknowledged or not.
+// It is 0 when no acknowledgement is asked for.
+func (s *TokenStore) UnacknowledgedReplicas(ctx context.Context) (int, error) {
+	if s.acks.n == 0 {
+		return 0, nil
+	}
+	info, err := s.client.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, fmt.Errorf("counting the redis master's replicas: %w", err)
+	}
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return 0, errors.New("counting the redis master's replicas: connected_slaves is not a number")
+			}
+			return max(n-s.acks.n, 0), nil
+		}
+	}
+	return 0, errors.New("counting the redis master's replicas: INFO replication has no connected_slaves")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // RedisServer is a throwaway redis-server on a loopback port, with its
@@ -61,5 +62,30 @@ func (r *RedisServer) Restart(t *testing.T) {
 func (r *RedisServer) Kill(t *testing.T) {
 	if err := r.proc.kill(); err != nil && t != nil {
 		t.Error(err)
+	}
+}
+
+// AddReplicas starts n more servers, makes them replicas of r, and waits
+// until r counts them all connected.
+func (r *RedisServer) AddReplicas(t *testing.T, n int) {
+	t.Helper()
+	port := strconv.Itoa(r.proc.port)
+	for range n {
+		replica := StartRedisServer(t, false)
+		if _, err := redisCommand(replica.proc.addr(), "REPLICAOF", "127.0.0.1", port); err != nil {
+			t.Fatalf("making a replica: %v", err)
+		}
+	}
+	want := strconv.Itoa(n)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := info(r.proc.addr(), "replication")
+		if err == nil && m["connected_slaves"] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d replicas did not connect within 10 s (INFO replication: %v, %v)", n, m, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
