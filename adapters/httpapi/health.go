@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -27,6 +28,9 @@ type healthBody struct {
 	Status string   `json:"status"`
 	Failed []string `json:"failed,omitempty"`
 }
+
+// errCheckPanicked is the error of a health check that panicked.
+var errCheckPanicked = errors.New("the check panicked")
 
 // healthHandler serves GET /healthz: 200 if every check passes, else 503.
 type healthHandler struct {
@@ -55,7 +59,16 @@ func (h *healthHandler) run(ctx context.Context) []string {
 	}
 	results := make(chan result, len(h.checks)) // room for the late ones
 	for i, c := range h.checks {
-		go func() { results <- result{i, c.Check(ctx)} }()
+		go func() {
+			r := result{check: i, err: errCheckPanicked}
+			// A store driver's panic fails the check, as it would fail a
+			// request's work (untilDone), rather than the process.
+			defer func() {
+				_ = recover() // not the value: it might quote a token
+				results <- r
+			}()
+			r.err = c.Check(ctx)
+		}()
 	}
 	pending := make(map[int]bool, len(h.checks))
 	for i := range h.checks {
