@@ -78,6 +78,15 @@ func (e *cachedEnv) put(t *testing.T, data domain.TokenData) {
 	}
 }
 
+// awaitCaughtUp waits, for up to 10 seconds, until the link has applied
+// the invalidations of every write made so far, the test's own among them.
+func (e *cachedEnv) awaitCaughtUp(t *testing.T) {
+	t.Helper()
+	if err := e.cache.AwaitCaughtUp(within(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // mustHit reads want's token until a read is served from memory, for up
 // to a second, and checks that it returned want. The first read may not
 // fill the cache: the invalidation Redis sends for the store's own write of

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // LinkID is the CLIENT ID of the invalidation link's connection, for tests
@@ -34,4 +35,22 @@ func (c *ClientCache) await(ctx context.Context, done func() bool) error {
 			return fmt.Errorf("client cache: %w (stats %+v)", ctx.Err(), c.Stats())
 		}
 	}
+}
+
+// AwaitCaughtUp waits until the link has applied every change Redis made
+// before the call (the invalidations of the caller's own writes among
+// them): until it has answered a ping that went out after the call, or ctx
+// ends. A test that counts what the cache keeps calls it after its writes:
+// the invalidation of a write may otherwise arrive after a read has kept
+// the key again, and drop it.
+func (c *ClientCache) AwaitCaughtUp(ctx context.Context) error {
+	since := c.sinceBorn()
+	for c.upTo.Load() <= since {
+		select {
+		case <-time.After(time.Millisecond): // polling: pings carry no event to wait on
+		case <-ctx.Done():
+			return fmt.Errorf("client cache: link not caught up: %w (stats %+v)", ctx.Err(), c.Stats())
+		}
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func startRedisCluster(t *testing.T, persistence []string) *RedisCluster {
 	t.Helper()
 	requireRedis(t, "redis-server", "redis-cli")
 	c := &RedisCluster{}
+	t.TempDir() // before killAll's clean-up, as in StartRedisSentinel
 	t.Cleanup(func() { killAll(t, c.nodes) })
 	for i := range 3 {
 		dir := t.TempDir()

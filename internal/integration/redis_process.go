@@ -147,6 +147,9 @@ func killAll(t *testing.T, procs []*redisProcess) {
 		if p == nil {
 			continue
 		}
+		if t.Failed() && p.cmd != nil && !p.running() {
+			t.Logf("%s (pid %d, port %d) had exited before the clean-up: %v", p.name, p.cmd.Process.Pid, p.port, p.cmd.ProcessState)
+		}
 		if err := p.kill(); err != nil {
 			t.Error(err)
 		}

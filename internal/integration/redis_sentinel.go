@@ -43,6 +43,10 @@ func StartRedisSentinel(t *testing.T) *RedisSentinel {
 	t.Helper()
 	requireRedis(t, "redis-server")
 	s := &RedisSentinel{}
+	// Before killAll's clean-up: t.TempDir registers the removal of the
+	// test's directories at its first call, and clean-ups run last first,
+	// so killAll must come after it to still find the logs it shows.
+	t.TempDir()
 	t.Cleanup(func() { killAll(t, append(s.sentinels, s.servers...)) })
 	for i, role := range []string{"master", "replica"} {
 		dir := t.TempDir()
