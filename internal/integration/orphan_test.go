@@ -40,8 +40,13 @@ func TestServersDieWithTheirTest(t *testing.T) {
 	}
 	servers := map[string]int{} // name to pid
 	for sc := bufio.NewScanner(out); sc.Scan(); {
-		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "SERVER" {
+		switch f := strings.Fields(sc.Text()); {
+		case len(f) == 3 && f[0] == "SERVER":
 			servers[f[1]], _ = strconv.Atoi(f[2])
+		case len(f) == 2 && f[0] == "TEMP":
+			// The worker's own clean-up of its temporary directory never
+			// runs: this one removes it, once its servers are gone.
+			t.Cleanup(func() { _ = os.RemoveAll(f[1]) })
 		}
 	}
 	_ = cmd.Wait() // it exits with an error, as a timed-out test does
@@ -72,6 +77,7 @@ func TestOrphanWorker(t *testing.T) {
 	}
 	postmaster, _, _ := strings.Cut(string(pidFile), "\n")
 	os.Stdout.WriteString("SERVER redis-server " + strconv.Itoa(r.proc.cmd.Process.Pid) + "\n" +
-		"SERVER postgres " + postmaster + "\n")
+		"SERVER postgres " + postmaster + "\n" +
+		"TEMP " + filepath.Dir(r.proc.dir) + "\n") // t.TempDir's root for this test
 	os.Exit(3) // no clean-up runs
 }
