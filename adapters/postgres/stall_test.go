@@ -112,7 +112,14 @@ func TestStalledServerEndsCallsWithTheirContext(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			done := make(chan error, 1)
-			go func() { done <- tt.call(ctx, t, db, p.Proxy) }()
+			go func() {
+				// A setup step that fails stops this goroutine (t.Fatal):
+				// the answer still comes, so that the test fails rather
+				// than waits for done until go test's timeout.
+				err := errors.New("the call's setup failed")
+				defer func() { done <- err }()
+				err = tt.call(ctx, t, db, p.Proxy)
+			}()
 			select {
 			case err := <-done:
 				if err == nil {
