@@ -103,11 +103,20 @@ func (s *TokenCacheService) readCached(ctx context.Context, req *domain.ChildReq
 		return domain.TokenData{}, false, s.storeFailed(ctx, "token_store.get",
 			fmt.Errorf("reading cached %s token %s: %w", req.Type, token.Key, err))
 	}
-	if !req.Reusable(&data, s.clock.Now(), s.lifetime) {
+	if !s.reusable(req, &data) {
 		return domain.TokenData{}, false, nil
 	}
-	s.observer.CacheHit(req.Type)
 	return data, true, nil
+}
+
+// reusable reports whether child, as the token store holds it, may be
+// handed out for req now (rule 2), and counts it as a cache hit if so.
+func (s *TokenCacheService) reusable(req *domain.ChildRequest, child *domain.TokenData) bool {
+	if !req.Reusable(child, s.clock.Now(), s.lifetime) {
+		return false
+	}
+	s.observer.CacheHit(req.Type)
+	return true
 }
 
 // storeFailed reports a store failure to the observer, unless it happened

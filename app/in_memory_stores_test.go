@@ -20,6 +20,30 @@ func TestInitializeInMemoryStoresHandsOutChildren(t *testing.T) {
 	}
 	defer cleanup()
 	ctx := context.Background()
+	parent := addMemoryParent(t, mem)
+
+	child, err := mem.Service.GetNotebookToken(ctx, parent, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatalf("GetNotebookToken: %v", err)
+	}
+	data, err := mem.Store.Get(ctx, child)
+	if err != nil {
+		t.Fatalf("the child is not in the returned store: %v", err)
+	}
+	if data.Type != domain.TokenTypeNotebook || data.Username != "alice" {
+		t.Errorf("child %v, want alice's notebook token", data)
+	}
+	again, err := mem.Service.GetNotebookToken(ctx, parent, "192.0.2.1", 0)
+	if err != nil || again != child {
+		t.Errorf("second request: %v, %v; want the same child", err, again == child)
+	}
+}
+
+// addMemoryParent records a session of alice in mem's stores, as Gafaelfawr
+// records one in its own, and returns it.
+func addMemoryParent(t *testing.T, mem app.InMemory) domain.TokenData {
+	t.Helper()
+	ctx := context.Background()
 	token, err := domain.NewToken(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -43,19 +67,5 @@ func TestInitializeInMemoryStoresHandsOutChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	child, err := mem.Service.GetNotebookToken(ctx, parent, "192.0.2.1", 0)
-	if err != nil {
-		t.Fatalf("GetNotebookToken: %v", err)
-	}
-	data, err := mem.Store.Get(ctx, child)
-	if err != nil {
-		t.Fatalf("the child is not in the returned store: %v", err)
-	}
-	if data.Type != domain.TokenTypeNotebook || data.Username != "alice" {
-		t.Errorf("child %v, want alice's notebook token", data)
-	}
-	again, err := mem.Service.GetNotebookToken(ctx, parent, "192.0.2.1", 0)
-	if err != nil || again != child {
-		t.Errorf("second request: %v, %v; want the same child", err, again == child)
-	}
+	return parent
 }

@@ -33,6 +33,7 @@ var specLifeFrom = specNow.Truncate(time.Second)
 type fixture struct {
 	ctrl     *gomock.Controller
 	store    *mocks.MockTokenStore
+	local    *mocks.MockLocalTokenReader // the store's reads from process memory
 	repo     *mocks.MockTokenRepository
 	tx       *mocks.MockRepositoryTx
 	clock    *memory.ManualClock
@@ -47,6 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{
 		ctrl:     ctrl,
 		store:    mocks.NewMockTokenStore(ctrl),
+		local:    mocks.NewMockLocalTokenReader(ctrl),
 		repo:     mocks.NewMockTokenRepository(ctrl),
 		tx:       mocks.NewMockRepositoryTx(ctrl),
 		clock:    memory.NewManualClock(specNow),
@@ -60,12 +62,20 @@ func newFixture(t *testing.T) *fixture {
 	logger := slog.New(slog.NewJSONHandler(f.logs, nil))
 	// Without a child budget, whose count rule 10's specs pin.
 	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: -1}
-	f.svc, err = NewTokenCacheService(cfg, f.store, f.repo, caches, f.clock, f.observer, logger)
+	store := localStore{f.store, f.local}
+	f.svc, err = NewTokenCacheService(cfg, store, f.repo, caches, f.clock, f.observer, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.svc.Close) // before the mocks check their calls
 	return f
+}
+
+// localStore is a token store with a client cache: it reads from process
+// memory too.
+type localStore struct {
+	*mocks.MockTokenStore
+	*mocks.MockLocalTokenReader
 }
 
 // parent is a session token expiring in 7 days.

@@ -92,3 +92,41 @@ func (mr *MockTokenStoreMockRecorder) Store(ctx, data interface{}) *gomock.Call 
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Store", reflect.TypeOf((*MockTokenStore)(nil).Store), ctx, data)
 }
+
+// MockLocalTokenReader is a mock of LocalTokenReader interface.
+type MockLocalTokenReader struct {
+	ctrl     *gomock.Controller
+	recorder *MockLocalTokenReaderMockRecorder
+}
+
+// MockLocalTokenReaderMockRecorder is the mock recorder for MockLocalTokenReader.
+type MockLocalTokenReaderMockRecorder struct {
+	mock *MockLocalTokenReader
+}
+
+// NewMockLocalTokenReader creates a new mock instance.
+func NewMockLocalTokenReader(ctrl *gomock.Controller) *MockLocalTokenReader {
+	mock := &MockLocalTokenReader{ctrl: ctrl}
+	mock.recorder = &MockLocalTokenReaderMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockLocalTokenReader) EXPECT() *MockLocalTokenReaderMockRecorder {
+	return m.recorder
+}
+
+// GetLocal mocks base method.
+func (m *MockLocalTokenReader) GetLocal(ctx context.Context, token domain.Token) (domain.TokenData, bool) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetLocal", ctx, token)
+	ret0, _ := ret[0].(domain.TokenData)
+	ret1, _ := ret[1].(bool)
+	return ret0, ret1
+}
+
+// GetLocal indicates an expected call of GetLocal.
+func (mr *MockLocalTokenReaderMockRecorder) GetLocal(ctx, token interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetLocal", reflect.TypeOf((*MockLocalTokenReader)(nil).GetLocal), ctx, token)
+}

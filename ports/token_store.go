@@ -35,3 +35,16 @@ type TokenStore interface {
 	// not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// LocalTokenReader is a TokenStore that keeps copies of tokens in process
+// memory (a Redis client cache) and can serve them without I/O. Callers
+// that would otherwise hand a read to another goroutine, to answer by a
+// deadline whatever the store does, can serve what it holds at once.
+type LocalTokenReader interface {
+	// GetLocal returns what Get would return for token, and true, when
+	// the process holds a copy it may serve now; otherwise false, and Get
+	// is to be asked: no copy held, one past its expiry or no longer
+	// vouched for, a secret that does not match, or an ended ctx. It does
+	// no I/O, and a false changes nothing that the Get after it sees.
+	GetLocal(ctx context.Context, token domain.Token) (domain.TokenData, bool)
+}

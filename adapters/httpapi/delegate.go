@@ -24,7 +24,27 @@ type delegateHandler struct {
 	clock         ports.Clock
 	metrics       *Metrics
 	logger        *slog.Logger
-	workers       *workers // nil: a new goroutine for each request
+	workers       *workers      // nil: a new goroutine for each request
+	timeout       time.Duration // bounds the work handed to a worker
+
+	// Reads from process memory, served without a worker; nil when the
+	// store or the issuer has none.
+	localParents ports.LocalTokenReader
+	localIssuer  LocalIssuer
+}
+
+// newDelegateHandler is the handler of GET /auth/delegate for cfg, whose
+// defaults NewHandler has set.
+func newDelegateHandler(cfg Config) *delegateHandler {
+	localParents, _ := cfg.Parents.(ports.LocalTokenReader)
+	localIssuer, _ := cfg.Issuer.(LocalIssuer)
+	return &delegateHandler{
+		issuer: cfg.Issuer, parents: cfg.Parents, cookies: cfg.Cookies,
+		trusted: unmapPrefixes(cfg.TrustedProxies), allowed: cfg.AllowedServices,
+		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
+		logger: cfg.Logger, workers: newWorkers(), timeout: cfg.RequestTimeout,
+		localParents: localParents, localIssuer: localIssuer,
+	}
 }
 
 // delegation is what a successful request hands out.
@@ -40,7 +60,7 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// answers with a 500: count it as such.
 	out := outcomeInternal
 	defer func() { h.metrics.observeRequest(out, time.Since(start)) }()
-	d, p := h.delegateBy(r)
+	d, p := h.delegate(r)
 	out = outcomeOK
 	if p != nil {
 		out = p.outcome
@@ -91,75 +111,121 @@ func (h *delegateHandler) delegate(r *http.Request) (delegation, *problem) {
 	return d, p
 }
 
+// claim is what a request presents and asks for, as checked without I/O,
+// and its parent once looked up.
+type claim struct {
+	params delegateParams
+	token  domain.Token
+	source tokenSource
+	ip     string            // the client's address, when a child is asked for
+	parent *domain.TokenData // nil until looked up
+}
+
 // authorize checks everything that needs no I/O (the service, the
 // credentials, the client address, the minimum lifetime against the token
 // lifetime), then looks up the parent and checks it as Gafaelfawr's
 // get_auth does, in its order: remaining lifetime, then scopes. Only then
-// does it ask the issuer for a child, if one was asked for.
+// does it ask the issuer for a child, if one was asked for. What process
+// memory holds is served here, on the request's goroutine; from the first
+// step that needs a store on, the work runs on a worker (delegateBy), so
+// that the answer comes by the request's deadline.
 func (h *delegateHandler) authorize(r *http.Request, params delegateParams) (delegation, *problem) {
-	d := delegation{params: params}
+	c := &claim{params: params}
+	if p := h.checkRequest(r, c); p != nil {
+		return delegation{params: params}, p
+	}
+	if d, p, ok := h.authorizeLocally(r.Context(), c); ok {
+		return d, p
+	}
+	return h.delegateBy(r, c)
+}
+
+// checkRequest makes authorize's checks that need no I/O, and fills in c's
+// token, its source and the client's address.
+func (h *delegateHandler) checkRequest(r *http.Request, c *claim) *problem {
+	params := c.params
 	if params.service != "" && len(h.allowed) > 0 && !slices.Contains(h.allowed, params.service) {
-		return d, &problem{
+		return &problem{
 			status: http.StatusForbidden, outcome: outcomeForbidden, kind: "permission_denied",
 			msg: "Delegation to this service is not allowed", loc: []string{"query", "delegate_to"},
 		}
 	}
-	token, source, p := h.credential(r, params)
-	if p != nil {
-		return d, p
+	var p *problem
+	if c.token, c.source, p = h.credential(r, params); p != nil {
+		return p
 	}
-	var ip string
 	if params.delegating() {
 		var err error
-		if ip, err = clientIP(r, h.trusted); err != nil {
-			return d, &problem{status: http.StatusInternalServerError, outcome: outcomeInternal,
+		if c.ip, err = clientIP(r, h.trusted); err != nil {
+			return &problem{status: http.StatusInternalServerError, outcome: outcomeInternal,
 				kind: "internal_error", msg: "Cannot determine the client address", cause: err}
 		}
 	}
-	if p := h.checkMaximumLifetime(params.minimumLifetimeSeconds); p != nil {
-		return d, p
-	}
+	return h.checkMaximumLifetime(params.minimumLifetimeSeconds)
+}
 
-	ctx := r.Context()
-	parent, err := h.parents.Get(ctx, token)
-	switch {
-	case errors.Is(err, ports.ErrNotFound) && source == fromCookie:
-		// Gafaelfawr does not fall back to the header here: the browser
-		// must log in again.
-		p := noCredentials()
-		p.cause = err
-		return d, p
-	case errors.Is(err, ports.ErrNotFound):
-		p := invalidToken("Token is not valid", err)
-		p.errorStatus = http.StatusUnauthorized
-		return d, p
-	case err != nil:
-		// The service counts its own store failures; this lookup is the
-		// handler's, and when Redis is down it is the one that fails.
-		if ctx.Err() == nil {
-			h.metrics.StoreError("token_store.get_parent")
+// authorizeLocally finishes authorize from process memory, and reports
+// false at the first step that needs I/O: the parent, then the child, if
+// one is asked for. A parent it read is kept in c for the worker.
+func (h *delegateHandler) authorizeLocally(ctx context.Context, c *claim) (delegation, *problem, bool) {
+	if h.localParents == nil {
+		return delegation{}, nil, false
+	}
+	parent, ok := h.localParents.GetLocal(ctx, c.token)
+	if !ok {
+		return delegation{}, nil, false
+	}
+	c.parent = &parent
+	d, p := h.checkParent(c.params, &parent)
+	if p == nil && c.params.delegating() {
+		if h.localIssuer == nil {
+			return delegation{}, nil, false
 		}
-		return d, failure(r, err)
+		if d.child, ok = h.issueLocally(ctx, c); !ok {
+			return delegation{}, nil, false
+		}
 	}
-	d.parent = parent
+	requestInfoFrom(ctx).setRequest(c.params)
+	return d, p, true
+}
+
+// issueLocally asks the issuer for the child c asks for, from process
+// memory.
+func (h *delegateHandler) issueLocally(ctx context.Context, c *claim) (domain.Token, bool) {
+	params := c.params
+	if params.notebook {
+		return h.localIssuer.LocalNotebookToken(ctx, *c.parent, c.ip, params.minimumLifetime)
+	}
+	scopes := intersect(params.scopes, c.parent.Scopes)
+	return h.localIssuer.LocalInternalToken(ctx, *c.parent, params.service, scopes, c.ip, params.minimumLifetime)
+}
+
+// lookUp is what authorize leaves to a worker: the parent's look-up,
+// unless c holds it already, its checks and the child.
+func (h *delegateHandler) lookUp(r *http.Request, c *claim) (delegation, *problem) {
+	params := c.params
+	parent := c.parent
+	if parent == nil {
+		data, p := h.readParent(r, c)
+		if p != nil {
+			return delegation{params: params}, p
+		}
+		parent = &data
+	}
+	ctx := r.Context()
 	requestInfoFrom(ctx).setRequest(params)
-
-	if p := h.checkRemainingLifetime(parent, params.minimumLifetime); p != nil {
-		return d, p
-	}
-	if p := checkScopes(parent.Scopes, params); p != nil {
-		return d, p
-	}
-	if p := checkUser(parent, params); p != nil {
+	d, p := h.checkParent(params, parent)
+	if p != nil || !params.delegating() {
 		return d, p
 	}
 
+	var err error
 	switch {
 	case params.notebook:
-		d.child, err = h.issuer.GetNotebookToken(ctx, parent, ip, params.minimumLifetime)
-	case params.service != "":
+		d.child, err = h.issuer.GetNotebookToken(ctx, *parent, c.ip, params.minimumLifetime)
+	default:
 		scopes := intersect(params.scopes, parent.Scopes)
-		d.child, err = h.issuer.GetInternalToken(ctx, parent, params.service, scopes, ip, params.minimumLifetime)
+		d.child, err = h.issuer.GetInternalToken(ctx, *parent, params.service, scopes, c.ip, params.minimumLifetime)
 	}
 	switch {
 	case errors.Is(err, domain.ErrParentNotRecorded):
@@ -168,6 +234,44 @@ func (h *delegateHandler) authorize(r *http.Request, params delegateParams) (del
 		return d, failure(r, err)
 	}
 	return d, nil
+}
+
+// readParent looks up the parent c presents in the store.
+func (h *delegateHandler) readParent(r *http.Request, c *claim) (domain.TokenData, *problem) {
+	ctx := r.Context()
+	parent, err := h.parents.Get(ctx, c.token)
+	switch {
+	case errors.Is(err, ports.ErrNotFound) && c.source == fromCookie:
+		// Gafaelfawr does not fall back to the header here: the browser
+		// must log in again.
+		p := noCredentials()
+		p.cause = err
+		return parent, p
+	case errors.Is(err, ports.ErrNotFound):
+		p := invalidToken("Token is not valid", err)
+		p.errorStatus = http.StatusUnauthorized
+		return parent, p
+	case err != nil:
+		// The service counts its own store failures; this lookup is the
+		// handler's, and when Redis is down it is the one that fails.
+		if ctx.Err() == nil {
+			h.metrics.StoreError("token_store.get_parent")
+		}
+		return parent, failure(r, err)
+	}
+	return parent, nil
+}
+
+// checkParent checks parent against the request, with no I/O.
+func (h *delegateHandler) checkParent(params delegateParams, parent *domain.TokenData) (delegation, *problem) {
+	d := delegation{parent: *parent, params: params}
+	if p := h.checkRemainingLifetime(*parent, params.minimumLifetime); p != nil {
+		return d, p
+	}
+	if p := checkScopes(parent.Scopes, params); p != nil {
+		return d, p
+	}
+	return d, checkUser(*parent, params)
 }
 
 // parentNotRecorded is the answer for a parent the token store holds but

@@ -103,12 +103,7 @@ func NewHandler(cfg Config) http.Handler {
 		cfg.Clock = systemClock{}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /auth/delegate", withTimeout(cfg.RequestTimeout, &delegateHandler{
-		issuer: cfg.Issuer, parents: cfg.Parents, cookies: cfg.Cookies,
-		trusted: unmapPrefixes(cfg.TrustedProxies), allowed: cfg.AllowedServices,
-		tokenLifetime: cfg.TokenLifetime, clock: cfg.Clock, metrics: cfg.Metrics,
-		logger: cfg.Logger, workers: newWorkers(),
-	}))
+	mux.Handle("GET /auth/delegate", newDelegateHandler(cfg))
 	// Only GET, as Gafaelfawr's route (FastAPI's, which adds no HEAD):
 	// a HEAD would otherwise make a child for an answer without a body.
 	mux.Handle("HEAD /auth/delegate", onlyGet{cfg.Metrics})

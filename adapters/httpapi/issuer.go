@@ -32,3 +32,19 @@ type ParentStore interface {
 	// match.
 	Get(ctx context.Context, token domain.Token) (domain.TokenData, error)
 }
+
+// LocalIssuer is a ChildIssuer that can also tell, without I/O, a child
+// it holds in process memory (*app.TokenCacheService with a Redis client
+// cache). The handler serves such a child on the request's own goroutine,
+// with no hand-over to a worker: that hand-over is there to answer by the
+// request's deadline whatever a store does, and there is no store to wait
+// for.
+type LocalIssuer interface {
+	// LocalNotebookToken returns what GetNotebookToken would, and true,
+	// when it can tell that without I/O; otherwise false, having changed
+	// nothing, and GetNotebookToken is to be asked.
+	LocalNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, bool)
+
+	// LocalInternalToken is LocalNotebookToken for GetInternalToken.
+	LocalInternalToken(ctx context.Context, parent domain.TokenData, service string, scopes []string, ipAddress string, minimumLifetime time.Duration) (domain.Token, bool)
+}

@@ -16,9 +16,10 @@ const DefaultRequestTimeout = 10 * time.Second
 // tells a timeout from a client that went away.
 var errRequestTimeout = errors.New("request timeout")
 
-// withTimeout gives each request a deadline that the service and the
-// stores honour, so that a stuck store yields a 503 rather than a request
-// that hangs until nginx gives up.
+// withTimeout gives each request a deadline that the stores honour, so
+// that a stuck store yields a 503 rather than a request that hangs until
+// nginx gives up. /auth/delegate sets its own, in delegateBy: what it
+// serves from process memory needs none.
 func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeoutCause(r.Context(), d, errRequestTimeout)
@@ -27,22 +28,26 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-// delegateBy runs delegate and returns what it returns, or a 503 once the
-// request's deadline passes (or its client goes away) even if delegate is
-// still blocked: delegate then runs on, detached, on a copy of r with
-// request info of its own, whose result is dropped.
-func (h *delegateHandler) delegateBy(r *http.Request) (delegation, *problem) {
+// delegateBy runs lookUp on a worker under the request's deadline and
+// returns what it returns, or a 503 once that deadline passes (or the
+// client goes away) even if lookUp is still blocked: lookUp then runs on,
+// detached, on a copy of r with request info of its own, whose result is
+// dropped.
+func (h *delegateHandler) delegateBy(r *http.Request, c *claim) (delegation, *problem) {
 	type result struct {
 		d delegation
 		p *problem
 	}
+	ctx, cancel := context.WithTimeoutCause(r.Context(), h.timeout, errRequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	own := &requestInfo{}
 	// A shallow copy: nothing here or in net/http writes to a request's
 	// header or URL once it is read, so the detached work may go on
 	// reading them after the handler has returned.
-	detached := r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, own))
-	res, ok := untilDone(r.Context(), h.workers, func() result {
-		d, p := h.delegate(detached)
+	detached := r.WithContext(context.WithValue(ctx, requestInfoKey{}, own))
+	res, ok := untilDone(ctx, h.workers, func() result {
+		d, p := h.lookUp(detached, c)
 		return result{d, p}
 	}, func(any) {
 		// Not the value: it might quote a token.
@@ -50,9 +55,9 @@ func (h *delegateHandler) delegateBy(r *http.Request) (delegation, *problem) {
 			slog.String("path", bounded(r.URL.Path)))
 	})
 	if !ok {
-		return delegation{}, failure(r, context.Cause(r.Context()))
+		return delegation{}, failure(r, context.Cause(ctx))
 	}
-	*requestInfoFrom(r.Context()) = *own
+	*requestInfoFrom(ctx) = *own
 	return res.d, res.p
 }
 

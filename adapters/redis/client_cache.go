@@ -233,9 +233,19 @@ func (c *ClientCache) Stats() ClientCacheStats {
 // and the link is not too far behind to vouch for it (see linkFresh).
 // now is the store's clock; the link's lag is measured by the wall clock.
 func (c *ClientCache) get(key string, now time.Time) (domain.TokenData, bool) {
+	data, ok := c.getHeld(key, now)
+	if !ok {
+		c.misses.Add(1)
+		return domain.TokenData{}, false
+	}
+	c.hits.Add(1)
+	return data, true
+}
+
+// getHeld is get counting neither a hit nor a miss.
+func (c *ClientCache) getHeld(key string, now time.Time) (domain.TokenData, bool) {
 	if c.sinceBorn()-c.upTo.Load() > int64(linkFresh) {
 		// Kept, for when the link has caught up and applied what it holds.
-		c.misses.Add(1)
 		return domain.TokenData{}, false
 	}
 	c.mu.Lock()
@@ -246,10 +256,8 @@ func (c *ClientCache) get(key string, now time.Time) (domain.TokenData, bool) {
 	}
 	c.mu.Unlock()
 	if !ok {
-		c.misses.Add(1)
 		return domain.TokenData{}, false
 	}
-	c.hits.Add(1)
 	// Entries are never changed once kept, so the copy needs no lock.
 	return e.data.Clone(), true
 }

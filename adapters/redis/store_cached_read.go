@@ -12,6 +12,22 @@ import (
 	"github.com/tokencache/tokencache/domain"
 )
 
+// GetLocal returns the data of token as Get would, when the client cache
+// holds a copy it may serve now; otherwise false, counting no miss: the
+// Get that follows counts it. It does no I/O. A secret that does not match
+// is false too, so that Get logs it.
+func (s *TokenStore) GetLocal(ctx context.Context, token domain.Token) (domain.TokenData, bool) {
+	if s.cache == nil || ctx.Err() != nil {
+		return domain.TokenData{}, false
+	}
+	data, ok := s.cache.getHeld(token.Key, s.clock.Now())
+	if !ok || !data.Token.SecretMatches(token) {
+		return domain.TokenData{}, false
+	}
+	s.cache.hits.Add(1)
+	return data, true
+}
+
 // getCached is GetByKey through the client cache: a copy of the data kept
 // from an earlier read if there is one, else a read from Redis, whose data
 // is kept if the cache's link vouches for it.
