@@ -7,10 +7,7 @@ import (
 	"time"
 
 	"github.com/tokencache/tokencache/adapters/redis"
-	"github.com/tokencache/tokencache/ports"
 )
-
-var _ ports.LocalTokenReader = (*redis.TokenStore)(nil)
 
 // GetLocal answers from process memory alone: what the client cache holds
 // and would serve now, as Get would return it; anything else is false,

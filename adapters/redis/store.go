@@ -25,7 +25,10 @@ type TokenStore struct {
 	acks   replicaAcks  // see WithReplicaAcks
 }
 
-var _ ports.TokenStore = (*TokenStore)(nil)
+var (
+	_ ports.TokenStore       = (*TokenStore)(nil)
+	_ ports.LocalTokenReader = (*TokenStore)(nil)
+)
 
 // StoreOption changes how NewTokenStore makes a store.
 type StoreOption func(*TokenStore) error

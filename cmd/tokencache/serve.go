@@ -12,6 +12,10 @@ import (
 	"github.com/tokencache/tokencache/app"
 )
 
+// The handler serves what the client cache holds without a worker only if
+// the service can tell a child held in memory.
+var _ httpapi.LocalIssuer = (*app.TokenCacheService)(nil)
+
 func (c *cli) serve(ctx context.Context, args []string) error {
 	var (
 		stores          storeFlags
