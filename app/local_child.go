@@ -11,8 +11,10 @@ import (
 // LocalNotebookToken returns the notebook token GetNotebookToken would
 // return, and true, when it can tell without I/O: the child is cached and
 // the token store holds it in process memory (a Redis client cache), where
-// it passes the reuse rules. Otherwise it returns false, having changed
-// nothing, and GetNotebookToken gives the answer, errors included.
+// it passes the reuse rules, counting a cache hit. Otherwise it returns
+// false, counting nothing, and GetNotebookToken gives the answer, errors
+// included; the token store's own count of the reads it served from
+// memory does include a child read there and found wanting.
 func (s *TokenCacheService) LocalNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, bool) {
 	req := domain.NewNotebookRequest(parent, ipAddress, minimumLifetime)
 	return s.localChild(ctx, &req)

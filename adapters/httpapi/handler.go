@@ -49,8 +49,11 @@ type Config struct {
 	// Logger receives one record per request; nil discards them.
 	Logger *slog.Logger
 
-	// RequestTimeout bounds each request to /auth/delegate and /healthz;
-	// 0 means DefaultRequestTimeout. NewHandler panics if it is negative.
+	// RequestTimeout bounds each request to /auth/delegate and /healthz
+	// that waits on a store: past it the answer is a 503. What process
+	// memory holds (see LocalIssuer) is served with no store to wait on,
+	// and no deadline. 0 means DefaultRequestTimeout. NewHandler panics if
+	// it is negative.
 	RequestTimeout time.Duration
 }
 

@@ -41,8 +41,10 @@ type ParentStore interface {
 // for.
 type LocalIssuer interface {
 	// LocalNotebookToken returns what GetNotebookToken would, and true,
-	// when it can tell that without I/O; otherwise false, having changed
-	// nothing, and GetNotebookToken is to be asked.
+	// when it can tell that without I/O; otherwise false, and
+	// GetNotebookToken is to be asked. A false counts no request, hit or
+	// miss (GetNotebookToken counts them); a store's count of the reads it
+	// served from memory does include a child read and found wanting.
 	LocalNotebookToken(ctx context.Context, parent domain.TokenData, ipAddress string, minimumLifetime time.Duration) (domain.Token, bool)
 
 	// LocalInternalToken is LocalNotebookToken for GetInternalToken.
