@@ -36,7 +36,27 @@ import (
 // its concurrency; scripts/soak runs it longer. The summary line is logged
 // with -v.
 func TestSoak(t *testing.T) {
+	runSoak(t, soakConfigFromEnv(t))
+}
+
+// TestSoakClientCache is TestSoak with the daemons' client cache on
+// (--client-cache). A revoked child or parent may then still be handed out
+// while Redis's invalidation is on its way, but never to a request that
+// started more than soakCacheWindow after the revocation was acknowledged:
+// the cache serves nothing while its link is that far behind. The summary
+// gives the latest such request.
+func TestSoakClientCache(t *testing.T) {
 	cfg := soakConfigFromEnv(t)
+	cfg.clientCache = true
+	runSoak(t, cfg)
+}
+
+// soakCacheWindow is how long after a revocation was acknowledged the
+// client cache may still serve what was revoked: its link's lag bound
+// (linkFresh in adapters/redis).
+const soakCacheWindow = time.Second
+
+func runSoak(t *testing.T, cfg soakConfig) {
 	databaseURL := integration.DatabaseURL(t)
 	srv := integration.StartRedisServer(t, true)
 	s := newSoakStores(t, srv.URL(), databaseURL)
@@ -44,7 +64,8 @@ func TestSoak(t *testing.T) {
 	daemons := make([]*daemon, cfg.daemons)
 	for i := range daemons {
 		daemons[i] = startServe(t, s.env, "--listen", "127.0.0.1:0",
-			"--request-timeout", soakRequestTimeout.String(), "--log-level", "warn")
+			"--request-timeout", soakRequestTimeout.String(), "--log-level", "warn",
+			"--client-cache="+strconv.FormatBool(cfg.clientCache))
 	}
 
 	run := newSoakRun(cfg, s, parents, daemons, openRedis(t, srv.URL()))
@@ -72,8 +93,8 @@ func TestSoak(t *testing.T) {
 		d.stop(t)
 	}
 	v := run.verify(t)
-	t.Logf("soak summary: %s in %s with %d daemons, %d parents, %d workers",
-		v.summary(), elapsed.Round(time.Millisecond), cfg.daemons, cfg.parents, cfg.workers)
+	t.Logf("soak summary: %s in %s with %d daemons, %d parents, %d workers, client cache %v",
+		v.summary(), elapsed.Round(time.Millisecond), cfg.daemons, cfg.parents, cfg.workers, cfg.clientCache)
 	v.report(t)
 }
 
@@ -105,6 +126,7 @@ type soakConfig struct {
 	daemons     int
 	parents     int
 	workers     int
+	clientCache bool // the daemons' --client-cache
 }
 
 func soakConfigFromEnv(t *testing.T) soakConfig {
@@ -129,6 +151,15 @@ func soakConfigFromEnv(t *testing.T) soakConfig {
 	cfg.outage = min(max(cfg.duration/5, 3*time.Second), 30*time.Second)
 	cfg.maxRequests = int64(cfg.duration.Seconds() * soakRequestsPerSecond)
 	return cfg
+}
+
+// revocationWindow is how long after a revocation was acknowledged what it
+// revoked may still be handed out.
+func (c soakConfig) revocationWindow() time.Duration {
+	if c.clientCache {
+		return soakCacheWindow
+	}
+	return 0
 }
 
 // newSoakStores is realStores over the throwaway Redis at redisURL and the

@@ -22,6 +22,7 @@ type soakVerdict struct {
 	unrecovered      []string
 	harness          []error
 
+	servedRevoked   time.Duration // latest start, after its acknowledgement, of a request handed what was revoked (within the window)
 	outage          time.Duration // Redis down, from the kill until it answered
 	lastUnavailable time.Duration // last 503 to a request started after Redis answered, from then
 	recovered       time.Duration // slowest daemon's first 200 after Redis answered, from then
@@ -105,7 +106,7 @@ func (v *soakVerdict) judge(r *soakRun, res soakResult, groups map[string]soakGr
 	case http.StatusOK:
 		v.ok++
 		v.judgeChild(r, res, groups, describe)
-		if parentRevoked && res.start.After(parentRev.acked) {
+		if parentRevoked && v.lateForRevoked(r, res, parentRev) {
 			v.revokedHandedOut = append(v.revokedHandedOut, describe(fmt.Sprintf("200 for a parent revoked %s before",
 				res.start.Sub(parentRev.acked).Round(time.Millisecond))))
 		}
@@ -139,10 +140,25 @@ func (v *soakVerdict) judgeChild(r *soakRun, res soakResult, groups map[string]s
 	} else if got != want {
 		v.wrongChildren = append(v.wrongChildren, describe(fmt.Sprintf("child %s is %+v, want %+v", res.child, got, want)))
 	}
-	if rev, revoked := r.childRevoked[res.child]; revoked && res.start.After(rev.acked) {
+	if rev, revoked := r.childRevoked[res.child]; revoked && v.lateForRevoked(r, res, rev) {
 		v.revokedHandedOut = append(v.revokedHandedOut, describe(fmt.Sprintf("child %s handed out %s after its revocation was acknowledged",
 			res.child, res.start.Sub(rev.acked).Round(time.Millisecond))))
 	}
+}
+
+// lateForRevoked reports whether res, handed what rev revoked, started
+// past the run's revocation window after rev was acknowledged, and keeps
+// the latest start within the window.
+func (v *soakVerdict) lateForRevoked(r *soakRun, res soakResult, rev revocation) bool {
+	after := res.start.Sub(rev.acked)
+	if after <= 0 {
+		return false
+	}
+	if after > r.cfg.revocationWindow() {
+		return true
+	}
+	v.servedRevoked = max(v.servedRevoked, after)
+	return false
 }
 
 // since is how far into the load t is.
@@ -152,11 +168,12 @@ func (r *soakRun) since(t time.Time) time.Duration { return t.Sub(r.began).Round
 func (v *soakVerdict) summary() string {
 	return fmt.Sprintf("requests=%d 200=%d 503=%d 401=%d other=%d children=%d revocations=%d (children %d, parents %d) "+
 		"checkpoints=%d duplicates=%d orphans=%d revoked-handed-out=%d bad-answers=%d wrong-children=%d unrecovered=%d; "+
+		"revoked handed out at most %s after the acknowledgement (allowed: the client cache's window); "+
 		"Redis down %s, daemons answered 200 again %s after it was back, last 503 to a request started +%s after",
 		v.requests, v.ok, v.unavailable, v.unauthorized, v.other, v.children,
 		v.childRevocations+v.parentRevocations, v.childRevocations, v.parentRevocations,
 		v.checkpoints, len(v.duplicates), len(v.orphans), len(v.revokedHandedOut), len(v.badAnswers), len(v.wrongChildren),
-		len(v.unrecovered), v.outage.Round(time.Millisecond), v.recovered.Round(time.Millisecond),
+		len(v.unrecovered), v.servedRevoked, v.outage.Round(time.Millisecond), v.recovered.Round(time.Millisecond),
 		v.lastUnavailable.Round(time.Millisecond))
 }
 
@@ -173,7 +190,7 @@ func (v *soakVerdict) report(t *testing.T) {
 	}{
 		{"duplicate children (groups with more than one live child at a checkpoint)", v.duplicates},
 		{"orphans", v.orphans},
-		{"revoked children handed out after their revocation was acknowledged", v.revokedHandedOut},
+		{"revoked children or parents handed out after their revocation was acknowledged (past the client cache's window, when on)", v.revokedHandedOut},
 		{"answers other than 200, 401 for a revoked parent, or 503 during the outage", v.badAnswers},
 		{"children not of the parent and kind asked for", v.wrongChildren},
 		{"daemons that did not recover", v.unrecovered},
