@@ -40,12 +40,7 @@ func (s *memoryHeld) GetLocal(ctx context.Context, token domain.Token) (domain.T
 // a revoked child, a revoked parent.
 func TestDelegateFromMemoryAnswersAsTheStoresDo(t *testing.T) {
 	t.Parallel()
-	fromStores := newFixture(t, options{})
-	held := &memoryHeld{}
-	fromMemory := newFixture(t, options{wrap: func(s ports.TokenStore) ports.TokenStore {
-		held.TokenStore = s
-		return held
-	}})
+	fromMemory, held, fromStores := newParityFixtures(t)
 	a, b := runParitySteps(t, fromStores), runParitySteps(t, fromMemory)
 	if n := held.served.Load(); n < 10 {
 		t.Errorf("%d reads served from memory; the steps make at least 10", n)
@@ -63,23 +58,59 @@ func TestDelegateFromMemoryAnswersAsTheStoresDo(t *testing.T) {
 	}
 }
 
-// runParitySteps sends f the parity steps and returns each answer, its
-// tokens named by their order of appearance, with its log record.
+// answerer sends requests to a fixture and writes each answer as one line
+// to compare with another fixture's: status, headers, body and the
+// request's log record, with tokens named by their order of appearance.
+type answerer struct {
+	f     *fixture
+	names map[string]string
+	byKey []string // token, name, key, name...: what the names replace
+}
+
+func newAnswerer(f *fixture) *answerer { return &answerer{f: f, names: map[string]string{}} }
+
+// name is tok's name, given at its first appearance.
+func (a *answerer) name(tok string) string {
+	if _, ok := a.names[tok]; !ok {
+		a.names[tok] = "token" + string(rune('A'+len(a.names)))
+		a.byKey = append(a.byKey, tok, a.names[tok])
+		if parsed, err := domain.ParseToken(tok); err == nil {
+			a.byKey = append(a.byKey, parsed.Key, a.names[tok])
+		}
+	}
+	return a.names[tok]
+}
+
+// answer sends req and returns its answer's line.
+func (a *answerer) answer(t *testing.T, req *http.Request) string {
+	t.Helper()
+	logged := len(a.f.logs.String())
+	resp, body := a.f.do(t, req)
+	var hdr []string
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			if v == "" {
+				continue
+			}
+			if k == "X-Auth-Request-Token" {
+				v = a.name(v)
+			}
+			hdr = append(hdr, k+": "+v)
+		}
+	}
+	slices.Sort(hdr)
+	line := strings.Join([]string{
+		resp.Status, strings.Join(hdr, "; "), body, logRecord(t, a.f.logs.String()[logged:]),
+	}, " | ")
+	return strings.NewReplacer(a.byKey...).Replace(line)
+}
+
+// runParitySteps sends f the parity steps and returns each answer's line.
 func runParitySteps(t *testing.T, f *fixture) []string {
 	t.Helper()
-	names := map[string]string{}
-	var byKey []string // key, name, key, name...
-	name := func(tok string) string {
-		if _, ok := names[tok]; !ok {
-			names[tok] = "token" + string(rune('A'+len(names)))
-			if parsed, err := domain.ParseToken(tok); err == nil {
-				byKey = append(byKey, parsed.Key, names[tok])
-			}
-		}
-		return names[tok]
-	}
+	a := newAnswerer(f)
 	parent := f.mintParent(t, "alice", []string{"read:all", "exec:notebook"}, 2*time.Hour)
-	name(parent.String())
+	a.name(parent.String())
 	bearer := "Bearer " + parent.String()
 	const internal = "/auth/delegate?delegate_to=portal&delegate_scope=read:all"
 	const notebook = "/auth/delegate?notebook=true"
@@ -92,25 +123,7 @@ func runParitySteps(t *testing.T, f *fixture) []string {
 		if cookie != "" {
 			req.Header.Set("Cookie", "gafaelfawr="+cookie)
 		}
-		logged := len(f.logs.String())
-		resp, body := f.do(t, req)
-		var hdr []string
-		for k, vs := range resp.Header {
-			for _, v := range vs {
-				if v == "" {
-					continue
-				}
-				if k == "X-Auth-Request-Token" {
-					v = name(v)
-				}
-				hdr = append(hdr, k+": "+v)
-			}
-		}
-		slices.Sort(hdr)
-		answer := strings.Join([]string{
-			resp.Status, strings.Join(hdr, "; "), body, logRecord(t, f.logs.String()[logged:]),
-		}, " | ")
-		answers = append(answers, strings.NewReplacer(byKey...).Replace(answer))
+		answers = append(answers, a.answer(t, req))
 	}
 	send(bearer, "", internal) // made
 	send(bearer, "", internal) // reused
@@ -136,6 +149,19 @@ func runParitySteps(t *testing.T, f *fixture) []string {
 	send(bearer, "", internal)
 	send("", f.cookie(t, parent), internal)
 	return answers
+}
+
+// newParityFixtures returns a fixture whose stores say they hold
+// everything in process memory, its count of reads served from memory,
+// and a fixture whose stores do not.
+func newParityFixtures(t *testing.T) (fromMemory *fixture, held *memoryHeld, fromStores *fixture) {
+	t.Helper()
+	held = &memoryHeld{}
+	fromMemory = newFixture(t, options{wrap: func(s ports.TokenStore) ports.TokenStore {
+		held.TokenStore = s
+		return held
+	}})
+	return fromMemory, held, newFixture(t, options{})
 }
 
 // logRecord is the request record among the log lines, without its
