@@ -13,8 +13,8 @@ import (
 // A child is told without I/O only when the cache names it and the token
 // store holds it in process memory, where it passes the reuse rules; the
 // only store call is GetLocal, and only a child handed out counts, as a
-// cache hit. A request the service refuses reads nothing. Anything else is false, for GetNotebookToken or
-// GetInternalToken to answer and count.
+// cache hit. A request the service refuses reads nothing. Anything else
+// is false, for GetNotebookToken or GetInternalToken to answer and count.
 func TestLocalChildSpec(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -36,10 +36,12 @@ type TokenStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// LocalTokenReader is a TokenStore that keeps copies of tokens in process
-// memory (a Redis client cache) and can serve them without I/O. Callers
-// that would otherwise hand a read to another goroutine, to answer by a
-// deadline whatever the store does, can serve what it holds at once.
+// LocalTokenReader serves, without I/O, tokens a TokenStore keeps copies of
+// in process memory: the Redis store does with a client cache, and without
+// one holds nothing there. Callers that would otherwise hand a read to
+// another goroutine, to answer by a deadline whatever the store does, can
+// serve what it holds at once. It is safe for concurrent use, as the
+// store is.
 type LocalTokenReader interface {
 	// GetLocal returns what Get would return for token, and true, when
 	// the process holds a copy it may serve now; otherwise false, and Get

@@ -18,9 +18,10 @@ import (
 
 // BenchmarkDelegateHit measures the handler's own work for a hit, in
 // process, over the in-memory stores, which stand for the client cache's
-// memory and say so (memoryHeld): GET /auth/delegate for an internal child already cached, with
-// the request log on at info. It reports allocations, which unlike the
-// time do not depend on what else the machine runs.
+// memory and say so (memoryHeld): GET /auth/delegate for an internal
+// child already cached, with the request log on at info. It reports
+// allocations, which unlike the time do not depend on what else the
+// machine runs.
 func BenchmarkDelegateHit(b *testing.B) {
 	clock := memory.SystemClock{}
 	store := memory.NewTokenStore(clock)

@@ -34,8 +34,9 @@ type ParentStore interface {
 }
 
 // LocalIssuer is a ChildIssuer that can also tell, without I/O, a child
-// it holds in process memory (*app.TokenCacheService with a Redis client
-// cache). The handler serves such a child on the request's own goroutine,
+// it holds in process memory (*app.TokenCacheService can, when its token
+// store keeps copies there: the Redis store with a client cache). The
+// handler serves such a child on the request's own goroutine,
 // with no hand-over to a worker: that hand-over is there to answer by the
 // request's deadline whatever a store does, and there is no store to wait
 // for.

@@ -64,18 +64,55 @@ func (i *heldChild) LocalInternalToken(context.Context, domain.TokenData, string
 	return i.child, i.held
 }
 
+// onlyIssuer hides heldChild's reads from memory: an issuer that is not a
+// LocalIssuer.
+type onlyIssuer struct{ ChildIssuer }
+
+// stuckChild is a LocalIssuer whose memory never holds the child and whose
+// store never answers until released, as a driver stuck past its context.
+type stuckChild struct {
+	heldChild
+	release chan struct{}
+}
+
+func (i *stuckChild) GetInternalToken(context.Context, domain.TokenData, string, []string, string, time.Duration) (domain.Token, error) {
+	<-i.release
+	return i.child, nil
+}
+
+func newTestToken(t *testing.T) domain.Token {
+	t.Helper()
+	tok, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// newHeldParents holds a live session of alice, in memory if held.
+func newHeldParents(t *testing.T, held bool) *heldParents {
+	t.Helper()
+	now := time.Now()
+	return &heldParents{held: held, data: domain.TokenData{
+		Token: newTestToken(t), Username: "alice", Type: domain.TokenTypeSession,
+		Scopes: []string{"read:all"}, Created: now, Expires: now.Add(time.Hour),
+	}}
+}
+
+// serveInternal asks h for alice's internal child with parents' token.
+func serveInternal(h *delegateHandler, parents *heldParents) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/auth/delegate?delegate_to=portal&delegate_scope=read:all", nil)
+	req.Header.Set("Authorization", "Bearer "+parents.data.Token.String())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
 // What the stores hold in process memory is served on the request's own
 // goroutine; the work goes to a worker from the first step that needs a
 // store, and a parent read from memory is not read again there.
 func TestDelegateServesWhatMemoryHoldsWithoutAWorker(t *testing.T) {
 	t.Parallel()
-	newToken := func() domain.Token {
-		tok, err := domain.NewToken(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
 	const internal = "/auth/delegate?delegate_to=portal&delegate_scope=read:all"
 	for _, tc := range []struct {
 		name                   string
@@ -96,12 +133,8 @@ func TestDelegateServesWhatMemoryHoldsWithoutAWorker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			now := time.Now()
-			parents := &heldParents{held: tc.parentHeld, data: domain.TokenData{
-				Token: newToken(), Username: "alice", Type: domain.TokenTypeSession,
-				Scopes: []string{"read:all"}, Created: now, Expires: now.Add(time.Hour),
-			}}
-			issuer := &heldChild{child: newToken(), held: tc.childHeld}
+			parents := newHeldParents(t, tc.parentHeld)
+			issuer := &heldChild{child: newTestToken(t), held: tc.childHeld}
 			h := newDelegateHandler(Config{
 				Issuer: issuer, Parents: parents, Clock: systemClock{}, Metrics: NewMetrics(),
 				Logger: slog.New(slog.DiscardHandler), RequestTimeout: time.Second,
@@ -131,5 +164,50 @@ func TestDelegateServesWhatMemoryHoldsWithoutAWorker(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A parent held in memory with an issuer that cannot tell a child without
+// I/O: the child comes from the issuer, on a worker, and the parent is not
+// read again.
+func TestDelegateParentFromMemoryWithAnIssuerWithoutMemory(t *testing.T) {
+	t.Parallel()
+	parents := newHeldParents(t, true)
+	inner := &heldChild{child: newTestToken(t), held: true}
+	h := newDelegateHandler(Config{
+		Issuer: onlyIssuer{inner}, Parents: parents, Clock: systemClock{}, Metrics: NewMetrics(),
+		Logger: slog.New(slog.DiscardHandler), RequestTimeout: time.Second,
+	})
+	rec := serveInternal(h, parents)
+	if got := rec.Header().Get("X-Auth-Request-Token"); rec.Code != http.StatusOK || got != inner.child.String() {
+		t.Fatalf("status %d, child %q; want 200 with the issuer's child", rec.Code, got)
+	}
+	if g := inner.gets.Load(); g != 1 {
+		t.Errorf("issuer asked %d times, want 1", g)
+	}
+	if g := parents.gets.Load(); g != 0 {
+		t.Errorf("parent read from the store %d times after it was read from memory", g)
+	}
+	if g := h.workers.started.Load(); g != 1 {
+		t.Errorf("%d workers started, want 1", g)
+	}
+}
+
+// A parent held in memory, a child that is not, and a store stuck past the
+// deadline: the answer is a 503 by the request timeout.
+func TestDelegateParentFromMemoryThenAStuckStoreAnswersByTheDeadline(t *testing.T) {
+	t.Parallel()
+	parents := newHeldParents(t, true)
+	issuer := &stuckChild{heldChild: heldChild{child: newTestToken(t)}, release: make(chan struct{})}
+	t.Cleanup(func() { close(issuer.release) })
+	const timeout = 200 * time.Millisecond
+	h := newDelegateHandler(Config{
+		Issuer: issuer, Parents: parents, Clock: systemClock{}, Metrics: NewMetrics(),
+		Logger: slog.New(slog.DiscardHandler), RequestTimeout: timeout,
+	})
+	start := time.Now()
+	rec := serveInternal(h, parents)
+	if took := time.Since(start); rec.Code != http.StatusServiceUnavailable || took > timeout+2*time.Second {
+		t.Fatalf("status %d after %s; want 503 by the %s timeout", rec.Code, took, timeout)
 	}
 }

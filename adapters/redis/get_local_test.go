@@ -21,6 +21,7 @@ func TestGetLocalServesOnlyWhatTheClientCacheHolds(t *testing.T) {
 		e := newCachedEnv(t, redis.ClientCacheConfig{})
 		data := e.fullData(t)
 		e.put(t, data)
+		e.awaitCaughtUp(t) // the invalidation of the test's own write
 		e.mustHit(t, data)
 		hits := e.cache.Stats().Hits
 		got, ok := e.store.GetLocal(ctx, data.Token)
@@ -31,7 +32,7 @@ func TestGetLocalServesOnlyWhatTheClientCacheHolds(t *testing.T) {
 			t.Errorf("hits went from %d to %d; a read served from memory is a hit", hits, h)
 		}
 		got.Scopes[0] = "changed"
-		if again, _ := e.store.GetLocal(ctx, data.Token); !reflect.DeepEqual(again, data) {
+		if again, ok := e.store.GetLocal(ctx, data.Token); !ok || !reflect.DeepEqual(again, data) {
 			t.Errorf("a caller's change to what GetLocal returned reached the next read: %+v", again)
 		}
 	})
@@ -63,6 +64,7 @@ func TestGetLocalServesOnlyWhatTheClientCacheHolds(t *testing.T) {
 		e := newCachedEnv(t, redis.ClientCacheConfig{})
 		data := e.fullData(t)
 		e.put(t, data)
+		e.awaitCaughtUp(t) // the invalidation of the test's own write
 		e.mustHit(t, data)
 		if err := e.other.Del(ctx, "token:"+data.Token.Key).Err(); err != nil {
 			t.Fatal(err)
@@ -78,6 +80,7 @@ func TestGetLocalServesOnlyWhatTheClientCacheHolds(t *testing.T) {
 		e := newCachedEnv(t, redis.ClientCacheConfig{})
 		data := e.fullData(t)
 		e.put(t, data)
+		e.awaitCaughtUp(t) // the invalidation of the test's own write
 		e.mustHit(t, data)
 		guess := data.Token
 		guess.Secret = e.newToken(t).Secret
@@ -92,6 +95,7 @@ func TestGetLocalServesOnlyWhatTheClientCacheHolds(t *testing.T) {
 		data := e.fullData(t)
 		data.Expires = e.clock.Now().Add(time.Minute)
 		e.put(t, data)
+		e.awaitCaughtUp(t) // the invalidation of the test's own write
 		e.mustHit(t, data)
 		e.clock.Advance(time.Minute)
 		if got, ok := e.store.GetLocal(ctx, data.Token); ok {
@@ -104,6 +108,7 @@ func TestGetLocalServesOnlyWhatTheClientCacheHolds(t *testing.T) {
 		e := newCachedEnv(t, redis.ClientCacheConfig{})
 		data := e.fullData(t)
 		e.put(t, data)
+		e.awaitCaughtUp(t) // the invalidation of the test's own write
 		e.mustHit(t, data)
 		ended, cancel := context.WithCancel(ctx)
 		cancel()

@@ -22,6 +22,7 @@ type soakVerdict struct {
 	unrecovered      []string
 	harness          []error
 
+	window          time.Duration // how long after its acknowledgement what was revoked may be handed out
 	servedRevoked   time.Duration // latest start, after its acknowledgement, of a request handed what was revoked (within the window)
 	outage          time.Duration // Redis down, from the kill until it answered
 	lastUnavailable time.Duration // last 503 to a request started after Redis answered, from then
@@ -34,7 +35,7 @@ func (r *soakRun) verify(t *testing.T) *soakVerdict {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*soakStoreTimeout)
 	defer cancel()
-	v := &soakVerdict{harness: r.harnessErrors, outage: r.upAt.Sub(r.killAt)}
+	v := &soakVerdict{harness: r.harnessErrors, outage: r.upAt.Sub(r.killAt), window: r.cfg.revocationWindow()}
 	if err := r.checkpoint(); err != nil {
 		v.harness = append(v.harness, err)
 	}
@@ -166,14 +167,18 @@ func (r *soakRun) since(t time.Time) time.Duration { return t.Sub(r.began).Round
 
 // summary is the line to quote: the counts, then the outage.
 func (v *soakVerdict) summary() string {
+	window := ""
+	if v.window > 0 {
+		window = fmt.Sprintf("revoked handed out at most %s after the acknowledgement (within the client cache's %s); ",
+			v.servedRevoked.Round(time.Microsecond), v.window)
+	}
 	return fmt.Sprintf("requests=%d 200=%d 503=%d 401=%d other=%d children=%d revocations=%d (children %d, parents %d) "+
-		"checkpoints=%d duplicates=%d orphans=%d revoked-handed-out=%d bad-answers=%d wrong-children=%d unrecovered=%d; "+
-		"revoked handed out at most %s after the acknowledgement (allowed: the client cache's window); "+
+		"checkpoints=%d duplicates=%d orphans=%d revoked-handed-out=%d bad-answers=%d wrong-children=%d unrecovered=%d; %s"+
 		"Redis down %s, daemons answered 200 again %s after it was back, last 503 to a request started +%s after",
 		v.requests, v.ok, v.unavailable, v.unauthorized, v.other, v.children,
 		v.childRevocations+v.parentRevocations, v.childRevocations, v.parentRevocations,
 		v.checkpoints, len(v.duplicates), len(v.orphans), len(v.revokedHandedOut), len(v.badAnswers), len(v.wrongChildren),
-		len(v.unrecovered), v.servedRevoked, v.outage.Round(time.Millisecond), v.recovered.Round(time.Millisecond),
+		len(v.unrecovered), window, v.outage.Round(time.Millisecond), v.recovered.Round(time.Millisecond),
 		v.lastUnavailable.Round(time.Millisecond))
 }
 
