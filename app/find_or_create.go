@@ -19,7 +19,7 @@ import (
 // lock too. If nobody waits for it any more (a is its audience), it lets
 // the work others wait for go first before each step (see abandoned.go).
 func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildRequest, key domain.CacheKey, a *audience) outcome {
-	tx, err := s.repo.Begin(ctx, key)
+	tx, err := s.repo.BeginDeferred(ctx, key)
 	if err != nil {
 		return outcome{err: s.storeFailed(ctx, "repository.begin",
 			fmt.Errorf("starting repository work for the %s token: %w", req.Type, err))}

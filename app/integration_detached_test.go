@@ -36,8 +36,8 @@ type probedRepository struct {
 	ended      chan struct{} // closed at the next Rollback, if set
 }
 
-func (r *probedRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.TokenRepository.Begin(ctx, lock)
+func (r *probedRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.BeginDeferred(ctx, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (r *probedRepository) Begin(ctx context.Context, lock domain.CacheKey) (por
 	return probedTx{tx, r}, nil
 }
 
-// cancelAfterNextBegin makes the next Begin that answers call cancel, and
+// cancelAfterNextBegin makes the next BeginDeferred that answers call cancel, and
 // returns a channel closed when that piece of work has ended.
 func (r *probedRepository) cancelAfterNextBegin(cancel func()) <-chan struct{} {
 	r.mu.Lock()

@@ -140,8 +140,8 @@ func TestIntegrationBadConfigurationFailsClearly(t *testing.T) {
 // before the server's answer arrives.
 type lostCommitRepository struct{ ports.TokenRepository }
 
-func (r lostCommitRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.TokenRepository.Begin(ctx, lock)
+func (r lostCommitRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.BeginDeferred(ctx, lock)
 	return lostCommitTx{tx}, err
 }
 
@@ -166,8 +166,8 @@ type slowCommitRepository struct {
 	committed sync.WaitGroup
 }
 
-func (r *slowCommitRepository) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.TokenRepository.Begin(context.WithoutCancel(ctx), lock)
+func (r *slowCommitRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.BeginDeferred(context.WithoutCancel(ctx), lock)
 	return &slowCommitTx{RepositoryTx: tx, repo: r}, err
 }
 

@@ -26,8 +26,8 @@ type panickyCheckRepo struct {
 	panics int32
 }
 
-func (r panickyCheckRepo) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.TokenRepository.Begin(ctx, lock)
+func (r panickyCheckRepo) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.BeginDeferred(ctx, lock)
 	if err != nil {
 		return nil, err
 	}

@@ -22,8 +22,8 @@ type panickyRepo struct {
 	at string
 }
 
-func (r panickyRepo) Begin(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
-	tx, err := r.TokenRepository.Begin(ctx, lock)
+func (r panickyRepo) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	tx, err := r.TokenRepository.BeginDeferred(ctx, lock)
 	if err != nil {
 		return nil, err
 	}

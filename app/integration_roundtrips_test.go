@@ -15,11 +15,12 @@ import (
 // each is a wait for the server, which no amount of speed in this process
 // can hide.
 //
-// Once its connection has prepared the statements, a creation takes the
-// lock with BEGIN (1), looks for an existing child and counts the parent's
-// recent children in one statement (1), writes the three rows in one
-// statement (1), while it writes the child to Redis, and commits (1). A
-// lookup that finds a child takes the lock, looks, and rolls back.
+// Once its connection has prepared the statements, a creation sends
+// BEGIN, the lock and a statement that looks for an existing child and
+// counts the parent's recent children in one message (1), writes the
+// three rows in one statement (1), while it writes the child to Redis, and
+// commits (1). A lookup that finds a child takes the lock and looks, then
+// rolls back.
 func TestIntegrationRoundTripsPerRequest(t *testing.T) {
 	e := newRealEnv(t)
 	ctx := context.Background()
@@ -53,8 +54,8 @@ func TestIntegrationRoundTripsPerRequest(t *testing.T) {
 	create(t, "warm-up") // opens the pool's connection
 
 	const (
-		wantCreation = 4
-		wantLookup   = 3
+		wantCreation = 3
+		wantLookup   = 2
 	)
 	for i, service := range []string{"portal", "tap", "sia"} {
 		before := proxy.Counts()

@@ -53,7 +53,7 @@ func TestRule10ChildrenCountedWithTheLookupBeforeWriting(t *testing.T) {
 			f := newBudgetFixture(t, tt.maxChildren, tt.window)
 			p := parent(t)
 			lock := domain.InternalCacheKey(p, "portal", []string{"read:all"})
-			f.repo.EXPECT().Begin(gomock.Any(), lock).Return(f.tx, nil)
+			f.repo.EXPECT().BeginDeferred(gomock.Any(), lock).Return(f.tx, nil)
 			wantQuery := domain.ChildQuery{
 				ParentKey: p.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
 				Scopes: []string{"read:all"}, MinExpiration: specLifeFrom.Add(specLifetime / 2),
@@ -80,7 +80,7 @@ func TestRule10FullBudgetWritesNothing(t *testing.T) {
 	p := parent(t)
 	earliest := specNow.Add(-20 * time.Minute).Truncate(time.Second)
 	for range 2 { // a refusal is not cached: the next request asks again
-		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+		f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 		f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
 			Return(ports.ChildLookup{Recent: domain.ChildCount{N: 3, Earliest: earliest}}, nil)
 		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
@@ -111,7 +111,7 @@ func TestRule10ReuseIsNeverRefused(t *testing.T) {
 	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
 	// The lookup counts one child, the one it finds: a parent at its
 	// budget still gets the children it has.
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
 		Return(ports.ChildLookup{Key: child.Token.Key, Recent: domain.ChildCount{N: 1, Earliest: child.Created}}, nil)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
@@ -127,7 +127,7 @@ func TestRule10ReuseIsNeverRefused(t *testing.T) {
 func TestRule10CountFailureIsStoreFailure(t *testing.T) {
 	f := newBudgetFixture(t, 3, time.Hour)
 	p := parent(t)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).Return(ports.ChildLookup{}, errUnreachable)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)

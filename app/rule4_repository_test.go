@@ -31,7 +31,7 @@ func TestRule4LookupQueryForInternalToken(t *testing.T) {
 		MinExpiration: specLifeFrom.Add(specLifetime / 2),
 	}
 	wantLock := domain.InternalCacheKey(p, "portal", want.Scopes)
-	f.repo.EXPECT().Begin(gomock.Any(), wantLock).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), wantLock).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), want).Return(child.Token.Key, nil)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
@@ -61,7 +61,7 @@ func TestRule4LookupQueryUsesMinimumLifetime(t *testing.T) {
 		Scopes:        p.Scopes,
 		MinExpiration: specLifeFrom.Add(3 * time.Hour),
 	}
-	f.repo.EXPECT().Begin(gomock.Any(), domain.NotebookCacheKey(p)).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), domain.NotebookCacheKey(p)).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), want).Return(child.Token.Key, nil)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
@@ -73,7 +73,7 @@ func TestRule4LookupQueryUsesMinimumLifetime(t *testing.T) {
 func TestRule4LookupQueryCappedAtParentExpiry(t *testing.T) {
 	f := newFixture(t)
 	p := shortParent(t) // expires in 2 h, before now + half the token lifetime
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
 		if !q.MinExpiration.Equal(p.Expires) {
 			t.Errorf("MinExpiration = %v, want the parent's expiry %v", q.MinExpiration, p.Expires)
@@ -93,7 +93,7 @@ func TestRule4FoundChildMissingFromStoreIsReplaced(t *testing.T) {
 	f := newFixture(t)
 	p := parent(t)
 	stale := newSpecToken(t)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	gomock.InOrder(
 		f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(stale.Key, nil),
 		f.tx.EXPECT().FindChild(gomock.Any(), excluding(stale.Key)).Return("", errNotFoundSpec),
@@ -121,7 +121,7 @@ func TestRule4FoundChildFailingRule2IsReplaced(t *testing.T) {
 	p := parent(t)
 	// Found, but it carries a scope the parent no longer has.
 	child := childOf(t, p, domain.TokenTypeNotebook, "", []string{"admin:token", "read:all"}, specNow, specLifetime)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	gomock.InOrder(
 		f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(child.Token.Key, nil),
 		f.tx.EXPECT().FindChild(gomock.Any(), excluding(child.Token.Key)).Return("", errNotFoundSpec),
@@ -145,7 +145,7 @@ func TestRule4FoundChildPastHalfLifeIsReused(t *testing.T) {
 	// (now plus half the token lifetime), and before the expiry a new child
 	// would get, so rule 3 does not apply.
 	child := childOf(t, p, domain.TokenTypeInternal, "portal", []string{"read:all"}, specNow.Add(-30*time.Hour), 48*time.Hour)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
 		if child.Expires.Before(q.MinExpiration) {
 			t.Errorf("the child expires at %v, before the lookup's cut-off %v: the spec is wrong", child.Expires, q.MinExpiration)
@@ -200,7 +200,7 @@ func TestRule4FoundChildRefusedByTokenStoreDataIsReplaced(t *testing.T) {
 			// says otherwise.
 			stored := child.Clone()
 			tt.edit(&stored)
-			f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+			f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 			gomock.InOrder(
 				f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(child.Token.Key, nil),
 				f.tx.EXPECT().FindChild(gomock.Any(), excluding(child.Token.Key)).Return("", errNotFoundSpec),
@@ -225,7 +225,7 @@ func TestRule4NextCandidateAfterOneRevokedFromTheStore(t *testing.T) {
 	// the next best is still there and is handed out, not replaced.
 	revoked := newSpecToken(t)
 	live := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	gomock.InOrder(
 		f.tx.EXPECT().FindChild(gomock.Any(), excluding()).Return(revoked.Key, nil),
 		f.tx.EXPECT().FindChild(gomock.Any(), excluding(revoked.Key)).Return(live.Token.Key, nil),
@@ -247,7 +247,7 @@ func TestRule4CandidatesAreBounded(t *testing.T) {
 	p := parent(t)
 	// Every candidate is gone from the store: after maxCandidates of them
 	// a new child is made rather than reading on.
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	var offered []string
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Times(maxCandidates).
 		DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
@@ -284,7 +284,7 @@ func (m excludeMatcher) String() string {
 func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 	t.Run("Begin", func(t *testing.T) {
 		f := newFixture(t)
-		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(nil, errUnreachable)
+		f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(nil, errUnreachable)
 		_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)
 		if !errorsIs(err, errUnreachable) || f.observer.Counts().StoreErrors != 1 {
 			t.Fatalf("err = %v, counts %+v", err, f.observer.Counts())
@@ -293,7 +293,7 @@ func TestRule4RepositoryFailuresAreReported(t *testing.T) {
 	})
 	t.Run("FindChild", func(t *testing.T) {
 		f := newFixture(t)
-		f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+		f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errUnreachable)
 		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 		_, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0)

@@ -22,7 +22,7 @@ import (
 
 // expectNoExisting expects the lookup that precedes every creation.
 func (f *fixture) expectNoExisting() {
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 }
@@ -141,7 +141,7 @@ func (f *fixture) expectStoredThenDeleted(t *testing.T, failRecording func()) {
 
 func TestRule5AddFailureDeletesStoredToken(t *testing.T) {
 	f := newFixture(t)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	var stored domain.TokenData
@@ -180,7 +180,7 @@ func TestRule5CommitFailureDeletesStoredToken(t *testing.T) {
 
 func TestRule5UnknownParentIsInvalidToken(t *testing.T) {
 	f := newFixture(t)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
@@ -321,7 +321,7 @@ func TestRule5StoreWriteOfUnknownOutcomeIsCleanedUp(t *testing.T) {
 func TestRule5CancelledMidwayRollsBackOnLiveContext(t *testing.T) {
 	f := newFixture(t)
 	f.svc.creationTimeout = 20 * time.Millisecond
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil)
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.TokenRecord) error {

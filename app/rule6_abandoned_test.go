@@ -19,9 +19,9 @@ import (
 // work that callers wait for go first, for at most a bounded time in all.
 // A request that comes to wait for abandoned work makes it live again.
 
-// gatedRepository is the in-memory repository whose Begin, for the keys
-// given a gate, waits until the gate is opened, and which counts the
-// lookups made in each key's transactions.
+// gatedRepository is the in-memory repository whose BeginDeferred, for
+// the keys given a gate, waits until the gate is opened, and which counts
+// the lookups made in each key's transactions.
 type gatedRepository struct {
 	*memory.Repository
 	mu      sync.Mutex
@@ -30,8 +30,8 @@ type gatedRepository struct {
 }
 
 type gate struct {
-	entered chan struct{} // closed when Begin arrives at the gate
-	open    func()        // lets Begin through
+	entered chan struct{} // closed when BeginDeferred arrives at the gate
+	open    func()        // lets BeginDeferred through
 	opened  chan struct{}
 }
 
@@ -43,8 +43,8 @@ func newGatedRepository() *gatedRepository {
 	}
 }
 
-// gate makes the next Begin for key wait until the returned gate is
-// opened; the gate opens at t's cleanup at the latest.
+// gate makes the next BeginDeferred for key wait until the returned gate
+// is opened; the gate opens at t's cleanup at the latest.
 func (r *gatedRepository) gate(t *testing.T, key domain.CacheKey) *gate {
 	t.Helper()
 	g := &gate{entered: make(chan struct{}), opened: make(chan struct{})}
@@ -66,7 +66,7 @@ func (r *gatedRepository) lookupsFor(key domain.CacheKey) int64 {
 	return 0
 }
 
-func (r *gatedRepository) Begin(ctx context.Context, key domain.CacheKey) (ports.RepositoryTx, error) {
+func (r *gatedRepository) BeginDeferred(ctx context.Context, key domain.CacheKey) (ports.RepositoryTx, error) {
 	r.mu.Lock()
 	g := r.gates[key]
 	delete(r.gates, key)
@@ -80,7 +80,7 @@ func (r *gatedRepository) Begin(ctx context.Context, key domain.CacheKey) (ports
 		close(g.entered)
 		<-g.opened
 	}
-	tx, err := r.Repository.Begin(ctx, key)
+	tx, err := r.Repository.BeginDeferred(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -145,8 +145,8 @@ func (w *abandonWorld) request(ctx context.Context, p domain.TokenData) (domain.
 	return w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
 }
 
-// startLive starts a request for the live parent's child, held in Begin
-// until the returned gate opens.
+// startLive starts a request for the live parent's child, held in
+// BeginDeferred until the returned gate opens.
 func (w *abandonWorld) startLive(t *testing.T) (*gate, <-chan result) {
 	t.Helper()
 	g := w.repo.gate(t, w.liveKey)
@@ -155,9 +155,9 @@ func (w *abandonWorld) startLive(t *testing.T) (*gate, <-chan result) {
 	return g, answer
 }
 
-// abandonWork starts a request for the abandoned parent's child whose caller
-// leaves while its work is in Begin, and returns the gate that holds that
-// work there.
+// abandonWork starts a request for the abandoned parent's child whose
+// caller leaves while its work is in BeginDeferred, and returns the gate
+// that holds that work there.
 func (w *abandonWorld) abandonWork(t *testing.T) *gate {
 	t.Helper()
 	g := w.repo.gate(t, w.abandonedKey)

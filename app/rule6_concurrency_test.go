@@ -149,7 +149,7 @@ func TestRule6ManyKeysAtOnceOneChildEach(t *testing.T) {
 // blockingBegin makes Begin for lock wait until release is closed, telling
 // entered when it starts waiting.
 func blockingBegin(f *fixture, lock domain.CacheKey, tx ports.RepositoryTx, entered chan<- struct{}, release <-chan struct{}) *gomock.Call {
-	return f.repo.EXPECT().Begin(gomock.Any(), lock).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
+	return f.repo.EXPECT().BeginDeferred(gomock.Any(), lock).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
 		close(entered)
 		<-release
 		return tx, nil
@@ -177,7 +177,7 @@ func TestRule6DifferentKeysOfOneUserDoNotWait(t *testing.T) {
 	// The notebook creation is stuck in the repository; an internal token
 	// of the same user must still be served.
 	other := mocks.NewMockRepositoryTx(f.ctrl)
-	f.repo.EXPECT().Begin(gomock.Any(), domain.InternalCacheKey(p, "portal", []string{"read:all"})).Return(other, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), domain.InternalCacheKey(p, "portal", []string{"read:all"})).Return(other, nil)
 	other.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	other.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
 	other.EXPECT().Commit(gomock.Any()).Return(nil)

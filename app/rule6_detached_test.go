@@ -45,7 +45,7 @@ func holdBeginUntil(t *testing.T, f *fixture, entered chan<- struct{}) (release 
 	ch := make(chan struct{})
 	release = sync.OnceFunc(func() { close(ch) })
 	t.Cleanup(release)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
 		close(entered)
 		<-ch
 		alive(t, ctx, "Begin")
@@ -166,7 +166,7 @@ func TestRule6WorkEndsAtTheCreationTimeout(t *testing.T) {
 	f := newFixture(t)
 	f.svc.creationTimeout = 20 * time.Millisecond
 	p := parent(t)
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
 		<-ctx.Done() // a repository lock held elsewhere, or a stalled server
 		return nil, ctx.Err()
 	})
@@ -197,7 +197,7 @@ func TestRule6WaiterTriesItselfWhenTheHolderTimedOut(t *testing.T) {
 	f.svc.creationTimeout = 50 * time.Millisecond
 	p := parent(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
 		close(entered)
 		<-release
 		<-ctx.Done()
@@ -364,7 +364,7 @@ func TestRule6WorkThatFailsAfterItsCallerLeftIsLogged(t *testing.T) {
 	f := newFixture(t)
 	p := parent(t)
 	entered, release := make(chan struct{}), make(chan struct{})
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
 		close(entered)
 		<-release
 		return nil, errUnreachable

@@ -24,7 +24,7 @@ import (
 // holdBegin makes the next Begin wait until release is closed, telling
 // entered when it starts waiting, and then answer with f.tx.
 func holdBegin(f *fixture, entered chan<- struct{}, release <-chan struct{}) {
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
 		close(entered)
 		<-release
 		return f.tx, nil
@@ -242,7 +242,7 @@ func TestRule6BudgetRefusalIsSharedOnlyWithWaitersItBinds(t *testing.T) {
 			units := 1
 			if tt.wantReuse { // the waiter's own unit of work
 				units = 2
-				f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+				f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 				f.store.EXPECT().GetByKey(gomock.Any(), old.Token.Key).Return(old, nil)
 			}
 			f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(

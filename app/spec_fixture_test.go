@@ -121,7 +121,7 @@ func childOf(t *testing.T, p domain.TokenData, typ domain.TokenType, service str
 // expectCreate expects a whole successful creation after a repository
 // lookup that finds nothing, and records the stored child in *created.
 func (f *fixture) expectCreate(created *domain.TokenData) {
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return("", errNotFoundSpec)
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
 		*created = d
@@ -134,7 +134,7 @@ func (f *fixture) expectCreate(created *domain.TokenData) {
 
 // expectLookupFinds expects a repository lookup that finds childKey.
 func (f *fixture) expectLookupFinds(childKey string) {
-	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).Return(childKey, nil)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 }

@@ -52,6 +52,21 @@ func (mr *MockTokenRepositoryMockRecorder) Begin(ctx, lock interface{}) *gomock.
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Begin", reflect.TypeOf((*MockTokenRepository)(nil).Begin), ctx, lock)
 }
 
+// BeginDeferred mocks base method.
+func (m *MockTokenRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "BeginDeferred", ctx, lock)
+	ret0, _ := ret[0].(ports.RepositoryTx)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// BeginDeferred indicates an expected call of BeginDeferred.
+func (mr *MockTokenRepositoryMockRecorder) BeginDeferred(ctx, lock interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "BeginDeferred", reflect.TypeOf((*MockTokenRepository)(nil).BeginDeferred), ctx, lock)
+}
+
 // TokenExists mocks base method.
 func (m *MockTokenRepository) TokenExists(ctx context.Context, key string) (bool, error) {
 	m.ctrl.T.Helper()

@@ -21,14 +21,24 @@ type TokenRepository interface {
 	// Commit then fails and adds nothing.
 	Begin(ctx context.Context, lock domain.CacheKey) (RepositoryTx, error)
 
+	// BeginDeferred starts a unit of work as Begin does, except that it
+	// may take the lock with the unit's first call rather than at once
+	// (PostgreSQL's repository does, in the same round trip as a
+	// lookup). That call then waits for the lock until its own ctx ends,
+	// and fails if it cannot take it; the lock is held once any call of
+	// the unit has returned without error. A unit that makes no call
+	// before it ends may never take the lock.
+	BeginDeferred(ctx context.Context, lock domain.CacheKey) (RepositoryTx, error)
+
 	// TokenExists reports whether a token with that key is committed. It
 	// settles whether a commit whose answer was lost took effect.
 	TokenExists(ctx context.Context, key string) (bool, error)
 }
 
-// RepositoryTx is one unit of work begun by TokenRepository.Begin. It is
-// used by one goroutine at a time. Nothing it adds is visible to others
-// until Commit; after Commit or Rollback it may not be used again.
+// RepositoryTx is one unit of work begun by TokenRepository.Begin or
+// BeginDeferred. It is used by one goroutine at a time. Nothing it adds is
+// visible to others until Commit; after Commit or Rollback it may not be
+// used again.
 type RepositoryTx interface {
 	// FindChild returns the key of the existing child that matches q, is
 	// not in q.Exclude, and expires last, of those the one created last, of

@@ -90,6 +90,11 @@ func (r *Repository) Begin(ctx context.Context, lock domain.CacheKey) (ports.Rep
 	return tx, nil
 }
 
+// BeginDeferred is Begin: the lock is taken at once.
+func (r *Repository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	return r.Begin(ctx, lock)
+}
+
 // TokenExists reports whether a token with that key is committed.
 func (r *Repository) TokenExists(ctx context.Context, key string) (bool, error) {
 	if err := ctx.Err(); err != nil {

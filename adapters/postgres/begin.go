@@ -23,6 +23,10 @@ import (
 // status the server reports after every message, so its Commit and
 // Rollback work the same whoever sent BEGIN.
 
+// A transaction can also be given a statement to send right after its
+// BEGIN, in the same message (see withStatementAfterBegin): the advisory
+// lock of a deferred Begin, which then costs no round trip of its own.
+
 // errTxOpen is returned for a second transaction on a connection whose
 // first has not ended, which database/sql never asks for.
 var errTxOpen = errors.New("a transaction is already open on this connection")
@@ -37,8 +41,23 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, err
 	}
+	if then, ok := ctx.Value(afterBeginKey{}).(string); ok {
+		begin += "; " + then
+		c.tx = &tx{c: c, ctx: ctx, begin: begin, sets: 1}
+		return c.tx, nil
+	}
 	c.tx = &tx{c: c, ctx: ctx, begin: begin}
 	return c.tx, nil
+}
+
+// afterBeginKey is the context key of withStatementAfterBegin.
+type afterBeginKey struct{}
+
+// withStatementAfterBegin returns ctx asking that a transaction begun with
+// it send statement, a query that gives one result set of its own, right
+// after its BEGIN and in the same message.
+func withStatementAfterBegin(ctx context.Context, statement string) context.Context {
+	return context.WithValue(ctx, afterBeginKey{}, statement)
 }
 
 // beginStatement is the BEGIN that opts ask for, as lib/pq words it.
@@ -66,28 +85,31 @@ func beginStatement(opts driver.TxOptions) (string, error) {
 	return begin, nil
 }
 
-// takeBegin returns the open transaction's BEGIN if it is still to be
-// sent, or "", and counts it as sent from then on: if sending it fails,
-// the server is not in a transaction, lib/pq knows it, and its Commit or
-// Rollback fails and retires the connection.
-func (c *conn) takeBegin() string {
+// takeBegin returns the open transaction's BEGIN, with the statement to
+// send after it if any, if it is still to be sent, or "", and counts it as
+// sent from then on: if sending it fails, the server is not in a
+// transaction, lib/pq knows it, and its Commit or Rollback fails and
+// retires the connection. sets is how many result sets it gives.
+func (c *conn) takeBegin() (begin string, sets int) {
 	if c.tx == nil {
-		return ""
+		return "", 0
 	}
-	begin := c.tx.begin
-	c.tx.begin = ""
-	return begin
+	begin, sets = c.tx.begin, c.tx.sets
+	c.tx.begin, c.tx.sets = "", 0
+	return begin, sets
 }
 
 // withBegin returns what to send for query: query itself, or, when the
 // open transaction's BEGIN is still to be sent and query has no arguments,
 // both in one message. A query with arguments cannot share lib/pq's
-// message with BEGIN, which then goes on its own first.
+// message with BEGIN (but see queryFirst), which then goes on its own
+// first; nor can one that follows a statement of its own after BEGIN,
+// whose result set would come first.
 func (c *conn) withBegin(ctx context.Context, query string, args []driver.NamedValue) (string, error) {
-	if len(args) > 0 {
+	if len(args) > 0 || c.tx != nil && c.tx.sets > 0 {
 		return query, c.sendBegin(ctx)
 	}
-	if begin := c.takeBegin(); begin != "" {
+	if begin, _ := c.takeBegin(); begin != "" {
 		return begin + "; " + query, nil
 	}
 	return query, nil
@@ -96,7 +118,7 @@ func (c *conn) withBegin(ctx context.Context, query string, args []driver.NamedV
 // sendBegin sends the open transaction's BEGIN on its own if it is still
 // to be sent.
 func (c *conn) sendBegin(ctx context.Context) error {
-	if begin := c.takeBegin(); begin != "" {
+	if begin, _ := c.takeBegin(); begin != "" {
 		if _, err := c.pq.ExecContext(ctx, begin, nil); err != nil {
 			return err
 		}
@@ -109,7 +131,8 @@ func (c *conn) sendBegin(ctx context.Context) error {
 type tx struct {
 	c     *conn
 	ctx   context.Context
-	begin string // the BEGIN statement while it is still to be sent
+	begin string // the BEGIN statement, and any after it, while still to be sent
+	sets  int    // how many result sets begin gives
 }
 
 // Commit commits, unless the transaction sent nothing: then there is

@@ -81,6 +81,8 @@ type conn struct {
 	tx *tx // the open transaction, if any
 
 	stmts map[string]pqStmt // the repository's statements prepared on it, by query
+	named map[string]string // the names of those prepared by PREPARE (see queryFirst), by query
+	names int               // how many names it has given
 }
 
 // driverConn is what conn offers database/sql.
@@ -145,9 +147,13 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	return res, err
 }
 
-// QueryContext is ExecContext for a statement that returns rows.
+// QueryContext is ExecContext for a statement that returns rows. One that
+// may go first in a transaction goes with its BEGIN (see queryFirst).
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	c.nc.watch(ctx)
+	if rows, ok, err := c.queryFirst(ctx, query, args); ok {
+		return rows, err
+	}
 	query, err := c.withBegin(ctx, query, args)
 	if err != nil {
 		return nil, err

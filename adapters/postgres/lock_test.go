@@ -149,12 +149,13 @@ func TestLockIDMatchesItsDefinition(t *testing.T) {
 
 // A unit of work that waited for the lock sees the child that the holder
 // committed while it waited: its lookup runs after the lock is taken, in a
-// statement of its own. (In one statement with the lock, the lookup would
-// read the database as it was when the statement began, before the
-// holder's commit, and a second replica would make the child again.) It
-// does so whatever the server's default isolation level: under repeatable
-// read or serializable, the whole transaction would read the database as
-// it was when the lock statement began.
+// statement of its own, whether in a message of its own (Begin) or in the
+// lock's message (BeginDeferred). (In one statement with the lock, the
+// lookup would read the database as it was when the statement began,
+// before the holder's commit, and a second replica would make the child
+// again.) It does so whatever the server's default isolation level: under
+// repeatable read or serializable, the whole transaction would read the
+// database as it was when the lock statement began.
 func TestLockWaiterSeesWhatTheHolderCommitted(t *testing.T) {
 	t.Parallel()
 	for _, isolation := range []string{"", "read committed", "repeatable read", "serializable"} {
@@ -166,12 +167,32 @@ func TestLockWaiterSeesWhatTheHolderCommitted(t *testing.T) {
 			}
 			db := mustOpenURL(t, url)
 			mustOpenDB(t) // migrated
-			lockWaiterSeesWhatTheHolderCommitted(t, db)
+			for _, w := range lockWaiters {
+				t.Run(w.name, func(t *testing.T) { lockWaiterSeesWhatTheHolderCommitted(t, db, w) })
+			}
 		})
 	}
 }
 
-func lockWaiterSeesWhatTheHolderCommitted(t *testing.T, db *sqlx.DB) {
+// lockWaiter is how a unit of work waits for a lock and looks for a child:
+// the lookup runs after the lock is taken in its own statement (Begin),
+// or in one message with it (BeginDeferred).
+type lockWaiter struct {
+	name  string
+	begin func(*TokenRepository, context.Context, domain.CacheKey) (ports.RepositoryTx, error)
+	find  func(ports.RepositoryTx, context.Context, domain.ChildQuery) (string, error)
+}
+
+var lockWaiters = []lockWaiter{
+	{"Begin/FindChild", (*TokenRepository).Begin, ports.RepositoryTx.FindChild},
+	{"BeginDeferred/FindChild", (*TokenRepository).BeginDeferred, ports.RepositoryTx.FindChild},
+	{"BeginDeferred/LookUpChild", (*TokenRepository).BeginDeferred, func(tx ports.RepositoryTx, ctx context.Context, q domain.ChildQuery) (string, error) {
+		found, err := tx.LookUpChild(ctx, q, testCreated)
+		return found.Key, err
+	}},
+}
+
+func lockWaiterSeesWhatTheHolderCommitted(t *testing.T, db *sqlx.DB, w lockWaiter) {
 	repo := NewTokenRepository(db, nil)
 	ctx := context.Background()
 	parent := sessionRecord(t, 24*time.Hour)
@@ -188,13 +209,13 @@ func lockWaiterSeesWhatTheHolderCommitted(t *testing.T, db *sqlx.DB) {
 	}
 	got := make(chan found, 1)
 	go func() {
-		tx, err := repo.Begin(ctx, lock)
+		tx, err := w.begin(repo, ctx, lock)
 		if err != nil {
 			got <- found{err: err}
 			return
 		}
 		defer func() { _ = tx.Rollback(ctx) }()
-		key, err := tx.FindChild(ctx, q)
+		key, err := w.find(tx, ctx, q)
 		got <- found{key, err}
 	}()
 	waitForLockWaiter(t, db, lock)
@@ -205,7 +226,7 @@ func lockWaiterSeesWhatTheHolderCommitted(t *testing.T, db *sqlx.DB) {
 		t.Fatal(err)
 	}
 	if r := <-got; r.err != nil || r.key != child.Data.Token.Key {
-		t.Fatalf("the waiter's FindChild = %q, %v; want the holder's child %q", r.key, r.err, child.Data.Token.Key)
+		t.Fatalf("the waiter's lookup = %q, %v; want the holder's child %q", r.key, r.err, child.Data.Token.Key)
 	}
 }
 

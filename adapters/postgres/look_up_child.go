@@ -18,7 +18,7 @@ import (
 // the parent's subtoken rows through the subtoken_by_parent index, as the
 // lookup does. An aggregate without GROUP BY always gives one row.
 var (
-	lookUpInternalChild = prepared(`
+	lookUpInternalChild = preparedFirst(`
 SELECT (
     SELECT s.child::text COLLATE "C"
     FROM subtoken s JOIN token t ON s.child = t.token
@@ -29,7 +29,7 @@ SELECT (
 ) AS key, count(*) AS n, min(t.created) AS earliest
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.created >= $7`)
-	lookUpChild = prepared(`
+	lookUpChild = preparedFirst(`
 SELECT (
     SELECT s.child::text COLLATE "C"
     FROM subtoken s JOIN token t ON s.child = t.token
@@ -61,6 +61,7 @@ func (t *repoTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since tim
 	exclude := excludeArray(q.Exclude)
 	var row lookupRow
 	var err error
+	lock := t.withLock()
 	if q.Type == domain.TokenTypeInternal {
 		err = t.tx.GetContext(ctx, &row, lookUpInternalChild,
 			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes), exclude, since)
@@ -68,7 +69,7 @@ func (t *repoTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since tim
 		err = t.tx.GetContext(ctx, &row, lookUpChild, q.ParentKey, string(q.Type), minExpires, exclude, since)
 	}
 	if err != nil {
-		return ports.ChildLookup{}, fmt.Errorf("looking up %s child of %s: %w", q.Type, q.ParentKey, withContext(ctx, err))
+		return ports.ChildLookup{}, fmt.Errorf("looking up %s child of %s%s: %w", q.Type, q.ParentKey, lock, withContext(ctx, err))
 	}
 	found := ports.ChildLookup{Key: row.Key.String, Recent: domain.ChildCount{N: row.N}}
 	if row.Earliest.Valid {

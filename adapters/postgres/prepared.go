@@ -74,5 +74,6 @@ func (c *conn) preparedStmt(ctx context.Context, query string, args []driver.Nam
 func (c *conn) checkPrepared(query string, err error) {
 	if pq.As(err, pqerror.FeatureNotSupported, pqerror.InvalidSQLStatementName) != nil {
 		delete(c.stmts, query)
+		delete(c.named, query)
 	}
 }

@@ -72,6 +72,23 @@ func (r *TokenRepository) Begin(ctx context.Context, lock domain.CacheKey) (port
 	return &repoTx{tx: tx, end: end, logger: r.logger}, nil
 }
 
+// BeginDeferred starts a transaction as Begin does, but sends nothing yet:
+// BEGIN and the lock go with the transaction's first statement, and when
+// that is a lookup (FindChild or LookUpChild), in one message with it (see
+// queryFirst), so that the lock costs no round trip of its own. That
+// statement waits for the lock until its own context ends. A transaction
+// that sends nothing before it ends never takes the lock.
+func (r *TokenRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	txCtx, end := context.WithCancel(ctx)
+	id := lockID(lock)
+	tx, err := r.db.BeginTxx(withStatementAfterBegin(txCtx, lockStatement(id)), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		end()
+		return nil, fmt.Errorf("beginning transaction: %w", err)
+	}
+	return &repoTx{tx: tx, end: end, logger: r.logger, lock: id, lockPending: true}, nil
+}
+
 // withContext adds ctx's error to err once ctx has ended, so that callers
 // can tell with errors.Is why a statement failed: lib/pq reports one
 // cancelled while running as the server's "canceling statement" error.

@@ -43,9 +43,27 @@ func openCounted(t *testing.T, opts ...Option) (*sqlx.DB, *pgcount.Proxy) {
 // has prepared the statements: Begin sends BEGIN with the lock, LookUpChild
 // looks and counts in one statement, and AddToken writes its three rows in
 // one statement. A creation is four round trips, a lookup that finds a
-// child three.
+// child three. BeginDeferred sends nothing: BEGIN and the lock go with the
+// first lookup, in its round trip, and a creation is three round trips, a
+// lookup that finds a child two.
 func TestRoundTripsPerCall(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		begin func(*TokenRepository, context.Context, domain.CacheKey) (ports.RepositoryTx, error)
+		want  int // Begin's round trips
+	}{
+		{"Begin", (*TokenRepository).Begin, 1},
+		{"BeginDeferred", (*TokenRepository).BeginDeferred, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			roundTripsPerCall(t, tt.begin, tt.want)
+		})
+	}
+}
+
+func roundTripsPerCall(t *testing.T, begin func(*TokenRepository, context.Context, domain.CacheKey) (ports.RepositoryTx, error), beginTrips int) {
 	// One connection, which the warm-up prepares the statements on.
 	db, proxy := openCounted(t, MaxConnections(1))
 	repo := NewTokenRepository(db, nil)
@@ -60,15 +78,33 @@ func TestRoundTripsPerCall(t *testing.T) {
 		Scopes: []string{"read:all"}, MinExpiration: testCreated,
 	}
 	lock := newLock(t)
-	warm := mustBegin(t, repo, newLock(t))
-	if _, err := warm.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
-		t.Fatalf("warm-up FindChild = %v, want ErrNotFound", err)
-	}
-	if _, err := warm.LookUpChild(ctx, q, testCreated); err != nil {
-		t.Fatal(err)
-	}
-	if err := warm.Rollback(ctx); err != nil {
-		t.Fatal(err)
+	// Each lookup first and after the other: a deferred Begin's first
+	// statement is prepared apart (see queryFirst).
+	for _, findFirst := range []bool{true, false} {
+		warm, err := begin(repo, ctx, newLock(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		find := func() {
+			if _, err := warm.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
+				t.Fatalf("warm-up FindChild = %v, want ErrNotFound", err)
+			}
+		}
+		lookUp := func() {
+			if _, err := warm.LookUpChild(ctx, q, testCreated); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if findFirst {
+			find()
+			lookUp()
+		} else {
+			lookUp()
+			find()
+		}
+		if err := warm.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	var tx ports.RepositoryTx
@@ -77,7 +113,7 @@ func TestRoundTripsPerCall(t *testing.T) {
 		call func() error
 		want int
 	}{
-		{"Begin", func() (err error) { tx, err = repo.Begin(ctx, lock); return err }, 1},
+		{"Begin", func() (err error) { tx, err = begin(repo, ctx, lock); return err }, beginTrips},
 		{"LookUpChild, none", func() error {
 			got, err := tx.LookUpChild(ctx, q, testCreated)
 			switch {
@@ -93,7 +129,7 @@ func TestRoundTripsPerCall(t *testing.T) {
 		{"AddToken", func() error { return tx.AddToken(ctx, child) }, 1},
 		{"Commit", func() error { return tx.Commit(ctx) }, 1},
 		{"Rollback after Commit", func() error { return tx.Rollback(ctx) }, 0},
-		{"Begin again", func() (err error) { tx, err = repo.Begin(ctx, lock); return err }, 1},
+		{"Begin again", func() (err error) { tx, err = begin(repo, ctx, lock); return err }, beginTrips},
 		{"LookUpChild, found", func() error {
 			if got, err := tx.LookUpChild(ctx, q, testCreated); err != nil || got.Key != child.Data.Token.Key {
 				return errors.New("LookUpChild did not find the child")

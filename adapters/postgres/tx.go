@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -22,6 +23,19 @@ type repoTx struct {
 	tx     *sqlx.Tx
 	end    context.CancelFunc // ends the transaction's own context
 	logger *slog.Logger
+
+	lock        int64 // the lock of a deferred Begin
+	lockPending bool  // whether it goes with the next statement
+}
+
+// withLock returns what a failed statement's error says of the deferred
+// lock that went with it, if one did, and counts the lock as sent.
+func (t *repoTx) withLock() string {
+	if !t.lockPending {
+		return ""
+	}
+	t.lockPending = false
+	return " with repository lock " + strconv.FormatInt(t.lock, 10)
 }
 
 var _ ports.RepositoryTx = (*repoTx)(nil)
@@ -38,14 +52,14 @@ var _ ports.RepositoryTx = (*repoTx)(nil)
 // has the default collation: PostgreSQL refuses to run a prepared
 // statement whose result type changed (see prepared.go).
 var (
-	findInternalChild = prepared(`
+	findInternalChild = preparedFirst(`
 SELECT s.child::text COLLATE "C"
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
   AND t.service = $4 AND t.scopes = $5 AND NOT t.token = ANY($6)
 ORDER BY t.expires DESC, t.created DESC, t.token
 LIMIT 1`)
-	findChild = prepared(`
+	findChild = preparedFirst(`
 SELECT s.child::text COLLATE "C"
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.token_type = $2 AND t.expires >= $3
@@ -100,6 +114,7 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 	var key string
 	var err error
 	exclude := excludeArray(q.Exclude)
+	lock := t.withLock()
 	if q.Type == domain.TokenTypeInternal {
 		err = t.tx.GetContext(ctx, &key, findInternalChild,
 			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes), exclude)
@@ -110,7 +125,7 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 		return "", ports.ErrNotFound
 	}
 	if err != nil {
-		return "", fmt.Errorf("finding %s child of %s: %w", q.Type, q.ParentKey, withContext(ctx, err))
+		return "", fmt.Errorf("finding %s child of %s%s: %w", q.Type, q.ParentKey, lock, withContext(ctx, err))
 	}
 	return key, nil
 }
@@ -130,6 +145,7 @@ func excludeArray(keys []string) pq.StringArray {
 func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 	key := rec.Data.Token.Key
 	row := newCreationRow(rec)
+	lock := t.withLock()
 	query, args := addToken, row.args()
 	if rec.ParentKey != "" {
 		query, args = addChild, append(args, rec.ParentKey)
@@ -141,7 +157,7 @@ func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 			return fmt.Errorf("adding token %s: %w: %w (%s)",
 				key, domain.ErrInvalidToken, domain.ErrParentNotRecorded, rec.ParentKey)
 		}
-		return fmt.Errorf("adding token %s: %w", key, withContext(ctx, err))
+		return fmt.Errorf("adding token %s%s: %w", key, lock, withContext(ctx, err))
 	}
 	t.logger.DebugContext(ctx, "added token to repository",
 		"token_key", key, "token_type", row.TokenType, "service", row.Service.String,

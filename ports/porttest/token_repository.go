@@ -328,5 +328,47 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			t.Fatalf("Begin after the holder committed: %v", err)
 		}
 	})
+	t.Run("DeferredLockExcludesSameName", func(t *testing.T) {
+		t.Parallel()
+		lock := domain.CacheKey("porttest-lock-" + newToken(t).Key)
+		q := domain.ChildQuery{ParentKey: newToken(t).Key, Type: domain.TokenTypeNotebook, MinExpiration: time.Now()}
+		// deferred begins a unit with BeginDeferred and makes its first
+		// call within ctx, which may wait for the lock.
+		deferred := func(ctx context.Context) (ports.RepositoryTx, error) {
+			tx, err := repo.BeginDeferred(ctx, lock)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := tx.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
+				_ = tx.Rollback(context.Background())
+				return nil, err
+			}
+			return tx, nil
+		}
+		first := begin(t, lock)
+		waitCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if tx, err := deferred(waitCtx); err == nil {
+			_ = tx.Rollback(ctx)
+			t.Fatal("a deferred unit's first call on a held lock did not wait")
+		}
+		if err := first.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		second, err := deferred(ctx)
+		if err != nil {
+			t.Fatalf("a deferred unit after the holder committed: %v", err)
+		}
+		// Its first call returned: it holds the lock.
+		waitCtx, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		if tx, err := repo.Begin(waitCtx, lock); err == nil {
+			_ = tx.Rollback(ctx)
+			t.Fatal("Begin did not wait for a deferred unit that made a call")
+		}
+		if err := second.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 	testRepositoryAsPostgreSQL(t, repo)
 }
