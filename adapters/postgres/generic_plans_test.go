@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/internal/integration"
+	"github.com/tokencache/tokencache/ports"
 )
 
 func TestConnectionsKeepGenericPlansUnlessTheURLChooses(t *testing.T) {
@@ -36,9 +37,29 @@ func TestConnectionsKeepGenericPlansUnlessTheURLChooses(t *testing.T) {
 }
 
 // The lookup a creation makes is planned once per connection, however
-// often it runs and whatever its arguments.
+// often it runs and whatever its arguments: run after Begin, as lib/pq's
+// prepared statement, and first after BeginDeferred, as the statement
+// prepared by name (see queryFirst).
 func TestLookupIsPlannedOnce(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		begin func(*TokenRepository, context.Context, domain.CacheKey) (ports.RepositoryTx, error)
+		// statement is how pg_prepared_statements shows the lookup,
+		// prepared under the name in name.
+		statement string
+	}{
+		{"Begin", (*TokenRepository).Begin, "$1"},
+		{"BeginDeferred", (*TokenRepository).BeginDeferred, "'PREPARE ' || name || ' AS ' || $1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lookupIsPlannedOnce(t, tt.begin, tt.statement)
+		})
+	}
+}
+
+func lookupIsPlannedOnce(t *testing.T, begin func(*TokenRepository, context.Context, domain.CacheKey) (ports.RepositoryTx, error), statement string) {
 	mustOpenDB(t) // migrates
 	db, cleanup, err := Open(context.Background(), integration.DatabaseURL(t), MaxConnections(1))
 	if err != nil {
@@ -50,7 +71,10 @@ func TestLookupIsPlannedOnce(t *testing.T) {
 	parent := sessionRecord(t, 24*time.Hour)
 	mustAdd(t, db, parent)
 	for i := range 8 {
-		tx := mustBegin(t, repo, newLock(t))
+		tx, err := begin(repo, ctx, newLock(t))
+		if err != nil {
+			t.Fatal(err)
+		}
 		q := domain.ChildQuery{
 			ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
 			Scopes: []string{"read:all"}, MinExpiration: testCreated.Add(time.Duration(i) * time.Hour),
@@ -68,7 +92,7 @@ func TestLookupIsPlannedOnce(t *testing.T) {
 	}
 	// On the same connection: prepared statements belong to their session.
 	err = db.GetContext(ctx, &plans,
-		`SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`, lookUpInternalChild)
+		`SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = `+statement, lookUpInternalChild)
 	if err != nil {
 		t.Fatalf("reading the session's prepared statements (PostgreSQL 14 or later): %v", err)
 	}
