@@ -25,9 +25,9 @@ type TokenRepository interface {
 	// may take the lock with the unit's first call rather than at once
 	// (PostgreSQL's repository does, in the same round trip as a
 	// lookup). That call then waits for the lock until its own ctx ends,
-	// and fails if it cannot take it; the lock is held once any call of
-	// the unit has returned without error. A unit that makes no call
-	// before it ends may never take the lock.
+	// and fails if it cannot take it; once a call of the unit has
+	// succeeded (FindChild's ErrNotFound is a success), the lock is held.
+	// A unit that makes no call before it ends may never take the lock.
 	BeginDeferred(ctx context.Context, lock domain.CacheKey) (RepositoryTx, error)
 
 	// TokenExists reports whether a token with that key is committed. It

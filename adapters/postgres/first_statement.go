@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 )
@@ -126,10 +127,13 @@ func skipResultSets(rows driver.Rows, sets int) error {
 }
 
 // literals returns args as the argument list of an EXECUTE, or false if
-// one has no literal form here: a value of another type, or a string with
-// a NUL byte, which a Query message cannot carry. A literal is quoted,
-// whatever its type, so that the parameter's input function reads it as
-// it reads lib/pq's text parameters.
+// one has no literal form here: a value of another type, or text the
+// server refuses (a NUL byte, invalid UTF-8). Such text fails a statement
+// sent apart, in the transaction; in a Query message it would fail the
+// whole message, BEGIN included, leaving a transaction that lib/pq can no
+// longer roll back. A literal is quoted, whatever its type, so that the
+// parameter's input function reads it as it reads lib/pq's text
+// parameters.
 func literals(args []driver.NamedValue) (string, bool) {
 	var b strings.Builder
 	for i, arg := range args {
@@ -155,7 +159,7 @@ func literals(args []driver.NamedValue) (string, bool) {
 		default:
 			return "", false
 		}
-		if strings.IndexByte(text, 0) >= 0 {
+		if strings.IndexByte(text, 0) >= 0 || !utf8.ValidString(text) {
 			return "", false
 		}
 		b.WriteString(pq.QuoteLiteral(text))

@@ -55,14 +55,19 @@ func TestFirstStatementReadsItsArgumentsAsSentApart(t *testing.T) {
 		err := db.GetContext(ctx, &row, firstProbe, args...)
 		return row, err
 	}
+	// first runs firstProbe first in a transaction, which it rolls back,
+	// and fails the test if the rollback fails.
 	first := func(args []any) (probeRow, error) {
+		t.Helper()
 		var row probeRow
 		tx, err := db.BeginTxx(ctx, nil)
 		if err != nil {
 			return row, err
 		}
-		defer func() { _ = tx.Rollback() }()
 		err = tx.GetContext(ctx, &row, firstProbe, args...)
+		if rbErr := tx.Rollback(); rbErr != nil {
+			t.Errorf("Rollback after the statement (%v): %v", err, rbErr)
+		}
 		return row, err
 	}
 	// Prepared both ways on the one connection.
@@ -96,23 +101,27 @@ func TestFirstStatementReadsItsArgumentsAsSentApart(t *testing.T) {
 		})
 	}
 
-	// A NUL byte has no place in a Query message: such a statement goes
-	// apart from BEGIN, and fails as it does outside a transaction.
-	t.Run("NUL", func(t *testing.T) {
-		args := []any{"a\x00b", testCreated, int64(1), true}
-		_, wantErr := apart(args)
-		if wantErr == nil {
-			t.Fatal("the server took a NUL byte in text")
-		}
-		before := proxy.Counts()
-		_, err := first(args)
-		if err == nil || err.Error() != wantErr.Error() {
-			t.Errorf("first with BEGIN: %v, want %v", err, wantErr)
-		}
-		if c := proxy.Counts().Sub(before); c.Syncs == 0 {
-			t.Errorf("%v, want the statement sent apart from BEGIN", c)
-		}
-	})
+	// Text the server refuses, a NUL byte or invalid UTF-8, goes apart
+	// from BEGIN, and fails as it does outside a transaction: in a Query
+	// message, the server would refuse the whole message, BEGIN included,
+	// and the transaction's rollback would fail.
+	for _, bad := range []struct{ name, text string }{{"NUL", "a\x00b"}, {"InvalidUTF8", "a\xffb"}} {
+		t.Run(bad.name, func(t *testing.T) {
+			args := []any{bad.text, testCreated, int64(1), true}
+			_, wantErr := apart(args)
+			if wantErr == nil {
+				t.Fatalf("the server took %q as text", bad.text)
+			}
+			before := proxy.Counts()
+			_, err := first(args)
+			if err == nil || err.Error() != wantErr.Error() {
+				t.Errorf("first with BEGIN: %v, want %v", err, wantErr)
+			}
+			if c := proxy.Counts().Sub(before); c.Syncs == 0 {
+				t.Errorf("%v, want the statement sent apart from BEGIN", c)
+			}
+		})
+	}
 }
 
 // probeString shows r's values, "-" for NULL.

@@ -17,7 +17,8 @@ import (
 // the others). So each connection is told to keep generic plans
 // (plan_cache_mode, PostgreSQL 12 and later; older servers skip the
 // setting), once, when it opens (see sessionSetup): the statements are
-// planned once per connection, as prepared.go intends.
+// planned once per connection, as prepared.go intends (the lookups twice:
+// they are also prepared by name, see queryFirst).
 const genericPlans = `CASE WHEN current_setting('server_version_num')::int >= 120000
 	THEN set_config('plan_cache_mode', 'force_generic_plan', false) END`
 

@@ -16,9 +16,10 @@ import (
 	"github.com/tokencache/tokencache/ports"
 )
 
-// repoTx is a unit of work begun by TokenRepository.Begin. After an
-// AddToken error PostgreSQL has aborted the transaction: it can then only
-// be rolled back, and Commit fails having added nothing.
+// repoTx is a unit of work begun by TokenRepository.Begin or
+// BeginDeferred. After an AddToken error PostgreSQL has aborted the
+// transaction: it can then only be rolled back, and Commit fails having
+// added nothing.
 type repoTx struct {
 	tx     *sqlx.Tx
 	end    context.CancelFunc // ends the transaction's own context
