@@ -46,11 +46,20 @@ type existing struct {
 func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest) (existing, error) {
 	query := req.Query(s.clock.Now(), s.lifetime)
 	found := existing{cutoff: query.MinExpiration}
-	for range maxCandidates {
+	for i := range maxCandidates {
 		childKey, recent, err := s.lookUp(ctx, tx, query)
 		if err != nil {
 			return existing{}, s.storeFailed(ctx, "repository.find",
 				fmt.Errorf("looking up an existing %s token: %w", req.Type, err))
+		}
+		if i == 0 {
+			// The first lookup may go with the repository's lock and wait
+			// for it (BeginDeferred), its cut-off as of before the wait:
+			// from here on, the lock held, the cut-off is as of now. A
+			// later cut-off only passes over more: a lookup that found
+			// nothing would find nothing now either.
+			query.MinExpiration = req.Query(s.clock.Now(), s.lifetime).MinExpiration
+			found.cutoff = query.MinExpiration
 		}
 		found.recent = recent
 		if childKey == "" {

@@ -341,3 +341,53 @@ func TestRule4CappedChildOfParentWithFractionalExpiryIsFound(t *testing.T) {
 		t.Fatalf("%d children recorded, want 1", n)
 	}
 }
+
+// The first lookup goes in one message with the repository's lock
+// (BeginDeferred) and may wait for it, so its cut-off is as of before the
+// wait. A child it offers is judged by the cut-off as of its answer, the
+// lock held, and so are the lookups after it: a child with less than the
+// minimum lifetime left by then is passed over.
+func TestRule4CutOffIsTakenAgainAfterTheLockWait(t *testing.T) {
+	f := newFixture(t)
+	p := parent(t)
+	const minimum, wait = 3 * time.Hour, time.Minute
+	before := specLifeFrom.Add(minimum) // the cut-off as the lookup is sent
+	// It expires after that cut-off, but before the one after the wait.
+	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, minimum+wait/2)
+	var created domain.TokenData
+	gomock.InOrder(
+		f.repo.EXPECT().BeginDeferred(gomock.Any(), domain.NotebookCacheKey(p)).Return(f.tx, nil),
+		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
+			if !q.MinExpiration.Equal(before) {
+				t.Errorf("first lookup's MinExpiration = %v, want %v", q.MinExpiration, before)
+			}
+			f.clock.Advance(wait) // waiting for the lock
+			return child.Token.Key, nil
+		}),
+		f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil),
+		f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, q domain.ChildQuery) (string, error) {
+			if want := before.Add(wait); !q.MinExpiration.Equal(want) || !slices.Equal(q.Exclude, []string{child.Token.Key}) {
+				t.Errorf("second lookup: MinExpiration %v, Exclude %v; want %v and the passed-over child", q.MinExpiration, q.Exclude, want)
+			}
+			return "", errNotFoundSpec
+		}),
+	)
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+		created = d
+		return nil
+	})
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+
+	got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", minimum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == child.Token {
+		t.Fatalf("handed out %s, which has %v left of the %v asked for", got.Key, child.Expires.Sub(f.clock.Now()), minimum)
+	}
+	if got != created.Token {
+		t.Fatalf("got %s, want the new child %s", got.Key, created.Token.Key)
+	}
+}
