@@ -17,9 +17,9 @@ import (
 // abandonedYieldLimit in all.
 const (
 	// abandonedYieldLimit bounds how long, in all, abandoned work lets
-	// live work go first: under a steady stream of creations it would otherwise
-	// never finish, and it holds a connection and the repository's lock
-	// for its child meanwhile.
+	// live work go first: under a steady stream of creations it would
+	// otherwise never finish, and it holds a connection meanwhile, and,
+	// from its first lookup on, the repository's lock for its child.
 	abandonedYieldLimit = 20 * time.Millisecond
 
 	// abandonedRecheck is how often yielding abandoned work looks whether

@@ -125,7 +125,8 @@ func BenchmarkIntegrationColdBurst(b *testing.B) {
 
 // BenchmarkIntegrationCreationAfterCancel measures, in the same run, a
 // creation on its own and a creation made right after a caller gave up
-// on another one just after its repository work had begun, and reports
+// on another one just after its repository work had taken the lock (its
+// first lookup answered), and reports
 // after-cancel/normal (the target is at most 1.5). A caller who leaves
 // must not cost a connection the next creation has to make again.
 func BenchmarkIntegrationCreationAfterCancel(b *testing.B) {
@@ -147,7 +148,7 @@ func BenchmarkIntegrationCreationAfterCancel(b *testing.B) {
 		normal = create(alone)
 
 		ctx, cancel := context.WithCancel(context.Background())
-		ps.repo.cancelAfterNextBegin(cancel)
+		ps.repo.cancelAfterNextLock(cancel)
 		if _, err := ps.svc.GetNotebookToken(ctx, left, "192.0.2.1", 0); !errors.Is(err, context.Canceled) {
 			b.Fatalf("the caller who left got %v, want context.Canceled", err)
 		}

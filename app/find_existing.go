@@ -48,18 +48,30 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 	found := existing{cutoff: query.MinExpiration}
 	for i := range maxCandidates {
 		childKey, recent, err := s.lookUp(ctx, tx, query)
+		if errors.Is(err, ports.ErrLockNotTaken) {
+			// The lookup went with the repository's lock (BeginDeferred),
+			// and failed before it was granted.
+			return existing{}, s.storeFailed(ctx, "repository.begin",
+				fmt.Errorf("starting repository work for the %s token: %w", req.Type, err))
+		}
 		if err != nil {
 			return existing{}, s.storeFailed(ctx, "repository.find",
 				fmt.Errorf("looking up an existing %s token: %w", req.Type, err))
 		}
 		if i == 0 {
 			// The first lookup may go with the repository's lock and wait
-			// for it (BeginDeferred), its cut-off as of before the wait:
-			// from here on, the lock held, the cut-off is as of now. A
-			// later cut-off only passes over more: a lookup that found
-			// nothing would find nothing now either.
+			// for it (BeginDeferred), its cut-off and its count's window
+			// as of before the wait: from here on, the lock held, they
+			// are as of now. A later cut-off only passes over more: a
+			// lookup that found nothing would find nothing now either.
 			query.MinExpiration = req.Query(s.clock.Now(), s.lifetime).MinExpiration
 			found.cutoff = query.MinExpiration
+			if childKey == "" && s.countedBeforeTheWindow(recent) {
+				if _, recent, err = s.lookUp(ctx, tx, query); err != nil {
+					return existing{}, s.storeFailed(ctx, "repository.find",
+						fmt.Errorf("counting the recent children for a new %s token: %w", req.Type, err))
+				}
+			}
 		}
 		found.recent = recent
 		if childKey == "" {
@@ -94,4 +106,13 @@ func (s *TokenCacheService) lookUp(ctx context.Context, tx ports.RepositoryTx, q
 	}
 	found, err := tx.LookUpChild(ctx, q, s.budget.Since(s.clock.Now()))
 	return found.Key, found.Recent, err
+}
+
+// countedBeforeTheWindow reports whether recent, counted by a lookup whose
+// window began before it waited for the repository's lock, would refuse a
+// creation that a count as of now might allow: the earliest child it
+// counted has left the window since. Only then is it counted again.
+func (s *TokenCacheService) countedBeforeTheWindow(recent domain.ChildCount) bool {
+	now := s.clock.Now()
+	return recent.N > 0 && recent.Earliest.Before(s.budget.Since(now)) && s.budget.Check(recent, now) != nil
 }

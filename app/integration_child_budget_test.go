@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tokencache/tokencache/adapters/postgres"
 	"github.com/tokencache/tokencache/app"
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
 )
 
 // The child budget on the real stores: counted in PostgreSQL, so that it
@@ -131,4 +134,47 @@ func TestIntegrationChildBudgetConcurrentInstances(t *testing.T) {
 		t.Errorf("%d children in PostgreSQL and %d in Redis, want the %d made in each", db, kv, made)
 	}
 	t.Logf("bound %d, %d concurrent creations: %d children made, %d refused", budgetMax, concurrent, made, refused)
+}
+
+// On the real stores: a creation that waited for the lock, held by another
+// replica, until the parent's one child in the window had left it, is
+// made, not refused by a count as of before the wait.
+func TestIntegrationChildBudgetCountedAsOfTheLock(t *testing.T) {
+	const window = 2 * time.Second
+	e := newRealEnvFrom(t, app.Config{
+		RedisURL:             integration.RedisURL(t),
+		DatabaseURL:          integration.DatabaseURL(t),
+		SessionSecret:        newSessionSecret(t),
+		TokenLifetime:        24 * time.Hour,
+		CacheSize:            100,
+		MaxChildrenPerParent: 1,
+		ChildrenWindow:       window,
+	})
+	ctx := context.Background()
+	p := e.addParent(t, 7*24*time.Hour)
+	// The parent's one child of the window, of another key.
+	if _, err := e.svc.GetInternalToken(ctx, p, "portal", []string{"read:all"}, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+	first := time.Now()
+	// Another replica holds the notebook child's lock until the internal
+	// child has left the window.
+	other, err := postgres.NewTokenRepository(e.db, slog.New(slog.DiscardHandler)).Begin(ctx, domain.NotebookCacheKey(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(time.Until(first.Add(window + 1500*time.Millisecond)))
+		_ = other.Rollback(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	_, err = e.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	var tooMany *domain.TooManyChildrenError
+	if errors.As(err, &tooMany) {
+		t.Fatalf("refused %v after the only child of the window was made, with a window of %v (Retry-After %v ago): %v",
+			time.Since(first).Round(time.Millisecond), window, time.Since(tooMany.RetryAt).Round(time.Millisecond), err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -23,17 +23,19 @@ import (
 // work a request has begun finishes detached from it, and its child is
 // cached for the next request.
 
-// probedRepository is the real repository, watched: it counts the Begins
-// that answered, can run a function (such as a caller's cancel) right
-// after one answers, and tells when a piece of repository work has ended
-// (its Rollback, the service's last call on it).
+// probedRepository is the real repository, watched: it counts the
+// BeginDeferreds that answered, can run a function (such as a caller's
+// cancel) right after a piece of work's first lookup answers, which takes
+// its lock (the server's transaction is then open), and tells when a piece
+// of repository work has ended (its Rollback, the service's last call on
+// it).
 type probedRepository struct {
 	ports.TokenRepository
 	begun atomic.Int64
 
-	mu         sync.Mutex
-	afterBegin func()
-	ended      chan struct{} // closed at the next Rollback, if set
+	mu        sync.Mutex
+	afterLock func()
+	ended     chan struct{} // closed at the next Rollback, if set
 }
 
 func (r *probedRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
@@ -43,31 +45,48 @@ func (r *probedRepository) BeginDeferred(ctx context.Context, lock domain.CacheK
 	}
 	r.begun.Add(1)
 	r.mu.Lock()
-	after := r.afterBegin
-	r.afterBegin = nil
+	after := r.afterLock
+	r.afterLock = nil
 	r.mu.Unlock()
-	if after != nil {
-		after()
-	}
-	return probedTx{tx, r}, nil
+	return &probedTx{RepositoryTx: tx, r: r, afterLock: after}, nil
 }
 
-// cancelAfterNextBegin makes the next BeginDeferred that answers call cancel, and
-// returns a channel closed when that piece of work has ended.
-func (r *probedRepository) cancelAfterNextBegin(cancel func()) <-chan struct{} {
+// cancelAfterNextLock makes the next piece of work call cancel once its
+// first lookup has answered, and returns a channel closed when that piece
+// of work has ended.
+func (r *probedRepository) cancelAfterNextLock(cancel func()) <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.afterBegin = cancel
+	r.afterLock = cancel
 	r.ended = make(chan struct{})
 	return r.ended
 }
 
 type probedTx struct {
 	ports.RepositoryTx
-	r *probedRepository
+	r         *probedRepository
+	afterLock func() // run once the first lookup has answered
 }
 
-func (tx probedTx) Rollback(ctx context.Context) error {
+// locked runs tx.afterLock, once.
+func (tx *probedTx) locked() {
+	if after := tx.afterLock; after != nil {
+		tx.afterLock = nil
+		after()
+	}
+}
+
+func (tx *probedTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, error) {
+	defer tx.locked()
+	return tx.RepositoryTx.FindChild(ctx, q)
+}
+
+func (tx *probedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+	defer tx.locked()
+	return tx.RepositoryTx.LookUpChild(ctx, q, since)
+}
+
+func (tx *probedTx) Rollback(ctx context.Context) error {
 	err := tx.RepositoryTx.Rollback(ctx)
 	tx.r.mu.Lock()
 	if tx.r.ended != nil {
@@ -124,7 +143,7 @@ func TestIntegrationCallerLeavingMidCreationCompletesIt(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ended := ps.repo.cancelAfterNextBegin(cancel)
+	ended := ps.repo.cancelAfterNextLock(cancel)
 	start := time.Now()
 	_, err := ps.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
 	if !errors.Is(err, context.Canceled) {

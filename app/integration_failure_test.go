@@ -15,6 +15,7 @@ import (
 	"github.com/tokencache/tokencache/adapters/postgres"
 	"github.com/tokencache/tokencache/app"
 	"github.com/tokencache/tokencache/domain"
+	"github.com/tokencache/tokencache/internal/integration"
 	"github.com/tokencache/tokencache/ports"
 )
 
@@ -265,5 +266,48 @@ func TestIntegrationLostCommitAnswerKeepsChildInBothStores(t *testing.T) {
 	}
 	if n := e.children(t, p.Token.Key); n != 1 {
 		t.Fatalf("%d child rows, want 1", n)
+	}
+}
+
+// A creation that times out waiting for the repository's lock, held by
+// another replica (or a stranded transaction), is reported as a failure
+// to begin the repository's work, as with an eager Begin, although the
+// lock's wait now goes in one message with the first lookup: the metric
+// label and the error say so.
+func TestIntegrationLockWaitTimeoutIsReportedAsBegin(t *testing.T) {
+	t.Parallel()
+	cfg := app.Config{
+		RedisURL:        integration.RedisURL(t),
+		DatabaseURL:     integration.DatabaseURL(t),
+		SessionSecret:   newSessionSecret(t),
+		TokenLifetime:   24 * time.Hour,
+		CacheSize:       100,
+		CreationTimeout: 300 * time.Millisecond,
+	}
+	e := newRealEnvFrom(t, cfg)
+	caches, err := app.ProvideMemoryCaches(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observer := memory.NewObserver()
+	logger := slog.New(slog.DiscardHandler)
+	svc, err := app.NewTokenCacheService(cfg, e.store, postgres.NewTokenRepository(e.db, logger), caches, memory.SystemClock{}, observer, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	p := e.addParent(t, 7*24*time.Hour)
+	other, err := postgres.NewTokenRepository(e.db, logger).Begin(context.Background(), domain.NotebookCacheKey(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Rollback(context.Background()) }()
+
+	_, err = svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "waiting for repository lock") {
+		t.Errorf("GetNotebookToken with the lock held elsewhere = %v, want the lock's wait past its deadline", err)
+	}
+	if b, f := observer.StoreErrorsFor("repository.begin"), observer.StoreErrorsFor("repository.find"); b != 1 || f != 0 {
+		t.Errorf("store errors: repository.begin %d, repository.find %d; want 1 and 0", b, f)
 	}
 }

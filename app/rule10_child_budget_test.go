@@ -225,3 +225,55 @@ func TestRule10WindowSlidesOnMemoryStores(t *testing.T) {
 		t.Fatalf("token store holds %d tokens, want 5 (the parent and its 4 children): a refusal writes nothing", n)
 	}
 }
+
+// The first lookup goes with the repository's lock (BeginDeferred) and may
+// wait for it, so the window it counts in starts before the wait. When
+// that count would refuse a creation although a child it counted has left
+// the window by the time the lock is held, the children are counted again:
+// a creation the budget allows as of then is made, not refused with a
+// Retry-After already past.
+func TestRule10WindowIsCountedAgainAfterTheLockWait(t *testing.T) {
+	const window, wait = time.Hour, time.Minute
+	f := newBudgetFixture(t, 3, window)
+	p := parent(t)
+	// The parent's children of other keys: the earliest leaves the window
+	// during the wait.
+	created := []time.Time{specNow.Add(-window + 10*time.Second), specNow.Add(-20 * time.Minute), specNow.Add(-10 * time.Minute)}
+	count := func(since time.Time) domain.ChildCount {
+		var c domain.ChildCount
+		for _, at := range created {
+			if !at.Before(since) {
+				if c.N == 0 || at.Before(c.Earliest) {
+					c.Earliest = at
+				}
+				c.N++
+			}
+		}
+		return c
+	}
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	lookups := 0
+	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).MinTimes(1).DoAndReturn(
+		func(_ context.Context, _ domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+			if lookups++; lookups == 1 {
+				f.clock.Advance(wait) // waiting for the lock, the statement's since already sent
+			}
+			// As PostgreSQL counts: created >= since, as sent.
+			return ports.ChildLookup{Recent: count(since)}, nil
+		})
+	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil).MaxTimes(1)
+	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil).MaxTimes(1)
+	f.tx.EXPECT().Commit(gomock.Any()).Return(nil).MaxTimes(1)
+	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+
+	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	var tooMany *domain.TooManyChildrenError
+	if errors.As(err, &tooMany) {
+		t.Fatalf("refused at %v with %d children in the window [%v, now) as of the lock (Retry-After %v, %v before now): %v",
+			f.clock.Now().Format(time.TimeOnly), count(f.clock.Now().Add(-window)).N, f.clock.Now().Add(-window).Format(time.TimeOnly),
+			tooMany.RetryAt.Format(time.TimeOnly), f.clock.Now().Sub(tooMany.RetryAt), err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -187,6 +188,38 @@ func TestRule6WorkEndsAtTheCreationTimeout(t *testing.T) {
 	if c := f.observer.Counts(); c != want {
 		t.Fatalf("observer counts = %+v, want %+v", c, want)
 	}
+	if n := f.svc.flights.Len(); n != 0 {
+		t.Fatalf("lock table keeps %d entries, want 0", n)
+	}
+}
+
+// The same wait where PostgreSQL's repository has it: in the first
+// lookup, which goes with the lock (BeginDeferred). It ends at the
+// creation timeout too, the unit is rolled back on a live context, and
+// the failure counts as the repository's work failing to begin, as
+// Begin's would.
+func TestRule6LockWaitInTheFirstLookupEndsAtTheCreationTimeout(t *testing.T) {
+	f := newFixture(t)
+	f.svc.creationTimeout = 20 * time.Millisecond
+	p := parent(t)
+	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
+	f.tx.EXPECT().FindChild(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.ChildQuery) (string, error) {
+		<-ctx.Done() // the lock held elsewhere
+		return "", fmt.Errorf("waiting for repository lock 7: %w: %w", ports.ErrLockNotTaken, ctx.Err())
+	})
+	f.tx.EXPECT().Rollback(gomock.Any()).DoAndReturn(func(ctx context.Context) error {
+		alive(t, ctx, "Rollback")
+		return nil
+	})
+	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want context.DeadlineExceeded", err)
+	}
+	want := countsWith(func(c *memory.Counts) { c.CacheMisses, c.StoreErrors = 1, 1 })
+	if c := f.observer.Counts(); c != want {
+		t.Fatalf("observer counts = %+v, want %+v", c, want)
+	}
+	wantStoreErrors(t, f.observer, map[string]int{"repository.begin": 1, "repository.find": 0})
 	if n := f.svc.flights.Len(); n != 0 {
 		t.Fatalf("lock table keeps %d entries, want 0", n)
 	}

@@ -120,7 +120,7 @@ func (c *conn) withBegin(ctx context.Context, query string, args []driver.NamedV
 func (c *conn) sendBegin(ctx context.Context) error {
 	if begin, _ := c.takeBegin(); begin != "" {
 		if _, err := c.pq.ExecContext(ctx, begin, nil); err != nil {
-			return err
+			return &beginError{err}
 		}
 	}
 	return nil

@@ -60,7 +60,7 @@ func (c *conn) queryFirst(ctx context.Context, query string, args []driver.Named
 	}
 	name, err := c.preparedName(ctx, query)
 	if err != nil {
-		return nil, true, err
+		return nil, true, &beginError{err}
 	}
 	// lib/pq is given ctx, as Begin's lock is: if ctx ends while the
 	// message waits for the lock, lib/pq may ask the server to cancel the
@@ -68,19 +68,30 @@ func (c *conn) queryFirst(ctx context.Context, query string, args []driver.Named
 	// connection's own watch ends the call, and may do so first: the server
 	// then takes the session out of the lock's queue once it notices the
 	// connection is gone (client_connection_check_interval, see session.go).
+	// lib/pq returns the rows at their first row, the lock's (BEGIN gives
+	// none): an error before then is BEGIN's or the lock's, one after it
+	// the statement's.
 	begin, sets := c.takeBegin()
 	rows, err = c.pq.QueryContext(ctx, begin+"; EXECUTE "+name+"("+values+")", nil)
-	if err == nil {
-		if err = skipResultSets(rows, sets); err != nil {
-			_ = rows.Close()
-		}
-	}
 	if err != nil {
+		c.checkPrepared(query, err)
+		return nil, true, &beginError{err}
+	}
+	if err := skipResultSets(rows, sets); err != nil {
+		_ = rows.Close()
 		c.checkPrepared(query, err)
 		return nil, true, err
 	}
 	return rows, true, nil
 }
+
+// beginError is the error of a transaction's BEGIN, or of the statement
+// sent with it (a deferred lock), before the transaction's first statement
+// of its own began: no statement of the transaction ran.
+type beginError struct{ err error }
+
+func (e *beginError) Error() string { return e.err.Error() }
+func (e *beginError) Unwrap() error { return e.err }
 
 // preparedName returns the name of the statement prepared for query by
 // PREPARE on c, preparing it on first use. Names are not reused: a

@@ -210,8 +210,9 @@ func TestBeginDeferredTakesTheLockWithItsFirstCall(t *testing.T) {
 }
 
 // A deferred lock is waited for by the first call, until the call's own
-// context ends: the call then fails with the context's error and says
-// which lock it waited for, and the unit holds nothing.
+// context ends: the call then fails with the context's error, wrapping
+// ports.ErrLockNotTaken, and says which lock it waited for, and the unit
+// holds nothing.
 func TestBeginDeferredWaitsInItsFirstCall(t *testing.T) {
 	t.Parallel()
 	db := mustOpenDB(t)
@@ -249,7 +250,7 @@ func TestBeginDeferredWaitsInItsFirstCall(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("FindChild waiting for a held lock = %v, want %v", err, tt.want)
 			}
-			if !strings.Contains(err.Error(), "with repository lock") {
+			if !errors.Is(err, ports.ErrLockNotTaken) || !strings.Contains(err.Error(), "waiting for repository lock") {
 				t.Errorf("FindChild's error %q does not say it waited for the lock", err)
 			}
 			// The interrupted connection is closed, not rolled back, and
@@ -306,6 +307,10 @@ func TestFirstStatementPreparedAgainWhenGone(t *testing.T) {
 	err := find()
 	if pq.As(err, pqerror.InvalidSQLStatementName) == nil {
 		t.Fatalf("the lookup whose statement is gone = %v, want the server's invalid_sql_statement_name", err)
+	}
+	// The lock was granted: the lookup failed, not the lock.
+	if errors.Is(err, ports.ErrLockNotTaken) {
+		t.Errorf("the lookup's failure %q is reported as the lock's", err)
 	}
 	before := proxy.Counts()
 	if err := find(); err != nil {

@@ -68,6 +68,9 @@ func (t *repoTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since tim
 	} else {
 		err = t.tx.GetContext(ctx, &row, lookUpChild, q.ParentKey, string(q.Type), minExpires, exclude, since)
 	}
+	if lockErr := t.lockFailed(ctx, lock, err); lockErr != nil {
+		return ports.ChildLookup{}, lockErr
+	}
 	if err != nil {
 		return ports.ChildLookup{}, fmt.Errorf("looking up %s child of %s%s: %w", q.Type, q.ParentKey, lock, withContext(ctx, err))
 	}

@@ -39,6 +39,17 @@ func (t *repoTx) withLock() string {
 	return " with repository lock " + strconv.FormatInt(t.lock, 10)
 }
 
+// lockFailed returns err as the failure to take the deferred lock that
+// went with the statement (lock, from withLock), if it failed before the
+// statement began (see beginError), or nil.
+func (t *repoTx) lockFailed(ctx context.Context, lock string, err error) error {
+	var begin *beginError
+	if lock == "" || !errors.As(err, &begin) {
+		return nil
+	}
+	return fmt.Errorf("waiting for repository lock %d: %w: %w", t.lock, ports.ErrLockNotTaken, withContext(ctx, err))
+}
+
 var _ ports.RepositoryTx = (*repoTx)(nil)
 
 // Gafaelfawr's lookups for a reusable child (get_internal_token_key and
@@ -125,6 +136,9 @@ func (t *repoTx) FindChild(ctx context.Context, q domain.ChildQuery) (string, er
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ports.ErrNotFound
 	}
+	if lockErr := t.lockFailed(ctx, lock, err); lockErr != nil {
+		return "", lockErr
+	}
 	if err != nil {
 		return "", fmt.Errorf("finding %s child of %s%s: %w", q.Type, q.ParentKey, lock, withContext(ctx, err))
 	}
@@ -152,6 +166,9 @@ func (t *repoTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {
 		query, args = addChild, append(args, rec.ParentKey)
 	}
 	if _, err := t.tx.ExecContext(ctx, query, args...); err != nil {
+		if lockErr := t.lockFailed(ctx, lock, err); lockErr != nil {
+			return lockErr
+		}
 		// The parent link's foreign keys are the only ones: the child's
 		// is to the row the statement itself inserts.
 		if rec.ParentKey != "" && pq.As(err, pqerror.ForeignKeyViolation) != nil {
