@@ -68,14 +68,17 @@ func (c *conn) queryFirst(ctx context.Context, query string, args []driver.Named
 	// connection's own watch ends the call, and may do so first: the server
 	// then takes the session out of the lock's queue once it notices the
 	// connection is gone (client_connection_check_interval, see session.go).
-	// lib/pq returns the rows at their first row, the lock's (BEGIN gives
-	// none): an error before then is BEGIN's or the lock's, one after it
-	// the statement's.
+	// lib/pq returns the rows at their first row (BEGIN gives none): when
+	// a statement goes after BEGIN (a deferred lock, one row), an error
+	// before then is BEGIN's or that statement's, one after it query's.
 	begin, sets := c.takeBegin()
 	rows, err = c.pq.QueryContext(ctx, begin+"; EXECUTE "+name+"("+values+")", nil)
 	if err != nil {
 		c.checkPrepared(query, err)
-		return nil, true, &beginError{err}
+		if sets > 0 {
+			err = &beginError{err}
+		}
+		return nil, true, err
 	}
 	if err := skipResultSets(rows, sets); err != nil {
 		_ = rows.Close()
@@ -85,9 +88,9 @@ func (c *conn) queryFirst(ctx context.Context, query string, args []driver.Named
 	return rows, true, nil
 }
 
-// beginError is the error of a transaction's BEGIN, or of the statement
-// sent with it (a deferred lock), before the transaction's first statement
-// of its own began: no statement of the transaction ran.
+// beginError is an error that came before the transaction's first
+// statement of its own began: in preparing it, in BEGIN, or in the
+// statement sent after BEGIN (a deferred lock).
 type beginError struct{ err error }
 
 func (e *beginError) Error() string { return e.err.Error() }

@@ -101,6 +101,27 @@ func TestFirstStatementReadsItsArgumentsAsSentApart(t *testing.T) {
 		})
 	}
 
+	// A statement that fails after BEGIN, on an argument its parameter
+	// refuses, fails as it does outside a transaction, and as its own
+	// failure, not BEGIN's.
+	t.Run("RefusedArgument", func(t *testing.T) {
+		args := []any{"x", "not a time", int64(1), true}
+		_, wantErr := apart(args)
+		if wantErr == nil {
+			t.Fatal("the server took a timestamp that is none")
+		}
+		_, err := first(args)
+		// The same error, but for its position in the message.
+		var got, want *pq.Error
+		if !errors.As(err, &got) || !errors.As(wantErr, &want) || got.Code != want.Code {
+			t.Errorf("first with BEGIN: %v, want %v", err, wantErr)
+		}
+		var begin *beginError
+		if errors.As(err, &begin) {
+			t.Errorf("the statement's failure %q is marked as BEGIN's", err)
+		}
+	})
+
 	// Text the server refuses, a NUL byte or invalid UTF-8, goes apart
 	// from BEGIN, and fails as it does outside a transaction: in a Query
 	// message, the server would refuse the whole message, BEGIN included,
