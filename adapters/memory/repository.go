@@ -85,7 +85,7 @@ func (r *Repository) Begin(ctx context.Context, lock domain.CacheKey) (ports.Rep
 	if err != nil {
 		return nil, fmt.Errorf("waiting for repository lock: %w", err)
 	}
-	tx := &repositoryTx{repo: r, unlock: unlock}
+	tx := &repositoryTx{repo: r, ctx: ctx, unlock: unlock}
 	tx.stop = context.AfterFunc(ctx, tx.finish)
 	return tx, nil
 }

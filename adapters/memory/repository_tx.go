@@ -18,6 +18,7 @@ var errTxDone = errors.New("unit of work already committed or rolled back")
 // or until the context it began with ends.
 type repositoryTx struct {
 	repo    *Repository
+	ctx     context.Context // Begin's
 	once    sync.Once
 	unlock  func()
 	stop    func() bool // forgets the end of Begin's context
@@ -90,6 +91,12 @@ func (tx *repositoryTx) Rollback(context.Context) error {
 // database transaction tied to a context would.
 func (tx *repositoryTx) usable(ctx context.Context) error {
 	if tx.done.Load() {
+		// Ended by Begin's context, the unit says so, however soon after
+		// that context ended it is asked: the end runs on a goroutine of
+		// its own.
+		if err := tx.ctx.Err(); err != nil {
+			return err
+		}
 		return errTxDone
 	}
 	return ctx.Err()
