@@ -13,8 +13,8 @@ import (
 // that callers wait for go first. Beside a creation a caller waits for, an
 // abandoned creation costs that caller half as much time again on two
 // cores (docs/performance.md); before each of its repository steps,
-// abandoned work waits until no such work is running, for at most
-// abandonedYieldLimit in all.
+// abandoned work waits until no such work has run for abandonedQuiet, for
+// at most abandonedYieldLimit in all.
 const (
 	// abandonedYieldLimit bounds how long, in all, abandoned work lets
 	// live work go first: under a steady stream of creations it would
@@ -22,19 +22,30 @@ const (
 	// from its first lookup on, the repository's lock for its child.
 	abandonedYieldLimit = 20 * time.Millisecond
 
+	// abandonedQuiet is how long abandoned work waits after the last live
+	// work ended, its own caller's departure included, before it goes on:
+	// a caller's next request tends to follow its departure at once, and
+	// it would otherwise find the abandoned work already writing.
+	abandonedQuiet = time.Millisecond
+
 	// abandonedRecheck is how often yielding abandoned work looks whether
 	// a request has come to wait for it, which makes it live again.
 	abandonedRecheck = time.Millisecond
 )
 
 // liveWork counts the detached work that a caller still waits for, and
-// lets abandoned work wait until there is none. It is safe for concurrent use.
+// lets abandoned work wait until there has been none for a quiet moment.
+// It is safe for concurrent use.
 type liveWork struct {
 	mu   sync.Mutex
 	live int
 	// idle is made when abandoned work yields and closed when live drops
 	// to 0; nil otherwise.
 	idle chan struct{}
+	// idleSince is when live last dropped to 0; quiet is how long after
+	// that abandoned work still waits (abandonedQuiet).
+	idleSince time.Time
+	quiet     time.Duration
 	// yielding counts the abandoned work waiting now; at most
 	// maxYielding may wait, so that abandoned work, each holding a
 	// repository connection while it waits, never holds the connections
@@ -46,7 +57,7 @@ type liveWork struct {
 // a quarter of them, and at least one, may be held by yielding abandoned
 // work.
 func newLiveWork(maxConnections int) *liveWork {
-	return &liveWork{maxYielding: max(1, maxConnections/4)}
+	return &liveWork{maxYielding: max(1, maxConnections/4), quiet: abandonedQuiet}
 }
 
 // enter counts one more piece of live work and returns the function that
@@ -60,27 +71,32 @@ func (l *liveWork) enter() (leave func()) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.live--
-		if l.live == 0 && l.idle != nil {
-			close(l.idle)
-			l.idle = nil
+		if l.live == 0 {
+			l.idleSince = time.Now()
+			if l.idle != nil {
+				close(l.idle)
+				l.idle = nil
+			}
 		}
 	}
 }
 
-// yield waits while live work runs, until it has all ended, until is
-// reached, ctx ends or abandoned (asked every abandonedRecheck) reports
-// that the work is abandoned no more. It returns at once if there is no
-// live work or as much abandoned work as may is already waiting.
+// quietNow reports whether no live work runs nor has run for l.quiet.
+// Call it with l.mu held.
+func (l *liveWork) quietNow() bool {
+	return l.live == 0 && time.Since(l.idleSince) >= l.quiet
+}
+
+// yield waits until no live work has run for l.quiet, until is reached,
+// ctx ends or abandoned (asked every abandonedRecheck) reports that the
+// work is abandoned no more. It returns at once if that is so already or
+// as much abandoned work as may is already waiting.
 func (l *liveWork) yield(ctx context.Context, until time.Time, abandoned func() bool) {
 	l.mu.Lock()
-	if l.live == 0 || l.yielding >= l.maxYielding {
+	if l.quietNow() || l.yielding >= l.maxYielding {
 		l.mu.Unlock()
 		return
 	}
-	if l.idle == nil {
-		l.idle = make(chan struct{})
-	}
-	idle := l.idle
 	l.yielding++
 	l.mu.Unlock()
 	defer func() {
@@ -93,10 +109,30 @@ func (l *liveWork) yield(ctx context.Context, until time.Time, abandoned func() 
 	defer limit.Stop()
 	recheck := time.NewTicker(abandonedRecheck)
 	defer recheck.Stop()
+	quietEnds := time.NewTimer(l.quiet)
+	defer quietEnds.Stop()
 	for {
+		// Wait for the live work to end, or, once it has, for the rest of
+		// the quiet moment after it.
+		l.mu.Lock()
+		if l.quietNow() {
+			l.mu.Unlock()
+			return
+		}
+		var idle <-chan struct{}
+		if l.live > 0 {
+			if l.idle == nil {
+				l.idle = make(chan struct{})
+			}
+			idle = l.idle
+			quietEnds.Stop()
+		} else {
+			quietEnds.Reset(l.quiet - time.Since(l.idleSince))
+		}
+		l.mu.Unlock()
 		select {
 		case <-idle:
-			return
+		case <-quietEnds.C:
 		case <-limit.C:
 			return
 		case <-ctx.Done():

@@ -49,7 +49,7 @@ func (s *TokenCacheService) runLocked(ctx context.Context, req *domain.ChildRequ
 		unlock(nil)
 		return domain.Token{}, fmt.Errorf("before looking for the %s token: %w", req.Type, ErrClosed)
 	}
-	h := &handoff{done: make(chan ended, 1)}
+	h := newHandoff(ctx)
 	// Live until the caller has its answer or leaves.
 	defer s.live.enter()()
 	// The work's own copy, slices included: it may outlive the call, after
@@ -130,6 +130,14 @@ type handoff struct {
 	mu   sync.Mutex
 	left bool
 	done chan ended // buffered: delivering never blocks
+	// gone is the caller's context's Done: once it is closed the caller
+	// is leaving, though it may not have said so yet (leave).
+	gone <-chan struct{}
+}
+
+// newHandoff returns the handoff to a caller whose context is ctx.
+func newHandoff(ctx context.Context) *handoff {
+	return &handoff{done: make(chan ended, 1), gone: ctx.Done()}
 }
 
 // deliver hands e to the caller and reports whether the caller was still
@@ -144,8 +152,14 @@ func (h *handoff) deliver(e ended) bool {
 	return true
 }
 
-// hasLeft reports whether the caller has left.
+// hasLeft reports whether the caller has left, or is leaving: its context
+// has ended. Whether the work's end is still handed to it is up to deliver.
 func (h *handoff) hasLeft() bool {
+	select {
+	case <-h.gone:
+		return true
+	default:
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.left

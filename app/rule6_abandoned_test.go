@@ -263,6 +263,48 @@ func TestRule6AWaiterMakesAbandonedWorkLiveAgain(t *testing.T) {
 	}
 }
 
+// A caller's next request tends to follow its departure at once: work
+// whose caller has just left waits for a quiet moment, and live work that
+// begins within it goes first.
+func TestRule6AbandonedWorkLetsLiveWorkThatBeginsJustAfterGoFirst(t *testing.T) {
+	w := newAbandonWorld(t, guard)
+	w.svc.live.quiet = 500 * time.Millisecond
+	w.abandonWork(t).open()
+	time.Sleep(20 * time.Millisecond) // well within the quiet moment
+	liveGate, liveAnswer := w.startLive(t)
+
+	waitFor(t, func() bool { return w.yielding() == 1 })
+	if n := w.repo.lookupsFor(w.abandonedKey); n != 0 {
+		t.Fatalf("the abandoned work looked up its child %d times although live work began just after its caller left, want 0", n)
+	}
+	liveGate.open()
+	if r := <-liveAnswer; r.err != nil {
+		t.Fatalf("the live request: %v", r.err)
+	}
+	w.drain(t)
+	w.childOf(t, w.abandoned)
+	w.childOf(t, w.live)
+}
+
+// A caller whose context has ended has left, though its goroutine has not
+// yet run to say so: the work it started yields from that instant.
+func TestHandoffCallerLeavesWhenItsContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	h := newHandoff(ctx)
+	if h.hasLeft() {
+		t.Fatal("the caller counts as gone before its context ended")
+	}
+	cancel()
+	if !h.hasLeft() {
+		t.Fatal("the caller whose context ended does not count as gone")
+	}
+	// Delivery is the caller's own business: until it has said it left, the
+	// work's end is still handed to it.
+	if !h.deliver(ended{}) {
+		t.Fatal("the work's end was not handed to a caller that had not yet said it left")
+	}
+}
+
 func TestRule6AbandonedWorkWithoutLiveWorkDoesNotWait(t *testing.T) {
 	w := newAbandonWorld(t, guard)
 	w.abandonWork(t).open()
@@ -315,6 +357,22 @@ func TestLiveWorkYield(t *testing.T) {
 		third := l.enter()
 		defer third()
 		waits(t, ended(func() { l.yield(context.Background(), later(), always) }), "with live work, after an earlier yield")
+	})
+	t.Run("a quiet moment after the live work leaves", func(t *testing.T) {
+		l := newLiveWork(20)
+		l.quiet = 300 * time.Millisecond
+		first := l.enter()
+		done := ended(func() { l.yield(context.Background(), later(), always) })
+		first()
+		waits(t, done, "before the quiet moment had passed")
+		second := l.enter()
+		time.Sleep(l.quiet) // the quiet moment would have passed by now
+		waits(t, done, "while live work that began in the quiet moment ran")
+		second()
+		returns(t, done, "once the quiet moment had passed")
+		if l.quiet = 0; !l.quietNow() {
+			t.Fatal("no quiet moment with none to wait for")
+		}
 	})
 	t.Run("until the limit", func(t *testing.T) {
 		l := newLiveWork(20)
