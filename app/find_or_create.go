@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -32,18 +33,20 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 		return outcome{err: err}
 	}
 	s.observer.RepositoryLookup(req.Type, found.found)
-	child := found.child
+	child, readAt := found.child, found.readAt
 	if !found.found {
 		if err := s.checkChildBudget(req, found.recent); err != nil {
-			return outcome{err: err, refusedBelow: found.cutoff}
+			return outcome{err: err, refusedBelow: found.cutoff, refusedScopes: req.Scopes}
 		}
 		s.yieldIfAbandoned(ctx, a)
+		// From its first write on, others may see the child, and revoke it.
+		readAt = time.Now()
 		if child, err = s.create(ctx, tx, req, key); err != nil {
 			return outcome{err: err}
 		}
 	}
 	s.cacheFor(req.Type).Put(key, child.Token)
-	return outcome{child: child, fromRepository: found.found, readAt: found.readAt}
+	return outcome{child: child, fromRepository: found.found, readAt: readAt}
 }
 
 // create makes a new child: it writes the child to the token store and,

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -320,5 +323,145 @@ func TestRule6WaiterTakesNoChildReadBeforeItCame(t *testing.T) {
 	}
 	if r := <-waiter; r.err != nil || r.token != created.Token {
 		t.Fatalf("waiter got %v, %v; want a child of its own, not the one read before it came", r.token.Key, r.err)
+	}
+}
+
+// steppedRepository is the in-memory repository with a hook at the start
+// of the next BeginDeferred and one after the next commit that succeeds.
+type steppedRepository struct {
+	*memory.Repository
+	mu          sync.Mutex
+	beforeBegin func()
+	afterCommit func()
+}
+
+// take returns *hook and clears it, under r.mu.
+func (r *steppedRepository) take(hook *func()) func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := *hook
+	*hook = nil
+	return f
+}
+
+func (r *steppedRepository) BeginDeferred(ctx context.Context, lock domain.CacheKey) (ports.RepositoryTx, error) {
+	if f := r.take(&r.beforeBegin); f != nil {
+		f()
+	}
+	tx, err := r.Repository.BeginDeferred(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	return &steppedTx{RepositoryTx: tx, r: r}, nil
+}
+
+type steppedTx struct {
+	ports.RepositoryTx
+	r *steppedRepository
+}
+
+func (tx *steppedTx) Commit(ctx context.Context) error {
+	if err := tx.RepositoryTx.Commit(ctx); err != nil {
+		return err
+	}
+	if f := tx.r.take(&tx.r.afterCommit); f != nil {
+		f()
+	}
+	return nil
+}
+
+// newSteppedWorld is newMemoryWorld over a steppedRepository.
+func newSteppedWorld(t *testing.T) (*memoryWorld, *steppedRepository) {
+	t.Helper()
+	w := newMemoryWorld(t, 100)
+	r := &steppedRepository{Repository: w.repo}
+	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.svc, err = NewTokenCacheService(Config{TokenLifetime: specLifetime}, w.store, r, caches, memory.SystemClock{}, w.observer, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.svc.Close)
+	return w, r
+}
+
+// A notebook child fits a request whose parent has at least its scopes, and
+// the cache key does not hold the parent's scopes: the same parent seen
+// before and after it lost a scope asks for the same child. The holder
+// refused a new child because it passed over one whose scopes its parent
+// lacks; a waiter whose parent has them would reuse that child, which is
+// never refused.
+func TestRule6BudgetRefusalIsNotSharedWithAWaiterOfBroaderScopes(t *testing.T) {
+	w, r := newSteppedWorld(t)
+	p := w.addParent(t)
+	narrowed := p
+	narrowed.Scopes = p.Scopes[:1]
+	ctx := context.Background()
+	old, err := w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc.budget = domain.ChildBudget{Max: 1, Window: time.Hour}
+	w.svc.cacheFor(domain.TokenTypeNotebook).Clear() // as on another replica
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	r.beforeBegin = func() { close(entered); <-release }
+	holder := goRequest(func() (domain.Token, error) { return w.svc.GetNotebookToken(ctx, narrowed, "192.0.2.1", 0) })
+	<-entered
+	waiter := goRequest(func() (domain.Token, error) { return w.svc.GetNotebookToken(ctx, p, "192.0.2.2", 0) })
+	waitFor(t, func() bool { return w.svc.flights.Waiting() == 1 })
+	close(release)
+	if r := <-holder; !errors.Is(r.err, domain.ErrTooManyChildren) {
+		t.Fatalf("the holder, its parent without some of the child's scopes, got %v, %v; want %v", r.token.Key, r.err, domain.ErrTooManyChildren)
+	}
+	if r := <-waiter; r.err != nil || r.token != old {
+		t.Fatalf("the waiter got %v, %v; want %v, which its own lookup finds", r.token.Key, r.err, old.Key)
+	}
+}
+
+// A child the holder made is visible to others from its write on, and may
+// be revoked before the holder hands it over: a request that began after
+// that must not be handed it, as it is not handed a child read before it
+// came (TestRule6WaiterTakesNoChildReadBeforeItCame).
+func TestRule6WaiterTakesNoChildMadeBeforeItCame(t *testing.T) {
+	w, r := newSteppedWorld(t)
+	p := w.addParent(t)
+	ctx := context.Background()
+	var waiter <-chan result
+	var revoked string
+	r.afterCommit = func() {
+		// The rows are committed: a revocation may find the child and
+		// delete it. Only then does the next request begin.
+		children := w.repo.Children(p.Token.Key)
+		if len(children) != 1 {
+			t.Errorf("children of the parent: %v, want one", children)
+			return
+		}
+		revoked = children[0]
+		if err := w.store.Delete(ctx, revoked); err != nil {
+			t.Error(err)
+		}
+		time.Sleep(time.Millisecond) // the request begins strictly after
+		waiter = goRequest(func() (domain.Token, error) { return w.svc.GetNotebookToken(ctx, p, "192.0.2.2", 0) })
+		waitFor(t, func() bool { return w.svc.flights.Waiting() == 1 })
+	}
+	if _, err := w.svc.GetNotebookToken(ctx, p, "192.0.2.1", 0); err != nil {
+		t.Fatal(err)
+	}
+	if waiter == nil {
+		t.Fatal("no commit")
+	}
+	got := <-waiter
+	if got.err != nil {
+		t.Fatalf("the waiter: %v", got.err)
+	}
+	if got.token.Key == revoked {
+		t.Fatalf("the waiter, which began after child %s was revoked, was handed it", revoked)
+	}
+	if _, err := w.store.Get(ctx, got.token); err != nil {
+		t.Fatalf("the waiter's child is not in the token store: %v", err)
 	}
 }

@@ -22,16 +22,22 @@ type outcome struct {
 	// refusedBelow is set when err is a refusal of a new child (rule 10)
 	// after lookups that passed over every child expiring before it: a
 	// request with an earlier cut-off might reuse one of those.
-	refusedBelow time.Time
-	// readAt is when the read of child from the token store began, by the
-	// monotonic clock; zero for a child made anew, which nobody can have
-	// revoked before it was handed out.
+	// refusedScopes are the scopes of the refused request: the lookups
+	// passed over every child with a scope beyond them too, and a request
+	// with such a scope might reuse one of those (a notebook child fits a
+	// parent with at least its scopes, and the cache key does not hold the
+	// parent's scopes).
+	refusedBelow  time.Time
+	refusedScopes []string
+	// readAt is when the read of child from the token store began, or,
+	// for a child made anew, when its writes began: from then on others
+	// may see it, and revoke it. By the monotonic clock.
 	readAt time.Time
 }
 
-// readBefore reports whether o hands out a child read from the token store
-// by a read that began before since: a revocation acknowledged between
-// the two may not show in it.
+// readBefore reports whether o hands out a child read from (or written
+// to) the token store by a read (or write) that began before since: a
+// revocation acknowledged between the two may not show in it.
 func (o *outcome) readBefore(since time.Time) bool {
 	return o != nil && o.err == nil && o.child.Token != (domain.Token{}) &&
 		!o.readAt.IsZero() && o.readAt.Before(since)
@@ -54,8 +60,9 @@ func shareable(ctx context.Context, o *outcome) *outcome {
 // failure is shared as it is: a store that failed, a parent unknown to the
 // repository would meet the waiter too, and so would a parent refused a
 // new child, unless req's own lookup would look further than the holder's
-// did (an earlier cut-off: a shorter minimum lifetime) and might find a
-// child to reuse, which is never refused. A child is
+// did (an earlier cut-off: a shorter minimum lifetime; or a scope the
+// holder's request lacked) and might find a child to reuse, which is
+// never refused. A child is
 // shared when it passes req's own rules, with no I/O: those for a cached
 // child (rule 2), since the holder has just read or written it, or, if the
 // holder found it in the repository, those for a child found there
@@ -68,7 +75,8 @@ func (s *TokenCacheService) takeShared(req *domain.ChildRequest, o *outcome) (do
 	case o == nil:
 		return domain.Token{}, false, nil
 	case o.err != nil && !o.refusedBelow.IsZero() &&
-		domain.MinimumExpiration(req.Parent, s.clock.Now(), req.MinimumLifetime, s.lifetime).Before(o.refusedBelow):
+		(domain.MinimumExpiration(req.Parent, s.clock.Now(), req.MinimumLifetime, s.lifetime).Before(o.refusedBelow) ||
+			!domain.ScopesSubset(req.Scopes, o.refusedScopes)):
 		return domain.Token{}, false, nil
 	case o.err != nil:
 		return domain.Token{}, true, o.err
