@@ -13,8 +13,8 @@ import (
 // that callers wait for go first. Beside a creation a caller waits for, an
 // abandoned creation costs that caller half as much time again on two
 // cores (docs/performance.md); before each of its repository steps,
-// abandoned work waits until no such work has run for abandonedQuiet, for
-// at most abandonedYieldLimit in all.
+// abandoned work waits until no such work runs and abandonedQuiet has
+// passed since its caller left, for at most abandonedYieldLimit in all.
 const (
 	// abandonedYieldLimit bounds how long, in all, abandoned work lets
 	// live work go first: under a steady stream of creations it would
@@ -22,10 +22,10 @@ const (
 	// from its first lookup on, the repository's lock for its child.
 	abandonedYieldLimit = 20 * time.Millisecond
 
-	// abandonedQuiet is how long abandoned work waits after the last live
-	// work ended, its own caller's departure included, before it goes on:
-	// a caller's next request tends to follow its departure at once, and
-	// it would otherwise find the abandoned work already writing.
+	// abandonedQuiet is how long after its caller left abandoned work
+	// waits, even with no live work: a caller's next request tends to
+	// follow its departure at once, and would otherwise find the abandoned
+	// work already writing beside it.
 	abandonedQuiet = time.Millisecond
 
 	// abandonedRecheck is how often yielding abandoned work looks whether
@@ -34,18 +34,14 @@ const (
 )
 
 // liveWork counts the detached work that a caller still waits for, and
-// lets abandoned work wait until there has been none for a quiet moment.
-// It is safe for concurrent use.
+// lets abandoned work wait until there is none. It is safe for concurrent
+// use.
 type liveWork struct {
 	mu   sync.Mutex
 	live int
-	// idle is made when abandoned work yields and closed when live drops
-	// to 0; nil otherwise.
+	// idle is made while live work runs and abandoned work waits for it
+	// to end, and closed when live drops to 0; nil otherwise.
 	idle chan struct{}
-	// idleSince is when live last dropped to 0; quiet is how long after
-	// that abandoned work still waits (abandonedQuiet).
-	idleSince time.Time
-	quiet     time.Duration
 	// yielding counts the abandoned work waiting now; at most
 	// maxYielding may wait, so that abandoned work, each holding a
 	// repository connection while it waits, never holds the connections
@@ -57,7 +53,7 @@ type liveWork struct {
 // a quarter of them, and at least one, may be held by yielding abandoned
 // work.
 func newLiveWork(maxConnections int) *liveWork {
-	return &liveWork{maxYielding: max(1, maxConnections/4), quiet: abandonedQuiet}
+	return &liveWork{maxYielding: max(1, maxConnections/4)}
 }
 
 // enter counts one more piece of live work and returns the function that
@@ -71,29 +67,20 @@ func (l *liveWork) enter() (leave func()) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.live--
-		if l.live == 0 {
-			l.idleSince = time.Now()
-			if l.idle != nil {
-				close(l.idle)
-				l.idle = nil
-			}
+		if l.live == 0 && l.idle != nil {
+			close(l.idle)
+			l.idle = nil
 		}
 	}
 }
 
-// quietNow reports whether no live work runs nor has run for l.quiet.
-// Call it with l.mu held.
-func (l *liveWork) quietNow() bool {
-	return l.live == 0 && time.Since(l.idleSince) >= l.quiet
-}
-
-// yield waits until no live work has run for l.quiet, until is reached,
-// ctx ends or abandoned (asked every abandonedRecheck) reports that the
-// work is abandoned no more. It returns at once if that is so already or
-// as much abandoned work as may is already waiting.
-func (l *liveWork) yield(ctx context.Context, until time.Time, abandoned func() bool) {
+// yield waits until no live work runs and quietUntil has passed, until is
+// reached, ctx ends or abandoned (asked every abandonedRecheck) reports
+// that the work is abandoned no more. It returns at once if that is so
+// already or as much abandoned work as may is already waiting.
+func (l *liveWork) yield(ctx context.Context, until, quietUntil time.Time, abandoned func() bool) {
 	l.mu.Lock()
-	if l.quietNow() || l.yielding >= l.maxYielding {
+	if (l.live == 0 && !time.Now().Before(quietUntil)) || l.yielding >= l.maxYielding {
 		l.mu.Unlock()
 		return
 	}
@@ -109,30 +96,30 @@ func (l *liveWork) yield(ctx context.Context, until time.Time, abandoned func() 
 	defer limit.Stop()
 	recheck := time.NewTicker(abandonedRecheck)
 	defer recheck.Stop()
-	quietEnds := time.NewTimer(l.quiet)
-	defer quietEnds.Stop()
+	quiet := time.NewTimer(time.Until(quietUntil))
+	defer quiet.Stop()
 	for {
-		// Wait for the live work to end, or, once it has, for the rest of
-		// the quiet moment after it.
+		// Wait for the live work to end, and for quietUntil.
 		l.mu.Lock()
-		if l.quietNow() {
-			l.mu.Unlock()
-			return
-		}
 		var idle <-chan struct{}
 		if l.live > 0 {
 			if l.idle == nil {
 				l.idle = make(chan struct{})
 			}
 			idle = l.idle
-			quietEnds.Stop()
-		} else {
-			quietEnds.Reset(l.quiet - time.Since(l.idleSince))
 		}
 		l.mu.Unlock()
+		quietPassed := !time.Now().Before(quietUntil)
+		if idle == nil && quietPassed {
+			return
+		}
+		var quietEnds <-chan time.Time
+		if !quietPassed {
+			quietEnds = quiet.C
+		}
 		select {
 		case <-idle:
-		case <-quietEnds.C:
+		case <-quietEnds:
 		case <-limit.C:
 			return
 		case <-ctx.Done():
@@ -150,8 +137,9 @@ func (l *liveWork) yield(ctx context.Context, until time.Time, abandoned func() 
 type audience struct {
 	h   *handoff
 	key string
-	// until is when the work stops yielding, set when it first yields.
-	until time.Time
+	// until is when the work stops yielding, and quietUntil
+	// abandonedQuiet after its caller left; both set when it first yields.
+	until, quietUntil time.Time
 }
 
 // abandoned reports whether nobody waits for the work any more.
@@ -167,7 +155,9 @@ func (s *TokenCacheService) yieldIfAbandoned(ctx context.Context, a *audience) {
 		return
 	}
 	if a.until.IsZero() {
-		a.until = time.Now().Add(s.abandonedYieldLimit)
+		now := time.Now()
+		a.until = now.Add(s.abandonedYieldLimit)
+		a.quietUntil = a.h.leftAt(now).Add(s.abandonedQuiet)
 	}
-	s.live.yield(ctx, a.until, func() bool { return s.abandoned(a) })
+	s.live.yield(ctx, a.until, a.quietUntil, func() bool { return s.abandoned(a) })
 }

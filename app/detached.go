@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -129,6 +130,8 @@ func (e ended) result() (domain.Token, error) {
 type handoff struct {
 	mu   sync.Mutex
 	left bool
+	// when is when the caller said it left (leave).
+	when time.Time
 	done chan ended // buffered: delivering never blocks
 	// gone is the caller's context's Done: once it is closed the caller
 	// is leaving, though it may not have said so yet (leave).
@@ -174,7 +177,17 @@ func (h *handoff) leave() (ended, bool) {
 	case e := <-h.done:
 		return e, true
 	default:
-		h.left = true
+		h.left, h.when = true, time.Now()
 		return ended{}, false
 	}
+}
+
+// leftAt returns when the caller left, or now if it has not said so yet.
+func (h *handoff) leftAt(now time.Time) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.left {
+		return h.when
+	}
+	return now
 }

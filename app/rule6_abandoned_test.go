@@ -268,7 +268,7 @@ func TestRule6AWaiterMakesAbandonedWorkLiveAgain(t *testing.T) {
 // begins within it goes first.
 func TestRule6AbandonedWorkLetsLiveWorkThatBeginsJustAfterGoFirst(t *testing.T) {
 	w := newAbandonWorld(t, guard)
-	w.svc.live.quiet = 500 * time.Millisecond
+	w.svc.abandonedQuiet = 500 * time.Millisecond
 	w.abandonWork(t).open()
 	time.Sleep(20 * time.Millisecond) // well within the quiet moment
 	liveGate, liveAnswer := w.startLive(t)
@@ -344,46 +344,67 @@ func TestLiveWorkYield(t *testing.T) {
 
 	t.Run("no live work", func(t *testing.T) {
 		l := newLiveWork(20)
-		returns(t, ended(func() { l.yield(context.Background(), later(), always) }), "with no live work")
+		returns(t, ended(func() { l.yield(context.Background(), later(), time.Time{}, always) }), "with no live work")
 	})
 	t.Run("until the live work leaves", func(t *testing.T) {
 		l := newLiveWork(20)
 		first, second := l.enter(), l.enter()
-		done := ended(func() { l.yield(context.Background(), later(), always) })
+		done := ended(func() { l.yield(context.Background(), later(), time.Time{}, always) })
 		first()
 		waits(t, done, "while live work was left")
 		second()
 		returns(t, done, "once the live work had left")
 		third := l.enter()
 		defer third()
-		waits(t, ended(func() { l.yield(context.Background(), later(), always) }), "with live work, after an earlier yield")
+		waits(t, ended(func() { l.yield(context.Background(), later(), time.Time{}, always) }), "with live work, after an earlier yield")
 	})
-	t.Run("a quiet moment after the live work leaves", func(t *testing.T) {
+	t.Run("a quiet moment after its caller left", func(t *testing.T) {
 		l := newLiveWork(20)
-		l.quiet = 300 * time.Millisecond
 		first := l.enter()
-		done := ended(func() { l.yield(context.Background(), later(), always) })
+		quietUntil := time.Now().Add(300 * time.Millisecond)
+		done := ended(func() { l.yield(context.Background(), later(), quietUntil, always) })
 		first()
-		waits(t, done, "before the quiet moment had passed")
+		waits(t, done, "with no live work, before the quiet moment had passed")
 		second := l.enter()
-		time.Sleep(l.quiet) // the quiet moment would have passed by now
+		time.Sleep(time.Until(quietUntil))
 		waits(t, done, "while live work that began in the quiet moment ran")
 		second()
-		returns(t, done, "once the quiet moment had passed")
-		if l.quiet = 0; !l.quietNow() {
-			t.Fatal("no quiet moment with none to wait for")
-		}
+		returns(t, done, "once the quiet moment had passed and the live work left")
+		returns(t, ended(func() { l.yield(context.Background(), later(), time.Now().Add(-time.Millisecond), always) }),
+			"with no live work, the quiet moment past")
+	})
+	t.Run("under a steady stream, only while live work runs", func(t *testing.T) {
+		l := newLiveWork(20)
+		stop := make(chan struct{})
+		streaming := make(chan struct{})
+		go func() { // live work 2 ms at a time, with gaps of 0.3 ms
+			defer close(streaming)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				leave := l.enter()
+				time.Sleep(2 * time.Millisecond)
+				leave()
+				for gap := time.Now(); time.Since(gap) < 300*time.Microsecond; {
+				}
+			}
+		}()
+		defer func() { close(stop); <-streaming }()
+		returns(t, ended(func() { l.yield(context.Background(), later(), time.Now(), always) }), "in a gap between live work")
 	})
 	t.Run("until the limit", func(t *testing.T) {
 		l := newLiveWork(20)
 		defer l.enter()()
-		returns(t, ended(func() { l.yield(context.Background(), time.Now().Add(10*time.Millisecond), always) }), "at its limit")
+		returns(t, ended(func() { l.yield(context.Background(), time.Now().Add(10*time.Millisecond), time.Time{}, always) }), "at its limit")
 	})
 	t.Run("until ctx ends", func(t *testing.T) {
 		l := newLiveWork(20)
 		defer l.enter()()
 		ctx, cancel := context.WithCancel(context.Background())
-		done := ended(func() { l.yield(ctx, later(), always) })
+		done := ended(func() { l.yield(ctx, later(), time.Time{}, always) })
 		waits(t, done, "before ctx ended")
 		cancel()
 		returns(t, done, "when ctx ended")
@@ -392,7 +413,7 @@ func TestLiveWorkYield(t *testing.T) {
 		l := newLiveWork(20)
 		defer l.enter()()
 		var adopted atomic.Bool
-		done := ended(func() { l.yield(context.Background(), later(), func() bool { return !adopted.Load() }) })
+		done := ended(func() { l.yield(context.Background(), later(), time.Time{}, func() bool { return !adopted.Load() }) })
 		waits(t, done, "while still abandoned")
 		adopted.Store(true)
 		returns(t, done, "when no longer abandoned")
@@ -402,10 +423,10 @@ func TestLiveWorkYield(t *testing.T) {
 		defer l.enter()()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		first := ended(func() { l.yield(ctx, later(), always) })
-		second := ended(func() { l.yield(ctx, later(), always) })
+		first := ended(func() { l.yield(ctx, later(), time.Time{}, always) })
+		second := ended(func() { l.yield(ctx, later(), time.Time{}, always) })
 		waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.yielding == 2 })
-		returns(t, ended(func() { l.yield(ctx, later(), always) }), "at once with two pieces of abandoned work yielding")
+		returns(t, ended(func() { l.yield(ctx, later(), time.Time{}, always) }), "at once with two pieces of abandoned work yielding")
 		waits(t, first, "for no reason")
 		cancel()
 		returns(t, first, "when ctx ended")

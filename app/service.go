@@ -43,10 +43,11 @@ type TokenCacheService struct {
 	creationTimeout time.Duration
 	inFlight        *workGroup
 	// live counts the work whose caller still waits for it, which
-	// abandoned work lets go first, for at most abandonedYieldLimit (see
-	// abandoned.go).
+	// abandoned work lets go first, for at least abandonedQuiet after its
+	// caller left and at most abandonedYieldLimit (see abandoned.go).
 	live                *liveWork
 	abandonedYieldLimit time.Duration
+	abandonedQuiet      time.Duration
 }
 
 // NewTokenCacheService composes the service from its ports. Call Close
@@ -81,6 +82,7 @@ func NewTokenCacheService(
 		inFlight:            newWorkGroup(),
 		live:                newLiveWork(cfg.DatabaseMaxConnections),
 		abandonedYieldLimit: abandonedYieldLimit,
+		abandonedQuiet:      abandonedQuiet,
 	}, nil
 }
 
