@@ -108,12 +108,24 @@ func newCleaner(store ports.TokenStore, repo ports.TokenRepository, observer por
 func (c *cleaner) discard(ctx context.Context, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupAttempt)
 	defer cancel()
-	err := c.store.Delete(ctx, key)
+	err := c.deleteOnce(ctx, key)
 	if err == nil {
 		return
 	}
 	c.observer.StoreError("token_store.delete")
 	c.enqueue(ctx, leftover{key: key}, err)
+}
+
+// deleteOnce deletes the child with that key from the token store, with a
+// panic (a store driver's bug) made an error, so that the deletion is
+// queued rather than lost with the panic.
+func (c *cleaner) deleteOnce(ctx context.Context, key string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = errCleanupPanicked // not the value: it might quote a token
+		}
+	}()
+	return c.store.Delete(ctx, key)
 }
 
 // settleLater queues the child with that key, created under the repository
@@ -129,12 +141,19 @@ func (c *cleaner) settleLater(ctx context.Context, lock domain.CacheKey, key str
 func (c *cleaner) settle(ctx context.Context, l leftover) (kept bool, err error) {
 	if l.mayBeRecorded {
 		recorded, err := c.recorded(ctx, l.lock, l.key)
-		if err != nil || recorded {
-			return recorded, err
+		if err != nil {
+			return false, fmt.Errorf("%w: %w", errRepositoryCheck, err)
+		}
+		if recorded {
+			return true, nil
 		}
 	}
 	return false, c.store.Delete(ctx, l.key)
 }
+
+// errRepositoryCheck marks a clean-up that failed asking the repository
+// whether its commit took effect, which says nothing of the token store.
+var errRepositoryCheck = errors.New("checking the repository for its row")
 
 // errCreationUnderWay says that the lock of a creation was still held
 // past lockWait: its commit may still be under way.

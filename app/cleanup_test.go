@@ -121,6 +121,92 @@ func TestCleanupThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
 	wantStoreErrors(t, f.observer, map[string]int{"token_store.store": 1, "token_store.delete": 1})
 }
 
+// A panic in the token store's driver while the child is deleted at once,
+// after its write failed, is that attempt's failure: the deletion is
+// queued and retried, not lost with the panic.
+func TestCleanupThatPanicsAtOnceIsQueued(t *testing.T) {
+	f := newFixture(t)
+	key := f.expectStoreFailure()
+	gomock.InOrder(
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, string) error {
+			panic("a driver's bug")
+		}),
+		f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, k string) error {
+			if k != *key {
+				t.Errorf("deleted %s, want %s", k, *key)
+			}
+			return nil
+		}),
+	)
+	if _, err := f.svc.GetNotebookToken(context.Background(), parent(t), "192.0.2.1", 0); !errors.Is(err, errUnreachable) {
+		t.Fatalf("err = %v, want the write's %v", err, errUnreachable)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.svc.DrainCleanups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.svc.PendingCleanups(); n != 0 {
+		t.Fatalf("PendingCleanups = %d after the drain, want 0", n)
+	}
+	f.svc.Close() // no more logging
+	if logs := f.logs.String(); strings.Contains(logs, "a driver's bug") {
+		t.Errorf("the panic's value was logged (it might quote a token): %s", logs)
+	}
+}
+
+// A round stops at the first failure of the token store, which would most
+// likely fail the next attempts too; a failure of the repository, asked
+// whether an unsettled commit took effect, says nothing of the token store,
+// and the round goes on with the other clean-ups (Close's last round would
+// otherwise give them up with the token store up).
+func TestRoundGoesOnPastARepositoryThatFails(t *testing.T) {
+	tests := []struct {
+		name   string
+		expect func(f *fixture)
+	}{
+		{"BeginRefused", func(f *fixture) {
+			f.repo.EXPECT().Begin(gomock.Any(), domain.CacheKey("unsettled-lock")).Return(nil, errUnreachable)
+		}},
+		{"RowCheckFails", func(f *fixture) {
+			f.repo.EXPECT().Begin(gomock.Any(), domain.CacheKey("unsettled-lock")).Return(f.tx, nil)
+			f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
+			f.repo.EXPECT().TokenExists(gomock.Any(), "unsettled").Return(false, errUnreachable)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.svc.cleanups
+			const others = 20
+			c.mu.Lock()
+			c.pending["unsettled"] = leftover{key: "unsettled", mayBeRecorded: true, lock: "unsettled-lock"}
+			for i := range others {
+				key := fmt.Sprintf("other-%d", i)
+				c.pending[key] = leftover{key: key}
+			}
+			c.empty = make(chan struct{})
+			c.mu.Unlock()
+			tt.expect(f)
+			var deleted atomic.Int64
+			f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, string) error {
+				deleted.Add(1)
+				return nil
+			}).Times(others)
+
+			if c.round(context.Background(), retryAttempt) {
+				t.Error("round reported every clean-up settled, with the unsettled one left")
+			}
+			if n := deleted.Load(); n != others {
+				t.Fatalf("%d of the %d other clean-ups were done in the round, want all", n, others)
+			}
+			if n := c.count(); n != 1 {
+				t.Fatalf("%d clean-ups pending after the round, want the unsettled one", n)
+			}
+		})
+	}
+}
+
 // A commit still under way keeps the child's repository lock until it
 // ends; while the lock cannot be had, nothing is decided, and the
 // clean-up tries again later.

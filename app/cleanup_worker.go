@@ -66,9 +66,10 @@ func (c *cleaner) attempt(ctx context.Context, l leftover) (kept bool, err error
 var errCleanupPanicked = errors.New("the attempt panicked")
 
 // round attempts every pending clean-up within timeout, or until parent
-// ends, stopping at the first failure (the store is likely still down),
-// except one whose creation still holds its lock, which is that key's
-// trouble only, and reports whether it settled them all.
+// ends, stopping at the first failure of the token store (it is likely
+// still down) but not at a failure to ask the repository (errRepositoryCheck,
+// errCreationUnderWay: the token store may be up, and the rest of the queue
+// only needs it), and reports whether it settled them all.
 func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -78,7 +79,7 @@ func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 		if err != nil {
 			c.logger.WarnContext(ctx, "clean-up after a failed creation failed again",
 				slog.String("token_key", l.key), slog.Int("pending", c.count()), slog.String("error", err.Error()))
-			if errors.Is(err, errCreationUnderWay) {
+			if errors.Is(err, errRepositoryCheck) {
 				all = false
 				continue
 			}
