@@ -39,9 +39,7 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 			return outcome{err: err, refusedBelow: found.cutoff, refusedScopes: req.Scopes}
 		}
 		s.yieldIfAbandoned(ctx, a)
-		// From its first write on, others may see the child, and revoke it.
-		readAt = time.Now()
-		if child, err = s.create(ctx, tx, req, key); err != nil {
+		if child, readAt, err = s.create(ctx, tx, req, key); err != nil {
 			return outcome{err: err}
 		}
 	}
@@ -56,10 +54,14 @@ func (s *TokenCacheService) findOrCreate(ctx context.Context, req *domain.ChildR
 // If either write or the commit fails, the child is cleaned up from the
 // token store, even if ctx has ended, so that nothing half-made is left
 // behind (see cleaner). tx holds the repository lock named by key.
-func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest, key domain.CacheKey) (domain.TokenData, error) {
+//
+// It also returns when the commit was sent: others find a child to revoke
+// it in the repository (Gafaelfawr finds a token's children there), so
+// nobody can have revoked it before then.
+func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, req *domain.ChildRequest, key domain.CacheKey) (domain.TokenData, time.Time, error) {
 	token, err := domain.NewToken(s.random)
 	if err != nil {
-		return domain.TokenData{}, err
+		return domain.TokenData{}, time.Time{}, err
 	}
 	child := req.NewChild(token, s.clock.Now(), s.lifetime)
 	rec := req.Record(child)
@@ -83,20 +85,20 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 		// reply lost on its way back ends, after the client's retries, as
 		// a refused connection. The rows, if added, are rolled back.
 		s.cleanups.discard(ctx, token.Key)
-		return domain.TokenData{}, s.storeFailed(ctx, "token_store.store",
+		return domain.TokenData{}, time.Time{}, s.storeFailed(ctx, "token_store.store",
 			fmt.Errorf("storing new %s token %s: %w", child.Type, token.Key, storeErr))
 	}
 	committing = addErr == nil
-	err = s.record(ctx, tx, rec, addErr)
+	sent, err := s.record(ctx, tx, rec, addErr)
 	// keepUnrecorded asks the repository too: it may panic as well.
 	kept := err == nil || s.keepUnrecorded(ctx, err, key, token.Key)
 	returned = true
 	if !kept {
-		return domain.TokenData{}, err
+		return domain.TokenData{}, time.Time{}, err
 	}
 	s.observer.ChildCreated(child.Type)
 	s.logCreated(ctx, child)
-	return child, nil
+	return child, sent, nil
 }
 
 // errCreationPanicked is why a child whose creation panicked after its
@@ -116,21 +118,22 @@ func (s *TokenCacheService) storeAndAdd(ctx context.Context, tx ports.Repository
 }
 
 // record reports how adding the child's rows went (addErr), and if they
-// were added, commits them.
-func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, rec domain.TokenRecord, addErr error) error {
+// were added, commits them, and returns when it sent the commit.
+func (s *TokenCacheService) record(ctx context.Context, tx ports.RepositoryTx, rec domain.TokenRecord, addErr error) (time.Time, error) {
 	key := rec.Data.Token.Key
 	if addErr != nil {
 		if errors.Is(addErr, domain.ErrInvalidToken) {
-			return fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, addErr)
+			return time.Time{}, fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, addErr)
 		}
-		return s.storeFailed(ctx, "repository.add",
+		return time.Time{}, s.storeFailed(ctx, "repository.add",
 			fmt.Errorf("recording new %s token %s: %w", rec.Data.Type, key, addErr))
 	}
+	sent := time.Now()
 	if err := tx.Commit(ctx); err != nil {
-		return &commitError{s.storeFailed(ctx, "repository.commit",
+		return sent, &commitError{s.storeFailed(ctx, "repository.commit",
 			fmt.Errorf("committing new %s token %s: %w", rec.Data.Type, key, err))}
 	}
-	return nil
+	return sent, nil
 }
 
 // alongside runs do on a goroutine of its own and returns a function that

@@ -30,8 +30,8 @@ type outcome struct {
 	refusedBelow  time.Time
 	refusedScopes []string
 	// readAt is when the read of child from the token store began, or,
-	// for a child made anew, when its writes began: from then on others
-	// may see it, and revoke it. By the monotonic clock.
+	// for a child made anew, when its commit was sent: from then on others
+	// may find it, and revoke it. By the monotonic clock.
 	readAt time.Time
 }
 
