@@ -58,9 +58,11 @@ func (c *conn) queryFirst(ctx context.Context, query string, args []driver.Named
 	if !ok {
 		return nil, false, nil
 	}
+	// A failure here is the statement's own: nothing of the transaction
+	// has been sent yet, and it stays to be sent (or rolled back unsent).
 	name, err := c.preparedName(ctx, query)
 	if err != nil {
-		return nil, true, &beginError{err}
+		return nil, true, err
 	}
 	// lib/pq is given ctx, as Begin's lock is: if ctx ends while the
 	// message waits for the lock, lib/pq may ask the server to cancel the
@@ -89,8 +91,8 @@ func (c *conn) queryFirst(ctx context.Context, query string, args []driver.Named
 }
 
 // beginError is an error that came before the transaction's first
-// statement of its own began: in preparing it, in BEGIN, or in the
-// statement sent after BEGIN (a deferred lock).
+// statement of its own began: in BEGIN, or in the statement sent after
+// BEGIN (a deferred lock).
 type beginError struct{ err error }
 
 func (e *beginError) Error() string { return e.err.Error() }
@@ -142,12 +144,13 @@ func skipResultSets(rows driver.Rows, sets int) error {
 
 // literals returns args as the argument list of an EXECUTE, or false if
 // one has no literal form here: a value of another type, or text the
-// server refuses (a NUL byte, invalid UTF-8). Such text fails a statement
-// sent apart, in the transaction; in a Query message it would fail the
-// whole message, BEGIN included, leaving a transaction that lib/pq can no
-// longer roll back. A literal is quoted, whatever its type, so that the
-// parameter's input function reads it as it reads lib/pq's text
-// parameters.
+// server may refuse: a NUL byte, invalid UTF-8, or anything beyond ASCII,
+// which a database whose encoding is not UTF-8 may have no character for.
+// Such text fails a statement sent apart, in the transaction; in a Query
+// message it would fail the whole message, BEGIN included, leaving a
+// transaction that lib/pq can no longer roll back. A literal is quoted,
+// whatever its type, so that the parameter's input function reads it as
+// it reads lib/pq's text parameters.
 func literals(args []driver.NamedValue) (string, bool) {
 	var b strings.Builder
 	for i, arg := range args {
@@ -173,10 +176,21 @@ func literals(args []driver.NamedValue) (string, bool) {
 		default:
 			return "", false
 		}
-		if strings.IndexByte(text, 0) >= 0 || !utf8.ValidString(text) {
+		if !asciiWithoutNUL(text) {
 			return "", false
 		}
 		b.WriteString(pq.QuoteLiteral(text))
 	}
 	return b.String(), true
+}
+
+// asciiWithoutNUL reports whether text is made of ASCII only, NUL excepted:
+// text every server encoding reads alike.
+func asciiWithoutNUL(text string) bool {
+	for i := range len(text) {
+		if text[i] == 0 || text[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

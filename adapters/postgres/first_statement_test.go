@@ -40,15 +40,19 @@ func TestFirstStatementReadsItsArgumentsAsSentApart(t *testing.T) {
 	tests := []struct {
 		name string
 		args []any
+		// apart is set for text beyond ASCII, which goes apart from BEGIN
+		// (see literals).
+		apart bool
 	}{
-		{"Plain", []any{"plain", testCreated, int64(7), true}},
-		{"Empty", []any{"", nanos, int64(0), false}},
-		{"Quote", []any{"O'Brien''", nanos, int64(-1), true}},
-		{"Backslash", []any{`back\slash\'`, nanos, int64(math.MaxInt64), true}},
-		{"Separator", []any{`x'); DROP TABLE token; --`, nanos, int64(math.MinInt64), true}},
-		{"DollarQuote", []any{"$$ $1 $tag$", nanos, int64(1), true}},
-		{"Unicode", []any{"ünïcødé ✓ \t\n\r", nanos.In(time.FixedZone("", -7*3600)), int64(2), false}},
-		{"Null", []any{nil, nil, nil, nil}},
+		{"Plain", []any{"plain", testCreated, int64(7), true}, false},
+		{"Empty", []any{"", nanos, int64(0), false}, false},
+		{"Quote", []any{"O'Brien''", nanos, int64(-1), true}, false},
+		{"Backslash", []any{`back\slash\'`, nanos, int64(math.MaxInt64), true}, false},
+		{"Separator", []any{`x'); DROP TABLE token; --`, nanos, int64(math.MinInt64), true}, false},
+		{"DollarQuote", []any{"$$ $1 $tag$", nanos, int64(1), true}, false},
+		{"Controls", []any{"\t\n\r\x7f", nanos.In(time.FixedZone("", -7*3600)), int64(2), false}, false},
+		{"Unicode", []any{"ünïcødé ✓", nanos, int64(3), false}, true},
+		{"Null", []any{nil, nil, nil, nil}, false},
 	}
 	apart := func(args []any) (probeRow, error) {
 		var row probeRow
@@ -88,8 +92,12 @@ func TestFirstStatementReadsItsArgumentsAsSentApart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The statement went in BEGIN's message; the ROLLBACK after it.
-			if c := proxy.Counts().Sub(before); c.Queries != 2 || c.Syncs != 0 {
+			// The statement went in BEGIN's message, or apart; the ROLLBACK
+			// after it.
+			switch c := proxy.Counts().Sub(before); {
+			case tt.apart && c.Syncs == 0:
+				t.Errorf("%v, want the statement sent apart from BEGIN", c)
+			case !tt.apart && (c.Queries != 2 || c.Syncs != 0):
 				t.Errorf("%v, want BEGIN and the statement in one Query, ROLLBACK in another", c)
 			}
 			if !reflect.DeepEqual(got, want) {
@@ -340,5 +348,60 @@ func TestFirstStatementPreparedAgainWhenGone(t *testing.T) {
 	// PREPARE, then BEGIN with the lock and the lookup, then ROLLBACK.
 	if c := proxy.Counts().Sub(before); c.Queries != 3 {
 		t.Errorf("%v, want the statement prepared again", c)
+	}
+}
+
+// A lookup whose statement cannot be prepared (no schema here) has not
+// asked for the lock: its failure is the lookup's, as it is when the
+// lookup goes apart from BEGIN, and the unit, which sent nothing, rolls
+// back without a word to the server.
+func TestFirstStatementThatCannotBePreparedIsNotTheLocksFailure(t *testing.T) {
+	t.Parallel()
+	repo := NewTokenRepository(mustOpenURL(t, mustCreateScratchDB(t)), nil)
+	ctx := context.Background()
+	q := domain.ChildQuery{ParentKey: newToken(t).Key, Type: domain.TokenTypeNotebook, MinExpiration: testCreated}
+	tx, err := repo.BeginDeferred(ctx, newLock(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.FindChild(ctx, q)
+	if pq.As(err, pqerror.UndefinedTable) == nil {
+		t.Fatalf("FindChild without a schema = %v, want undefined_table", err)
+	}
+	if errors.Is(err, ports.ErrLockNotTaken) {
+		t.Errorf("the lookup's failure to prepare is reported as the lock's: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Errorf("Rollback: %v", err)
+	}
+}
+
+// In a database whose encoding is not UTF-8, text the server cannot
+// convert would fail the whole message, BEGIN included: text that is not
+// ASCII goes apart from BEGIN, and fails as the lookup's own, after the
+// lock, with the unit still there to roll back.
+func TestFirstStatementOfTextBeyondASCIIGoesApart(t *testing.T) {
+	t.Parallel()
+	db := mustOpenURL(t, mustCreateScratchDBWith(t, "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"))
+	ctx := context.Background()
+	if err := Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	repo := NewTokenRepository(db, nil)
+	q := domain.ChildQuery{ParentKey: newToken(t).Key, Type: domain.TokenTypeInternal, Service: "check✓",
+		Scopes: []string{"read:all"}, MinExpiration: testCreated}
+	tx, err := repo.BeginDeferred(ctx, newLock(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.FindChild(ctx, q)
+	if pq.As(err, pqerror.UntranslatableCharacter) == nil {
+		t.Fatalf("FindChild of %q in LATIN1 = %v, want untranslatable_character", q.Service, err)
+	}
+	if errors.Is(err, ports.ErrLockNotTaken) {
+		t.Errorf("the lookup's failure is reported as the lock's: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Errorf("Rollback: %v", err)
 	}
 }

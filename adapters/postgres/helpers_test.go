@@ -68,6 +68,13 @@ func withParams(t *testing.T, rawURL string, params map[string]string) string {
 // when t ends, and returns its URL.
 func mustCreateScratchDB(t *testing.T) string {
 	t.Helper()
+	return mustCreateScratchDBWith(t, "")
+}
+
+// mustCreateScratchDBWith is mustCreateScratchDB with options for CREATE
+// DATABASE (such as an encoding).
+func mustCreateScratchDBWith(t *testing.T, options string) string {
+	t.Helper()
 	base := integration.DatabaseURL(t)
 	admin := mustOpenURL(t, base)
 	var b [8]byte
@@ -75,7 +82,7 @@ func mustCreateScratchDB(t *testing.T) string {
 		t.Fatal(err)
 	}
 	name := "tokencache_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec("CREATE DATABASE " + pq.QuoteIdentifier(name)); err != nil {
+	if _, err := admin.Exec("CREATE DATABASE " + pq.QuoteIdentifier(name) + " " + options); err != nil {
 		t.Fatalf("creating scratch database: %v", err)
 	}
 	// Registered after admin's own cleanup, so it runs before admin closes;
