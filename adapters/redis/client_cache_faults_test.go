@@ -1,14 +1,19 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/url"
 	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tokencache/tokencache/adapters/redis"
+	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/internal/faultproxy"
 	"github.com/tokencache/tokencache/internal/integration"
 	"github.com/tokencache/tokencache/ports"
@@ -145,4 +150,127 @@ func TestClientCacheLinkBrokenWhileRedialing(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Close took %v with the link's handshake stalled (its timeout is 5 s)", d)
 	}
+}
+
+// An invalidation whose TCP segments arrive apart (a lost segment is resent
+// 200 ms or more later) is applied whole once it has all arrived: the link
+// does not read with a deadline that could cut the message and drop what it
+// had read. Cut before a key, the rest used to read as a reply of its own,
+// a bare string taken for a ping's answer, and the keys in it were lost,
+// their tokens served from memory until they expired.
+func TestClientCacheInvalidationInTwoSegmentsIsApplied(t *testing.T) {
+	t.Parallel()
+	// cuts split an invalidation (from its channel name on) before its
+	// first key, or between its first and second keys.
+	cuts := map[string]func(msg []byte) int{
+		"BeforeTheFirstKey": func(msg []byte) int { return nthKey(msg, 1) },
+		"BetweenKeys":       func(msg []byte) int { return nthKey(msg, 2) },
+	}
+	for name, cut := range cuts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := integration.StartRedisServer(t, false)
+			proxy := newSplittingProxy(t, srv.URL(), cut, 400*time.Millisecond)
+			e := newCachedEnvAt(t, proxy.url, redis.ClientCacheConfig{})
+			ctx := context.Background()
+			first, second := e.fullData(t), e.fullData(t)
+			for _, data := range []domain.TokenData{first, second} {
+				e.put(t, data)
+			}
+			e.awaitCaughtUp(t)
+			e.mustHit(t, first)
+			e.mustHit(t, second)
+
+			proxy.armed.Store(true)
+			// Revoked by another client, both in one command: one message.
+			if err := e.other.Del(ctx, "token:"+first.Token.Key, "token:"+second.Token.Key).Err(); err != nil {
+				t.Fatal(err)
+			}
+			e.awaitCaughtUp(t)
+			if !proxy.split.Load() {
+				t.Fatal("the proxy split no invalidation")
+			}
+			for _, data := range []domain.TokenData{first, second} {
+				if _, err := e.store.Get(ctx, data.Token); !errors.Is(err, ports.ErrNotFound) {
+					t.Errorf("deleted by another client, %s still reads with err = %v (stats %+v)", data.Token.Key, err, e.cache.Stats())
+				}
+			}
+		})
+	}
+}
+
+// nthKey returns where the nth key (from 1) of the invalidation msg begins,
+// its "$" line, or -1.
+func nthKey(msg []byte, n int) int {
+	at := 0
+	for range n {
+		i := bytes.Index(msg[at:], []byte("\r\n$"))
+		if i < 0 {
+			return -1
+		}
+		at += i + 2
+	}
+	return at
+}
+
+// splittingProxy forwards between its clients and a Redis server; once
+// armed, it cuts the next invalidation message it passes to a client where
+// cut says, and holds the rest back for delay.
+type splittingProxy struct {
+	url          string
+	armed, split atomic.Bool
+}
+
+func newSplittingProxy(t *testing.T, target string, cut func([]byte) int, delay time.Duration) *splittingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	p := &splittingProxy{}
+	forward := func(client, server net.Conn) {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := server.Read(buf)
+			b := buf[:n]
+			if i := bytes.Index(b, []byte("__redis__:invalidate\r\n")); i >= 0 && p.armed.Load() {
+				if j := cut(b[i:]); j >= 0 && p.armed.CompareAndSwap(true, false) {
+					if _, err := client.Write(b[:i+j]); err != nil {
+						return
+					}
+					time.Sleep(delay)
+					b = b[i+j:]
+					p.split.Store(true)
+				}
+			}
+			if _, werr := client.Write(b); werr != nil || err != nil {
+				return
+			}
+		}
+	}
+	host := u.Host
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", host)
+			if err != nil {
+				_ = client.Close()
+				continue
+			}
+			t.Cleanup(func() { _ = client.Close(); _ = server.Close() })
+			go func() { _, _ = io.Copy(server, client) }()
+			go forward(client, server)
+		}
+	}()
+	u.Host = ln.Addr().String()
+	p.url = u.String()
+	return p
 }

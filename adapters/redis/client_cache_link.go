@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -186,43 +187,87 @@ func (c *ClientCache) run(sub *goredis.PubSub) {
 }
 
 // read applies the invalidations that arrive on sub until it breaks, and
-// returns why. It pings the link every linkPing, each ping carrying the
-// time it went out, and records, from each answer, how far behind the link
-// is (see linkFresh).
+// returns why. A watch beside it pings the link every linkPing, each ping
+// carrying the time it went out, and closes the link once it has
+// delivered nothing for linkSilent; read records, from each answer, how
+// far behind the link is (see linkFresh).
+//
+// The reads have no deadline: go-redis keeps a connection whose read timed
+// out, but drops what it had read of the reply, and the rest of a message
+// split across TCP segments (one resent after a loss, 200 ms or more
+// later) would then be read as a reply of its own. Cut before a key, it
+// reads as a bare string, which go-redis hands over as a Pong, and the
+// keys in it were lost: their tokens served on from memory.
 func (c *ClientCache) read(sub *goredis.PubSub) error {
-	ctx := context.Background()
-	var pinged time.Time // when the last ping went out
-	heard := time.Now()  // when the link last delivered anything
-	for {
-		if now := time.Now(); now.Sub(pinged) >= linkPing {
-			if err := sub.Ping(ctx, strconv.FormatInt(c.sinceBorn(), 10)); err != nil {
-				return err
-			}
-			pinged = now
+	var heard atomic.Int64 // sinceBorn when the link last delivered anything
+	heard.Store(c.sinceBorn())
+	var why atomic.Pointer[error] // the watch's reason, set before it closes sub
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		if err := c.watch(sub, &heard, stop); err != nil {
+			why.Store(&err)
+			_ = sub.Close() // ends the read below
 		}
-		msg, err := sub.ReceiveTimeout(ctx, max(time.Until(pinged.Add(linkPing)), time.Millisecond))
-		var netErr interface{ Timeout() bool }
-		switch {
-		case err != nil && errors.As(err, &netErr) && netErr.Timeout():
-			if time.Since(heard) > linkSilent {
-				return errLinkSilent
-			}
-			continue
-		case err != nil:
+	}()
+	err := c.receive(sub, &heard)
+	if w := why.Load(); w != nil {
+		return *w
+	}
+	return err
+}
+
+// receive applies the invalidations and ping answers that arrive on sub,
+// recording when it heard anything, until the link breaks, and returns
+// why.
+func (c *ClientCache) receive(sub *goredis.PubSub, heard *atomic.Int64) error {
+	for {
+		msg, err := sub.Receive(context.Background())
+		if err != nil {
 			// Also a flush of the whole database, whose invalidation
 			// names no key: dropping everything is then right.
 			return err
 		}
-		heard = time.Now()
+		heard.Store(c.sinceBorn())
 		switch m := msg.(type) {
 		case *goredis.Message:
 			if m.Channel == invalidationChannel {
 				c.invalidateRedisKeys(m.Payload, m.PayloadSlice)
 			}
 		case *goredis.Pong:
-			if sent, err := strconv.ParseInt(m.Payload, 10, 64); err == nil {
-				c.caughtUp(sent)
+			sent, err := strconv.ParseInt(m.Payload, 10, 64)
+			if err != nil {
+				// Not the answer to a ping of ours: the stream is out of
+				// step, and what it carried may have been lost.
+				return errLinkOutOfStep
 			}
+			c.caughtUp(sent)
+		}
+	}
+}
+
+// errLinkOutOfStep is the reason given for a link that delivered a reply
+// no command of its own asked for.
+var errLinkOutOfStep = errors.New("invalidation link out of step: a reply that no ping asked for")
+
+// watch pings sub every linkPing until stop is closed, and returns why it
+// must be closed: a ping that failed, or nothing delivered (heard) for
+// linkSilent. The link's reader does not wait for it: a ping stuck in its
+// write ends when the link is closed.
+func (c *ClientCache) watch(sub *goredis.PubSub, heard *atomic.Int64, stop <-chan struct{}) error {
+	ping := time.NewTicker(linkPing)
+	defer ping.Stop()
+	for {
+		if err := sub.Ping(context.Background(), strconv.FormatInt(c.sinceBorn(), 10)); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-ping.C:
+		}
+		if time.Duration(c.sinceBorn()-heard.Load()) > linkSilent {
+			return errLinkSilent
 		}
 	}
 }
