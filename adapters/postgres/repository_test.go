@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -312,5 +313,55 @@ func TestTimestampsIgnoreSessionTimeZone(t *testing.T) {
 	q.MinExpiration = expires.Add(time.Second)
 	if got, err := mustFind(t, repo, q); !errors.Is(err, ports.ErrNotFound) {
 		t.Errorf("FindChild with the bound past the expiry = %q, %v; want ErrNotFound", got, err)
+	}
+}
+
+// A lookup finds a child expiring exactly at its cut-off, and not one a
+// microsecond short of it: Gafaelfawr's lookup is expires >= the cut-off,
+// and a cut-off may fall within a second (half of an odd lifetime, or a
+// parent's cap).
+func TestLookupCutOffIsInclusiveToTheMicrosecond(t *testing.T) {
+	ctx := context.Background()
+	repo := NewTokenRepository(mustOpenDB(t), nil)
+	now := time.Now().UTC().Truncate(time.Second)
+	mk := func(typ domain.TokenType, svc string, exp time.Time) domain.TokenData {
+		tok, err := domain.NewToken(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return domain.TokenData{Token: tok, Username: "alice", Type: typ, Service: svc, Scopes: []string{"read:all"}, Created: now, Expires: exp}
+	}
+	parent := mk(domain.TokenTypeSession, "", now.Add(48*time.Hour))
+	child := mk(domain.TokenTypeInternal, "portal", now.Add(time.Hour))
+	tx, err := repo.Begin(ctx, newLock(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: parent, Actor: "alice", IPAddress: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: child, ParentKey: parent.Token.Key, Actor: "alice", IPAddress: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		off  time.Duration
+		want bool
+	}{{-500 * time.Millisecond, true}, {0, true}, {time.Microsecond, false}, {500 * time.Millisecond, false}} {
+		tx, err := repo.Begin(ctx, newLock(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeInternal, Service: "portal", Scopes: []string{"read:all"}, MinExpiration: child.Expires.Add(c.off)}
+		key, err := tx.FindChild(ctx, q)
+		got := err == nil && key == child.Token.Key
+		l, err2 := tx.LookUpChild(ctx, q, now.Add(-time.Hour))
+		got2 := err2 == nil && l.Key == child.Token.Key
+		_ = tx.Rollback(ctx)
+		if got != c.want || got2 != c.want {
+			t.Errorf("cut-off at the expiry %+v: FindChild found it %v, LookUpChild %v (%v, %v), want %v", c.off, got, got2, err, err2, c.want)
+		}
 	}
 }
