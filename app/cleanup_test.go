@@ -207,6 +207,80 @@ func TestRoundGoesOnPastARepositoryThatFails(t *testing.T) {
 	}
 }
 
+// queueCleanups puts unsettled clean-ups (a commit whose outcome is
+// unknown) and token-store-only ones in c's queue.
+func queueCleanups(c *cleaner, unsettled, storeOnly int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range unsettled {
+		key := fmt.Sprintf("unsettled-%d", i)
+		c.pending[key] = leftover{key: key, mayBeRecorded: true, lock: domain.CacheKey(key + "-lock")}
+	}
+	for i := range storeOnly {
+		key := fmt.Sprintf("other-%d", i)
+		c.pending[key] = leftover{key: key}
+	}
+	c.empty = make(chan struct{})
+}
+
+// A repository that refuses is asked once a round, not once for each
+// unsettled commit, and logged once.
+func TestRoundAsksARepositoryThatRefusesOnce(t *testing.T) {
+	f := newFixture(t)
+	c := f.svc.cleanups
+	const unsettled, storeOnly = 1000, 5
+	queueCleanups(c, unsettled, storeOnly)
+	var begins atomic.Int64
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(context.Context, domain.CacheKey) (ports.RepositoryTx, error) {
+		begins.Add(1)
+		return nil, errUnreachable
+	}).AnyTimes()
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).Return(nil).Times(storeOnly)
+
+	c.round(context.Background(), retryAttempt)
+	warnings := strings.Count(f.logs.String(), "clean-up after a failed creation failed again")
+	if n := begins.Load(); n != 1 || warnings != 1 {
+		t.Fatalf("one round against a repository that refuses: %d connection attempts, %d warnings; want 1 of each", n, warnings)
+	}
+	if n := c.count(); n != unsettled {
+		t.Fatalf("%d clean-ups pending after the round, want the %d unsettled", n, unsettled)
+	}
+}
+
+// Close's last round deletes what needs only the token store first, so that
+// a repository that hangs, each of its checks waiting out lockWait, cannot
+// use up the round's time before them; and it starts nothing past its end.
+func TestLastRoundDeletesFirstWhatNeedsOnlyTheTokenStore(t *testing.T) {
+	f := newFixture(t)
+	c := f.svc.cleanups
+	const unsettled, storeOnly = 100, 10
+	queueCleanups(c, unsettled, storeOnly)
+	var late atomic.Int64
+	f.repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ domain.CacheKey) (ports.RepositoryTx, error) {
+		if ctx.Err() != nil {
+			late.Add(1)
+		}
+		<-ctx.Done()
+		return nil, fmt.Errorf("dial tcp 192.0.2.9:5432: %w", ctx.Err())
+	}).AnyTimes()
+	var deleted atomic.Int64
+	f.store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, _ string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		deleted.Add(1)
+		return nil
+	}).AnyTimes()
+
+	c.round(context.Background(), closeAttempt)
+	if n := deleted.Load(); n != storeOnly {
+		t.Errorf("%d of the %d token-store-only clean-ups done in the last round, with the token store up", n, storeOnly)
+	}
+	if n := late.Load(); n > 0 {
+		t.Errorf("%d commit checks started after the round's end", n)
+	}
+}
+
 // A commit still under way keeps the child's repository lock until it
 // ends; while the lock cannot be had, nothing is decided, and the
 // clean-up tries again later.

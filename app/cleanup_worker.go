@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -65,22 +66,32 @@ func (c *cleaner) attempt(ctx context.Context, l leftover) (kept bool, err error
 // errCleanupPanicked is why an attempt at a clean-up that panicked failed.
 var errCleanupPanicked = errors.New("the attempt panicked")
 
-// round attempts every pending clean-up within timeout, or until parent
-// ends, stopping at the first failure of the token store (it is likely
-// still down) but not at a failure to ask the repository (errRepositoryCheck,
-// errCreationUnderWay: the token store may be up, and the rest of the queue
-// only needs it), and reports whether it settled them all.
+// round attempts the pending clean-ups within timeout, or until parent
+// ends: first those that need only the token store, then those that ask the
+// repository whether their commit took effect. It stops at the token
+// store's first failure (it is likely still down), and after the
+// repository's first failure asks it nothing more in the round, unless
+// that failure was a creation still under way (errCreationUnderWay), which
+// is that key's trouble only. It reports whether it settled them all.
 func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
-	all := true
+	all, repositoryDown := true, false
 	for _, l := range c.snapshot() {
+		if ctx.Err() != nil {
+			return false
+		}
+		if l.mayBeRecorded && repositoryDown {
+			all = false
+			continue
+		}
 		kept, err := c.attempt(ctx, l)
 		if err != nil {
 			c.logger.WarnContext(ctx, "clean-up after a failed creation failed again",
 				slog.String("token_key", l.key), slog.Int("pending", c.count()), slog.String("error", err.Error()))
 			if errors.Is(err, errRepositoryCheck) {
 				all = false
+				repositoryDown = !errors.Is(err, errCreationUnderWay)
 				continue
 			}
 			return false
@@ -96,6 +107,8 @@ func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 	return all
 }
 
+// snapshot returns the pending clean-ups, those that need only the token
+// store first.
 func (c *cleaner) snapshot() []leftover {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,6 +116,15 @@ func (c *cleaner) snapshot() []leftover {
 	for _, l := range c.pending {
 		out = append(out, l)
 	}
+	slices.SortFunc(out, func(a, b leftover) int {
+		switch {
+		case a.mayBeRecorded == b.mayBeRecorded:
+			return 0
+		case a.mayBeRecorded:
+			return 1
+		}
+		return -1
+	})
 	return out
 }
 
