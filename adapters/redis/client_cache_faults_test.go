@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -273,4 +274,24 @@ func newSplittingProxy(t *testing.T, target string, cut func([]byte) int, delay 
 	u.Host = ln.Addr().String()
 	p.url = u.String()
 	return p
+}
+
+// Close waits for the link's goroutines, the watch that pings it among them,
+// wherever Close finds them. Not parallel: it looks for the watch among all
+// goroutines.
+func TestClientCacheCloseWaitsForTheLinksWatch(t *testing.T) {
+	srv := integration.StartRedisServer(t, false)
+	left := 0
+	for i := range 10 {
+		e := newCachedEnvAt(t, srv.URL(), redis.ClientCacheConfig{})
+		time.Sleep(time.Duration(i*30) * time.Millisecond) // across a ping's period
+		e.cache.Close()
+		buf := make([]byte, 1<<20)
+		if bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("redis.(*ClientCache).watch")) {
+			left++
+		}
+	}
+	if left > 0 {
+		t.Errorf("%d of 10 Closes returned with the link's watch still running", left)
+	}
 }

@@ -201,18 +201,21 @@ func (c *ClientCache) run(sub *goredis.PubSub) {
 func (c *ClientCache) read(sub *goredis.PubSub) error {
 	var heard atomic.Int64 // sinceBorn when the link last delivered anything
 	heard.Store(c.sinceBorn())
-	var why atomic.Pointer[error] // the watch's reason, set before it closes sub
-	stop := make(chan struct{})
-	defer close(stop)
+	var why error // the watch's reason, set before it closes sub
+	stop, watched := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(watched)
 		if err := c.watch(sub, &heard, stop); err != nil {
-			why.Store(&err)
+			why = err
 			_ = sub.Close() // ends the read below
 		}
 	}()
 	err := c.receive(sub, &heard)
-	if w := why.Load(); w != nil {
-		return *w
+	close(stop)
+	_ = sub.Close() // ends a ping under way
+	<-watched
+	if why != nil {
+		return why
 	}
 	return err
 }
@@ -252,8 +255,7 @@ var errLinkOutOfStep = errors.New("invalidation link out of step: a reply that n
 
 // watch pings sub every linkPing until stop is closed, and returns why it
 // must be closed: a ping that failed, or nothing delivered (heard) for
-// linkSilent. The link's reader does not wait for it: a ping stuck in its
-// write ends when the link is closed.
+// linkSilent.
 func (c *ClientCache) watch(sub *goredis.PubSub, heard *atomic.Int64, stop <-chan struct{}) error {
 	ping := time.NewTicker(linkPing)
 	defer ping.Stop()
