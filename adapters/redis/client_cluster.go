@@ -44,6 +44,12 @@ func parseClusterURL(u *url.URL) (*goredis.ClusterOptions, error) {
 	if err != nil {
 		return nil, parseError(plain.String(), err)
 	}
+	if opts.ReadOnly || opts.RouteByLatency || opts.RouteRandomly {
+		// Each sends reads to replicas, which would see a token revoked on
+		// its master as live, and a child just made as missing, for as
+		// long as they lag.
+		return nil, errors.New("read_only, route_by_latency and route_randomly are not supported: every command goes to the master")
+	}
 	unpinServerName(opts.TLSConfig)
 	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries = retriesOr(opts.DialerRetries)

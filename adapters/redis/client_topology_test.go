@@ -34,6 +34,11 @@ func TestNewClientTopologyRejectsBadURL(t *testing.T) {
 		{"cluster bad addr", "rediss+cluster://:" + pw + "@127.0.0.1:7000?addr=nowhere", "addr"},
 		{"cluster unknown option", "redis+cluster://:" + pw + "@127.0.0.1:7000?password=" + pw, "unexpected option"},
 		{"cluster bad port", "redis+cluster://:" + pw + "@127.0.0.1:port", "port"},
+		// Reads from replicas would see a token revoked on its master as
+		// live, and a child just made as missing, for as long as they lag.
+		{"cluster read only", "redis+cluster://:" + pw + "@127.0.0.1:7000?addr=127.0.0.1:7001&read_only=true", "not supported"},
+		{"cluster route by latency", "redis+cluster://:" + pw + "@127.0.0.1:7000?route_by_latency=true", "not supported"},
+		{"cluster route randomly", "rediss+cluster://:" + pw + "@127.0.0.1:7000?route_randomly=true", "not supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
