@@ -133,7 +133,7 @@ func withoutURL(err error) error {
 // errWithheld stands for an error about a URL whose credentials are not
 // where its parsers look for them (see urlsecret.Located): the message could
 // quote the password, whole or in part.
-var errWithheld = errors.New("what is wrong with the URL is withheld since it could quote the password: write \"//\" after the scheme and percent-encode any /, ?, #, & or % in the credentials")
+var errWithheld = errors.New("what is wrong with the URL is withheld since it could quote the password: write \"//\" after the scheme, percent-encode any /, ?, #, & or % in the credentials, and put a password= option last")
 
 // parseError is err, from parsing rawURL, as it may be shown. net/url's
 // errors quote the whole URL, which is dropped; the parsers' own messages

@@ -26,6 +26,8 @@ func TestNewClientTopologyRejectsBadURL(t *testing.T) {
 		{"sentinel replica only", "redis+sentinel://:" + pw + "@127.0.0.1:26379?master_name=m&replica_only=true", "not supported"},
 		{"sentinel route by latency", "rediss+sentinel://:" + pw + "@127.0.0.1:26379?master_name=m&route_by_latency=true", "not supported"},
 		{"sentinel password option", "redis+sentinel://127.0.0.1:26379?master_name=m&sentinel_password=" + pw, "unexpected option"},
+		// Any failure: an "&" in the password would split it there.
+		{"sentinel password option not last", "redis+sentinel://127.0.0.1:1?password=" + pw + "&master_name=m", "put a password= option last"},
 		{"sentinel bad database", "redis+sentinel://:" + pw + "@127.0.0.1:26379/zero?master_name=m", "database"},
 		{"sentinel bad option value", "redis+sentinel://:" + pw + "@127.0.0.1:26379?master_name=m&dial_timeout=soon", "dial_timeout"},
 		{"sentinel bad port", "redis+sentinel://:" + pw + "@127.0.0.1:port?master_name=m", "port"},
