@@ -30,8 +30,13 @@ func setOrNot(s string) string {
 	return "(set)"
 }
 
-// withoutPassword is the URL s with its password masked, or a stand-in
-// for a URL whose password cannot be located.
+// secretOptions are the options of a store's URL whose values are
+// secrets: passwords, and lib/pq's client key, which sslinline makes the
+// key itself rather than a file's name.
+var secretOptions = []string{"password", "sentinel_password", "sslpassword", "sslkey"}
+
+// withoutPassword is the URL s with its password and other secret options
+// masked, or a stand-in for a URL whose password cannot be located.
 func withoutPassword(s string) string {
 	if s == "" {
 		return `""`
@@ -40,8 +45,14 @@ func withoutPassword(s string) string {
 	if err != nil || u.Scheme == "" || !urlsecret.Located(s) {
 		return "(withheld)"
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "xxxxx")
+	q, masked := u.Query(), false
+	for _, name := range secretOptions {
+		if q.Has(name) {
+			q.Set(name, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
