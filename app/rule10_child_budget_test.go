@@ -46,8 +46,9 @@ func TestRule10ChildrenCountedWithTheLookupBeforeWriting(t *testing.T) {
 		wantSince   time.Time
 		counted     int // children the repository counts: one fewer than the bound
 	}{
-		{"defaults: 100 an hour", 0, 0, specNow.Add(-time.Hour), 99},
-		{"configured", 3, 15 * time.Minute, specNow.Add(-15 * time.Minute), 2},
+		// The window starts at a whole second (see domain.ChildBudget.Since).
+		{"defaults: 100 an hour", 0, 0, specNow.Add(-time.Hour).Truncate(time.Second), 99},
+		{"configured", 3, 15 * time.Minute, specNow.Add(-15 * time.Minute).Truncate(time.Second), 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newBudgetFixture(t, tt.maxChildren, tt.window)
@@ -275,5 +276,56 @@ func TestRule10WindowIsCountedAgainAfterTheLockWait(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A child made at 12:00:00.9 is stored as made at 12:00:00: it counts until
+// 13:00:01, when its Retry-After says one more may be made, and not only
+// until 13:00:00, which let a parent bound to one child an hour make two
+// 59m59.2s apart.
+func TestRule10WindowCountsAChildForAsLongAsItMayBeWithin(t *testing.T) {
+	ctx := context.Background()
+	clock := memory.NewManualClock(specNow.Truncate(time.Second).Add(900 * time.Millisecond))
+	store, repo := memory.NewTokenStore(clock), memory.NewRepositoryWithClock(clock)
+	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: 1, ChildrenWindow: time.Hour}
+	svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	p := parent(t)
+	if err := store.Store(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := repo.Begin(ctx, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(service string) error {
+		_, err := svc.GetInternalToken(ctx, p, service, []string{"read:all"}, "192.0.2.1", 0)
+		return err
+	}
+	first := clock.Now()
+	if err := ask("a"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour - 800*time.Millisecond)
+	var tooMany *domain.TooManyChildrenError
+	if err := ask("b"); !errors.As(err, &tooMany) {
+		t.Fatalf("a second child %v after the first, bound 1 an hour: %v, want %v", clock.Now().Sub(first), err, domain.ErrTooManyChildren)
+	}
+	clock.Set(tooMany.RetryAt)
+	if err := ask("b"); err != nil {
+		t.Fatalf("at the Retry-After given (%v): %v", tooMany.RetryAt.Format(time.TimeOnly), err)
 	}
 }

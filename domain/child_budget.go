@@ -26,8 +26,13 @@ type ChildCount struct {
 func (b ChildBudget) Bounded() bool { return b.Max >= 0 }
 
 // Since is the start of the window that ends at now: children created at
-// or after it count against the budget.
-func (b ChildBudget) Since(now time.Time) time.Time { return now.Add(-b.Window) }
+// or after it count against the budget. Creation times are stored to the
+// second, rounded down, so a child stored at a second may have been made
+// up to a second later: the window starts at a whole second, and such a
+// child counts for as long as it may have been made within it, until the
+// Retry-After that Check gives. A creation is refused at most a second
+// longer than the window says, never allowed early.
+func (b ChildBudget) Since(now time.Time) time.Time { return now.Add(-b.Window).Truncate(time.Second) }
 
 // Check returns nil if a parent whose children created since b.Since(now)
 // are recent may create one more; otherwise a *TooManyChildrenError, which

@@ -85,6 +85,13 @@ func TestChildBudgetSince(t *testing.T) {
 	if got, want := b.Since(now), now.Add(-15*time.Minute); !got.Equal(want) {
 		t.Fatalf("Since = %v, want %v", got, want)
 	}
+	// Creation times are stored to the second, rounded down: the window
+	// starts at a whole second, so that a child stored at a second counts
+	// for as long as it may have been made within the window.
+	within := now.Add(900 * time.Millisecond)
+	if got, want := b.Since(within), now.Add(-15*time.Minute); !got.Equal(want) {
+		t.Fatalf("Since(%v) = %v, want %v", within.Format(time.StampMilli), got, want)
+	}
 	if (domain.ChildBudget{Max: -1}).Bounded() || !b.Bounded() || !(domain.ChildBudget{Max: 0}).Bounded() {
 		t.Fatal("Bounded: want false for a negative Max only")
 	}
