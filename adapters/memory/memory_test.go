@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +122,124 @@ func TestRepositoryTxUnusableAfterCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = tx.Rollback(context.Background())
+}
+
+// memorySession is a session token of its own, created at created.
+func memorySession(t *testing.T, created time.Time) domain.TokenData {
+	t.Helper()
+	tok, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return domain.TokenData{Token: tok, Username: "u", Type: domain.TokenTypeSession,
+		Scopes: []string{"read:all"}, Created: created, Expires: created.Add(24 * time.Hour)}
+}
+
+// A unit whose Begin context has ended can no longer be used, however soon
+// after it is asked: it commits nothing, as a database transaction tied to
+// that context would not (the end of the context runs on a goroutine of its
+// own, and a call made before it has run used to go through).
+func TestRepositoryTxEndedByContextCommitsNothing(t *testing.T) {
+	repo := memory.NewRepository()
+	for i := range 200 {
+		ctx, cancel := context.WithCancel(context.Background())
+		tx, err := repo.Begin(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		p := memorySession(t, time.Now().UTC())
+		err = tx.AddToken(context.Background(), domain.TokenRecord{Data: p, Actor: "u"})
+		if err == nil {
+			err = tx.Commit(context.Background())
+		}
+		_ = tx.Rollback(context.Background())
+		if ok, _ := repo.TokenExists(context.Background(), p.Token.Key); err == nil || ok {
+			t.Fatalf("round %d: a unit whose context had ended committed (err %v, row %v)", i, err, ok)
+		}
+	}
+}
+
+// hookedContext runs hook the first time it is asked whether it has ended.
+type hookedContext struct {
+	context.Context
+	once sync.Once
+	hook func()
+}
+
+func (c *hookedContext) Err() error {
+	c.once.Do(c.hook)
+	return c.Context.Err()
+}
+
+func (c *hookedContext) Done() <-chan struct{} {
+	c.once.Do(c.hook)
+	return c.Context.Done()
+}
+
+// A unit keeps its lock until its commit has applied its rows: Begin's
+// context ending meanwhile must not let another unit take the lock, find
+// nothing, and make a duplicate.
+func TestRepositoryTxKeepsItsLockWhileItCommits(t *testing.T) {
+	repo := memory.NewRepository()
+	begun, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tx, err := repo.Begin(begun, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := memorySession(t, time.Now().UTC())
+	if err := tx.AddToken(context.Background(), domain.TokenRecord{Data: p, Actor: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	other := false
+	commit := &hookedContext{Context: context.Background(), hook: func() {
+		cancel() // while the unit commits
+		ctx, stop := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer stop()
+		if tx, err := repo.Begin(ctx, "k"); err == nil {
+			other = true
+			_ = tx.Rollback(ctx)
+		}
+	}}
+	err = tx.Commit(commit)
+	ok, _ := repo.TokenExists(context.Background(), p.Token.Key)
+	if other && err == nil && ok {
+		t.Fatal("another unit took the lock while this one committed, and the commit then applied its rows")
+	}
+}
+
+// A unit's own rows, before it commits, read as they will once committed:
+// their times in whole seconds, as PostgreSQL's columns hold them.
+func TestRepositoryTxPendingRowsInWholeSeconds(t *testing.T) {
+	ctx := context.Background()
+	repo := memory.NewRepository()
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	p := memorySession(t, now)
+	tx, err := repo.Begin(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := domain.NewToken(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := domain.TokenData{Token: tok, Username: "u", Type: domain.TokenTypeNotebook, Scopes: []string{"read:all"},
+		Created: now.Add(500 * time.Millisecond), Expires: now.Add(time.Hour + 500*time.Millisecond)}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: child, ParentKey: p.Token.Key, Actor: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	q := domain.ChildQuery{ParentKey: p.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: now.Add(time.Hour + 300*time.Millisecond)}
+	got, err := tx.LookUpChild(ctx, q, now.Add(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key != "" || got.Recent.N != 0 {
+		t.Errorf("LookUpChild in the adding unit = %+v; want no child found (it expires at %s) and none counted (made at %s)",
+			got, now.Add(time.Hour).Format(time.TimeOnly), now.Format(time.TimeOnly))
+	}
 }

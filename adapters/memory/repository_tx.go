@@ -60,6 +60,10 @@ func (tx *repositoryTx) AddToken(ctx context.Context, rec domain.TokenRecord) er
 		tx.failed = fmt.Errorf("adding token %s: %w: %w (%s)",
 			key, domain.ErrInvalidToken, domain.ErrParentNotRecorded, rec.ParentKey)
 	default:
+		// As it will read once committed: PostgreSQL's columns hold whole
+		// seconds.
+		rec.Data = rec.Data.Clone()
+		rec.Data.Created, rec.Data.Expires = wholeSeconds(rec.Data.Created), wholeSeconds(rec.Data.Expires)
 		tx.pending = append(tx.pending, rec)
 		return nil
 	}
@@ -76,6 +80,15 @@ func (tx *repositoryTx) Commit(ctx context.Context) error {
 		return fmt.Errorf("committing an aborted unit of work: %w", tx.failed)
 	}
 	defer tx.end()
+	// The lock is kept until the rows are applied: Begin's context ending
+	// meanwhile must not release it. If it has ended already, the unit is
+	// over.
+	if !tx.stop() {
+		if err := tx.ctx.Err(); err != nil {
+			return fmt.Errorf("committing: %w", err)
+		}
+		return fmt.Errorf("committing: %w", errTxDone)
+	}
 	if err := tx.repo.apply(tx.pending); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
@@ -90,13 +103,13 @@ func (tx *repositoryTx) Rollback(context.Context) error {
 // usable fails once the unit of work has ended or its caller gave up, as a
 // database transaction tied to a context would.
 func (tx *repositoryTx) usable(ctx context.Context) error {
+	// Ended by Begin's context, the unit says so, however soon after that
+	// context ended it is asked: the end runs on a goroutine of its own,
+	// which may not have run yet.
+	if err := tx.ctx.Err(); err != nil {
+		return err
+	}
 	if tx.done.Load() {
-		// Ended by Begin's context, the unit says so, however soon after
-		// that context ended it is asked: the end runs on a goroutine of
-		// its own.
-		if err := tx.ctx.Err(); err != nil {
-			return err
-		}
 		return errTxDone
 	}
 	return ctx.Err()
