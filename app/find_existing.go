@@ -104,15 +104,16 @@ func (s *TokenCacheService) lookUp(ctx context.Context, tx ports.RepositoryTx, q
 		}
 		return key, domain.ChildCount{}, err
 	}
-	found, err := tx.LookUpChild(ctx, q, s.budget.Since(s.clock.Now()))
+	found, err := tx.LookUpChild(ctx, q, s.budget.WindowAt(s.clock.Now()))
 	return found.Key, found.Recent, err
 }
 
 // countedBeforeTheWindow reports whether recent, counted by a lookup whose
 // window began before it waited for the repository's lock, would refuse a
-// creation that a count as of now might allow: the earliest child it
-// counted has left the window since. Only then is it counted again.
+// creation that a count as of now might allow: the last child that had to
+// leave the window for room has left it since. Only then is it counted
+// again.
 func (s *TokenCacheService) countedBeforeTheWindow(recent domain.ChildCount) bool {
 	now := s.clock.Now()
-	return recent.N > 0 && recent.Earliest.Before(s.budget.Since(now)) && s.budget.Check(recent, now) != nil
+	return !recent.LastToLeave.IsZero() && recent.LastToLeave.Before(s.budget.Since(now)) && s.budget.Check(recent, now) != nil
 }

@@ -81,9 +81,9 @@ func (tx *probedTx) FindChild(ctx context.Context, q domain.ChildQuery) (string,
 	return tx.RepositoryTx.FindChild(ctx, q)
 }
 
-func (tx *probedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+func (tx *probedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
 	defer tx.locked()
-	return tx.RepositoryTx.LookUpChild(ctx, q, since)
+	return tx.RepositoryTx.LookUpChild(ctx, q, w)
 }
 
 func (tx *probedTx) Rollback(ctx context.Context) error {

@@ -182,8 +182,8 @@ func (tx *slowCommitTx) FindChild(ctx context.Context, q domain.ChildQuery) (str
 	return tx.RepositoryTx.FindChild(context.WithoutCancel(ctx), q)
 }
 
-func (tx *slowCommitTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
-	return tx.RepositoryTx.LookUpChild(context.WithoutCancel(ctx), q, since)
+func (tx *slowCommitTx) LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
+	return tx.RepositoryTx.LookUpChild(context.WithoutCancel(ctx), q, w)
 }
 
 func (tx *slowCommitTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {

@@ -43,12 +43,12 @@ func TestRule10ChildrenCountedWithTheLookupBeforeWriting(t *testing.T) {
 		name        string
 		maxChildren int           // as configured
 		window      time.Duration // as configured
-		wantSince   time.Time
+		wantWindow  domain.ChildWindow
 		counted     int // children the repository counts: one fewer than the bound
 	}{
 		// The window starts at a whole second (see domain.ChildBudget.Since).
-		{"defaults: 100 an hour", 0, 0, specNow.Add(-time.Hour).Truncate(time.Second), 99},
-		{"configured", 3, 15 * time.Minute, specNow.Add(-15 * time.Minute).Truncate(time.Second), 2},
+		{"defaults: 100 an hour", 0, 0, domain.ChildWindow{Since: specNow.Add(-time.Hour).Truncate(time.Second), Max: 100}, 99},
+		{"configured", 3, 15 * time.Minute, domain.ChildWindow{Since: specNow.Add(-15 * time.Minute).Truncate(time.Second), Max: 3}, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newBudgetFixture(t, tt.maxChildren, tt.window)
@@ -59,8 +59,8 @@ func TestRule10ChildrenCountedWithTheLookupBeforeWriting(t *testing.T) {
 				ParentKey: p.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
 				Scopes: []string{"read:all"}, MinExpiration: specLifeFrom.Add(specLifetime / 2),
 			}
-			lookUp := f.tx.EXPECT().LookUpChild(gomock.Any(), wantQuery, tt.wantSince).
-				Return(ports.ChildLookup{Recent: domain.ChildCount{N: tt.counted, Earliest: specNow.Add(-time.Minute)}}, nil)
+			lookUp := f.tx.EXPECT().LookUpChild(gomock.Any(), wantQuery, tt.wantWindow).
+				Return(ports.ChildLookup{Recent: domain.ChildCount{N: tt.counted}}, nil)
 			// Written to both stores at once, committed once both have it.
 			stored := f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil).After(lookUp)
 			added := f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil).After(lookUp)
@@ -83,7 +83,7 @@ func TestRule10FullBudgetWritesNothing(t *testing.T) {
 	for range 2 { // a refusal is not cached: the next request asks again
 		f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 		f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
-			Return(ports.ChildLookup{Recent: domain.ChildCount{N: 3, Earliest: earliest}}, nil)
+			Return(ports.ChildLookup{Recent: domain.ChildCount{N: 3, LastToLeave: earliest}}, nil)
 		f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 		// No Store, AddToken, Commit or Delete is expected.
 
@@ -114,7 +114,7 @@ func TestRule10ReuseIsNeverRefused(t *testing.T) {
 	// budget still gets the children it has.
 	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
-		Return(ports.ChildLookup{Key: child.Token.Key, Recent: domain.ChildCount{N: 1, Earliest: child.Created}}, nil)
+		Return(ports.ChildLookup{Key: child.Token.Key, Recent: domain.ChildCount{N: 1, LastToLeave: child.Created}}, nil)
 	f.tx.EXPECT().Rollback(gomock.Any()).Return(nil)
 	f.store.EXPECT().GetByKey(gomock.Any(), child.Token.Key).Return(child, nil)
 	if got, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0); err != nil || got != child.Token {
@@ -237,30 +237,31 @@ func TestRule10WindowIsCountedAgainAfterTheLockWait(t *testing.T) {
 	const window, wait = time.Hour, time.Minute
 	f := newBudgetFixture(t, 3, window)
 	p := parent(t)
-	// The parent's children of other keys: the earliest leaves the window
-	// during the wait.
+	// The parent's children of other keys, oldest first: the oldest leaves
+	// the window during the wait.
 	created := []time.Time{specNow.Add(-window + 10*time.Second), specNow.Add(-20 * time.Minute), specNow.Add(-10 * time.Minute)}
-	count := func(since time.Time) domain.ChildCount {
-		var c domain.ChildCount
+	count := func(w domain.ChildWindow) domain.ChildCount {
+		var in []time.Time
 		for _, at := range created {
-			if !at.Before(since) {
-				if c.N == 0 || at.Before(c.Earliest) {
-					c.Earliest = at
-				}
-				c.N++
+			if !at.Before(w.Since) {
+				in = append(in, at)
 			}
+		}
+		c := domain.ChildCount{N: len(in)}
+		if len(in) >= w.Max {
+			c.LastToLeave = in[len(in)-w.Max]
 		}
 		return c
 	}
 	f.repo.EXPECT().BeginDeferred(gomock.Any(), gomock.Any()).Return(f.tx, nil)
 	lookups := 0
 	f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).MinTimes(1).DoAndReturn(
-		func(_ context.Context, _ domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+		func(_ context.Context, _ domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
 			if lookups++; lookups == 1 {
 				f.clock.Advance(wait) // waiting for the lock, the statement's since already sent
 			}
 			// As PostgreSQL counts: created >= since, as sent.
-			return ports.ChildLookup{Recent: count(since)}, nil
+			return ports.ChildLookup{Recent: count(w)}, nil
 		})
 	f.store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(nil).MaxTimes(1)
 	f.tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil).MaxTimes(1)
@@ -271,7 +272,7 @@ func TestRule10WindowIsCountedAgainAfterTheLockWait(t *testing.T) {
 	var tooMany *domain.TooManyChildrenError
 	if errors.As(err, &tooMany) {
 		t.Fatalf("refused at %v with %d children in the window [%v, now) as of the lock (Retry-After %v, %v before now): %v",
-			f.clock.Now().Format(time.TimeOnly), count(f.clock.Now().Add(-window)).N, f.clock.Now().Add(-window).Format(time.TimeOnly),
+			f.clock.Now().Format(time.TimeOnly), count(domain.ChildWindow{Since: f.clock.Now().Add(-window), Max: 3}).N, f.clock.Now().Add(-window).Format(time.TimeOnly),
 			tooMany.RetryAt.Format(time.TimeOnly), f.clock.Now().Sub(tooMany.RetryAt), err)
 	}
 	if err != nil {
@@ -326,6 +327,73 @@ func TestRule10WindowCountsAChildForAsLongAsItMayBeWithin(t *testing.T) {
 	}
 	clock.Set(tooMany.RetryAt)
 	if err := ask("b"); err != nil {
+		t.Fatalf("at the Retry-After given (%v): %v", tooMany.RetryAt.Format(time.TimeOnly), err)
+	}
+}
+
+// A parent may hold more children in the window than the bound: made by
+// Gafaelfawr, which has no bound, by creations running at once (the
+// overshoot childBudget explains), or before the bound was lowered. Its
+// Retry-After is then when enough of them have left the window for one
+// more, the bound-th newest, not when the oldest has.
+func TestRule10RetryAfterWithMoreChildrenThanTheBound(t *testing.T) {
+	ctx := context.Background()
+	clock := memory.NewManualClock(specNow)
+	store, repo := memory.NewTokenStore(clock), memory.NewRepositoryWithClock(clock)
+	service := func(maxChildren int) *TokenCacheService {
+		caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: maxChildren, ChildrenWindow: time.Hour}
+		svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		return svc
+	}
+	unbounded, bounded := service(-1), service(2)
+	p := parent(t)
+	if err := store.Store(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := repo.Begin(ctx, "parent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ask := func(svc *TokenCacheService, service string) error {
+		_, err := svc.GetInternalToken(ctx, p, service, []string{"read:all"}, "192.0.2.1", 0)
+		return err
+	}
+	var made []time.Time
+	for _, service := range []string{"a", "b", "c"} {
+		if err := ask(unbounded, service); err != nil {
+			t.Fatalf("%s: %v", service, err)
+		}
+		made = append(made, clock.Now().Truncate(time.Second))
+		clock.Advance(10 * time.Minute)
+	}
+	var tooMany *domain.TooManyChildrenError
+	if err := ask(bounded, "d"); !errors.As(err, &tooMany) {
+		t.Fatalf("a fourth child with three in the hour, bound 2: %v, want %v", err, domain.ErrTooManyChildren)
+	}
+	// Room for one more once only one is left: when the second leaves.
+	if want := made[1].Add(time.Hour + time.Second); !tooMany.RetryAt.Equal(want) {
+		t.Errorf("Retry-After %v, want %v: the second child's leaving the window", tooMany.RetryAt.Format(time.TimeOnly), want.Format(time.TimeOnly))
+	}
+	clock.Set(tooMany.RetryAt.Add(-time.Second))
+	if err := ask(bounded, "d"); !errors.Is(err, domain.ErrTooManyChildren) {
+		t.Errorf("a second before the Retry-After given: %v, want %v", err, domain.ErrTooManyChildren)
+	}
+	clock.Set(tooMany.RetryAt)
+	if err := ask(bounded, "d"); err != nil {
 		t.Fatalf("at the Retry-After given (%v): %v", tooMany.RetryAt.Format(time.TimeOnly), err)
 	}
 }

@@ -97,9 +97,9 @@ func (tx *countedTx) FindChild(ctx context.Context, q domain.ChildQuery) (string
 	return tx.RepositoryTx.FindChild(ctx, q)
 }
 
-func (tx *countedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+func (tx *countedTx) LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
 	tx.lookups.Add(1)
-	return tx.RepositoryTx.LookUpChild(ctx, q, since)
+	return tx.RepositoryTx.LookUpChild(ctx, q, w)
 }
 
 // abandonWorld is the service over the in-memory token store and a gated

@@ -172,7 +172,7 @@ func TestRule6WaiterSharesTheHolderFailure(t *testing.T) {
 			fail: func(f *fixture) {
 				f.svc.budget = domain.ChildBudget{Max: 1, Window: time.Hour}
 				f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).
-					Return(ports.ChildLookup{Recent: domain.ChildCount{N: 1, Earliest: specNow.Add(-time.Minute)}}, nil)
+					Return(ports.ChildLookup{Recent: domain.ChildCount{N: 1, LastToLeave: specNow.Add(-time.Minute)}}, nil)
 			},
 			wantErr:     domain.ErrTooManyChildren,
 			wantCounted: func(c *memory.Counts) { c.Lookups, c.Refused = 1, 1 },
@@ -249,8 +249,8 @@ func TestRule6BudgetRefusalIsSharedOnlyWithWaitersItBinds(t *testing.T) {
 				f.store.EXPECT().GetByKey(gomock.Any(), old.Token.Key).Return(old, nil)
 			}
 			f.tx.EXPECT().LookUpChild(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
-				func(_ context.Context, q domain.ChildQuery, _ time.Time) (ports.ChildLookup, error) {
-					found := ports.ChildLookup{Recent: domain.ChildCount{N: 1, Earliest: specNow.Add(-time.Minute)}}
+				func(_ context.Context, q domain.ChildQuery, _ domain.ChildWindow) (ports.ChildLookup, error) {
+					found := ports.ChildLookup{Recent: domain.ChildCount{N: 1, LastToLeave: specNow.Add(-time.Minute)}}
 					if !old.Expires.Before(q.MinExpiration) {
 						found.Key = old.Token.Key
 					}

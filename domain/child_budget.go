@@ -15,11 +15,21 @@ type ChildBudget struct {
 	Window time.Duration // how far back creations count
 }
 
-// ChildCount is how many children of one parent were created since some
-// time, and when the earliest of them was (zero when there are none).
+// ChildCount is what a repository counted in a ChildWindow: how many
+// children of one parent were created within it (N), and when the Max-th
+// newest of them was created (LastToLeave; zero when fewer than Max were
+// counted). That child is the last that must leave the window before the
+// parent has room for one more, however many more than Max it holds.
 type ChildCount struct {
-	N        int
-	Earliest time.Time
+	N           int
+	LastToLeave time.Time
+}
+
+// ChildWindow is what a repository counts for a ChildBudget: the children
+// of one parent created at or after Since, and of them the Max-th newest.
+type ChildWindow struct {
+	Since time.Time
+	Max   int
 }
 
 // Bounded reports whether b bounds anything.
@@ -34,19 +44,30 @@ func (b ChildBudget) Bounded() bool { return b.Max >= 0 }
 // longer than the window says, never allowed early.
 func (b ChildBudget) Since(now time.Time) time.Time { return now.Add(-b.Window).Truncate(time.Second) }
 
-// Check returns nil if a parent whose children created since b.Since(now)
-// are recent may create one more; otherwise a *TooManyChildrenError, which
-// wraps ErrTooManyChildren.
+// WindowAt is what a repository counts to Check a creation at now.
+func (b ChildBudget) WindowAt(now time.Time) ChildWindow {
+	return ChildWindow{Since: b.Since(now), Max: b.Max}
+}
+
+// Check returns nil if a parent whose children a repository counted in
+// b.WindowAt(now) as recent may create one more; otherwise a
+// *TooManyChildrenError, which wraps ErrTooManyChildren.
+//
+// A parent may hold more children than Max in the window: those made by
+// Gafaelfawr, which has no bound, by creations running at once, each
+// counting before the others commit, or before Max was lowered. Room for
+// one more comes when all but Max-1 have left, so the Retry-After goes by
+// the Max-th newest, not by the oldest.
 func (b ChildBudget) Check(recent ChildCount, now time.Time) error {
 	if !b.Bounded() || recent.N < b.Max {
 		return nil
 	}
 	e := &TooManyChildrenError{Max: b.Max, Window: b.Window}
-	if recent.N > 0 {
-		// The earliest child stops counting just after it is Window old;
-		// the next whole second is the first moment a client, reading a
+	if b.Max > 0 && !recent.LastToLeave.IsZero() {
+		// That child stops counting just after it is Window old; the next
+		// whole second is the first moment a client, reading a
 		// Retry-After of whole seconds, finds room for one more.
-		e.RetryAt = recent.Earliest.Add(b.Window).Truncate(time.Second).Add(time.Second)
+		e.RetryAt = recent.LastToLeave.Add(b.Window).Truncate(time.Second).Add(time.Second)
 	}
 	return e
 }

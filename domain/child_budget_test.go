@@ -21,26 +21,26 @@ func TestChildBudgetCheck(t *testing.T) {
 		{
 			name:   "room for one more",
 			budget: hour,
-			recent: domain.ChildCount{N: 2, Earliest: now.Add(-30 * time.Minute)},
+			recent: domain.ChildCount{N: 2, LastToLeave: now.Add(-30 * time.Minute)},
 		},
 		{
-			name:        "full: retry the second after the earliest leaves the window",
+			name:        "full: retry the second after the oldest leaves the window",
 			budget:      hour,
-			recent:      domain.ChildCount{N: 3, Earliest: time.Date(2026, 11, 28, 11, 20, 0, 0, time.UTC)},
+			recent:      domain.ChildCount{N: 3, LastToLeave: time.Date(2026, 11, 28, 11, 20, 0, 0, time.UTC)},
 			wantRefused: true,
 			wantRetryAt: time.Date(2026, 11, 28, 12, 20, 1, 0, time.UTC),
 		},
 		{
-			name:        "over the bound, as concurrent creations can leave it",
+			name:        "over the bound, as concurrent creations can leave it: the third newest must leave",
 			budget:      hour,
-			recent:      domain.ChildCount{N: 5, Earliest: time.Date(2026, 11, 28, 11, 59, 59, 0, time.UTC)},
+			recent:      domain.ChildCount{N: 5, LastToLeave: time.Date(2026, 11, 28, 11, 59, 59, 0, time.UTC)},
 			wantRefused: true,
 			wantRetryAt: time.Date(2026, 11, 28, 13, 0, 0, 0, time.UTC),
 		},
 		{
 			name:        "a window of fractional seconds rounds the retry up",
 			budget:      domain.ChildBudget{Max: 1, Window: 1500 * time.Millisecond},
-			recent:      domain.ChildCount{N: 1, Earliest: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
+			recent:      domain.ChildCount{N: 1, LastToLeave: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
 			wantRefused: true,
 			wantRetryAt: time.Date(2026, 11, 28, 12, 0, 2, 0, time.UTC),
 		},
@@ -50,9 +50,15 @@ func TestChildBudgetCheck(t *testing.T) {
 			wantRefused: true,
 		},
 		{
+			name:        "a bound of zero, with children in the window, still gives no time to retry",
+			budget:      domain.ChildBudget{Max: 0, Window: time.Hour},
+			recent:      domain.ChildCount{N: 2, LastToLeave: now.Add(-time.Minute)},
+			wantRefused: true,
+		},
+		{
 			name:   "no bound",
 			budget: domain.ChildBudget{Max: -1, Window: time.Hour},
-			recent: domain.ChildCount{N: 1_000_000, Earliest: now.Add(-time.Minute)},
+			recent: domain.ChildCount{N: 1_000_000, LastToLeave: now.Add(-time.Minute)},
 		},
 	}
 	for _, tt := range tests {
@@ -91,6 +97,9 @@ func TestChildBudgetSince(t *testing.T) {
 	within := now.Add(900 * time.Millisecond)
 	if got, want := b.Since(within), now.Add(-15*time.Minute); !got.Equal(want) {
 		t.Fatalf("Since(%v) = %v, want %v", within.Format(time.StampMilli), got, want)
+	}
+	if got, want := b.WindowAt(within), (domain.ChildWindow{Since: now.Add(-15 * time.Minute), Max: 3}); got != want {
+		t.Fatalf("WindowAt(%v) = %+v, want %+v", within.Format(time.StampMilli), got, want)
 	}
 	if (domain.ChildBudget{Max: -1}).Bounded() || !b.Bounded() || !(domain.ChildBudget{Max: 0}).Bounded() {
 		t.Fatal("Bounded: want false for a negative Max only")

@@ -7,7 +7,6 @@ package mocks
 import (
 	context "context"
 	reflect "reflect"
-	time "time"
 
 	gomock "github.com/golang/mock/gomock"
 	domain "github.com/tokencache/tokencache/domain"
@@ -149,18 +148,18 @@ func (mr *MockRepositoryTxMockRecorder) FindChild(ctx, q interface{}) *gomock.Ca
 }
 
 // LookUpChild mocks base method.
-func (m *MockRepositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+func (m *MockRepositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "LookUpChild", ctx, q, since)
+	ret := m.ctrl.Call(m, "LookUpChild", ctx, q, w)
 	ret0, _ := ret[0].(ports.ChildLookup)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // LookUpChild indicates an expected call of LookUpChild.
-func (mr *MockRepositoryTxMockRecorder) LookUpChild(ctx, q, since interface{}) *gomock.Call {
+func (mr *MockRepositoryTxMockRecorder) LookUpChild(ctx, q, w interface{}) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
-	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "LookUpChild", reflect.TypeOf((*MockRepositoryTx)(nil).LookUpChild), ctx, q, since)
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "LookUpChild", reflect.TypeOf((*MockRepositoryTx)(nil).LookUpChild), ctx, q, w)
 }
 
 // Rollback mocks base method.

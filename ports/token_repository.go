@@ -4,7 +4,6 @@ package ports
 
 import (
 	"context"
-	"time"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -48,16 +47,17 @@ type RepositoryTx interface {
 	// LookUpChild does in one call what a creation asks before it writes
 	// anything: the key of the child FindChild would return for q, or ""
 	// where FindChild returns ErrNotFound, and how many children of
-	// q.ParentKey were created at or after since, when the earliest of
-	// them was. A parent with no such children, or unknown to the
-	// repository, gives a zero count, not an error. The count includes
+	// q.ParentKey were created at or after w.Since, when the w.Max-th
+	// newest of them was (see domain.ChildCount). A parent with no such
+	// children, or unknown to the repository, gives a zero count, not an
+	// error. The count includes
 	// children added in this unit of work; children that other units of
 	// work, under other locks, are adding at the same time are not
 	// counted until they commit. A child counts for as long as the
 	// repository keeps it: PostgreSQL until Gafaelfawr's maintenance
 	// deletes it after it expires, the memory repository until a sweep
 	// drops it after it expires (see memory.Repository).
-	LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ChildLookup, error)
+	LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ChildLookup, error)
 
 	// AddToken adds the token row, its parent link when rec.ParentKey is
 	// set, and its "create" history entry. It returns an error wrapping
@@ -78,5 +78,5 @@ type RepositoryTx interface {
 // it may have one more.
 type ChildLookup struct {
 	Key    string            // the child FindChild would return; "" if none
-	Recent domain.ChildCount // the parent's children created since the time asked for
+	Recent domain.ChildCount // the parent's children in the window asked for
 }

@@ -234,7 +234,7 @@ func TestRepositoryTxPendingRowsInWholeSeconds(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := domain.ChildQuery{ParentKey: p.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: now.Add(time.Hour + 300*time.Millisecond)}
-	got, err := tx.LookUpChild(ctx, q, now.Add(300*time.Millisecond))
+	got, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: now.Add(300 * time.Millisecond), Max: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,25 +87,28 @@ func (r *Repository) findChild(q domain.ChildQuery, pending []domain.TokenRecord
 	return best.Token.Key, nil
 }
 
-// countChildrenSince counts parent's children created at or after since,
-// committed or among pending, and finds the earliest of them.
-func (r *Repository) countChildrenSince(parent string, since time.Time, pending []domain.TokenRecord) domain.ChildCount {
+// countChildren counts parent's children created in w, committed or among
+// pending, and finds the w.Max-th newest of them.
+func (r *Repository) countChildren(parent string, w domain.ChildWindow, pending []domain.TokenRecord) domain.ChildCount {
 	var count domain.ChildCount
+	var newest []time.Time // the w.Max newest committed ones, and the pending
+	for _, rec := range pending {
+		if rec.ParentKey == parent && !rec.Data.Created.Before(w.Since) {
+			count.N++
+			newest = append(newest, rec.Data.Created)
+		}
+	}
 	r.mu.RLock()
 	refs := r.children[parent]
-	if i := sort.Search(len(refs), func(i int) bool { return !refs[i].created.Before(since) }); i < len(refs) {
-		count = domain.ChildCount{N: len(refs) - i, Earliest: refs[i].created}
+	i := sort.Search(len(refs), func(i int) bool { return !refs[i].created.Before(w.Since) })
+	count.N += len(refs) - i
+	for _, ref := range refs[max(i, len(refs)-max(w.Max, 0)):] {
+		newest = append(newest, ref.created)
 	}
 	r.mu.RUnlock()
-	for _, rec := range pending {
-		created := rec.Data.Created
-		if rec.ParentKey != parent || created.Before(since) {
-			continue
-		}
-		count.N++
-		if count.Earliest.IsZero() || created.Before(count.Earliest) {
-			count.Earliest = created
-		}
+	if w.Max > 0 && len(newest) >= w.Max {
+		slices.SortFunc(newest, func(a, b time.Time) int { return b.Compare(a) })
+		count.LastToLeave = newest[w.Max-1]
 	}
 	return count
 }

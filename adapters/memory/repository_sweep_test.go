@@ -131,7 +131,7 @@ func TestRepositorySweepKeepsLiveChildrenFindable(t *testing.T) {
 		}
 	}
 	q := domain.ChildQuery{ParentKey: f.parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: clock.Now()}
-	got, err := tx.LookUpChild(context.Background(), q, clock.Now().Add(-3*time.Hour))
+	got, err := tx.LookUpChild(context.Background(), q, domain.ChildWindow{Since: clock.Now().Add(-3 * time.Hour), Max: 1})
 	if err != nil || got.Recent.N != len(long)+1 {
 		t.Fatalf("LookUpChild counted %+v, %v; want %d (the swept children no longer count)", got.Recent, err, len(long)+1)
 	}
@@ -156,7 +156,7 @@ func TestRepositoryCountsOutOfOrderCreations(t *testing.T) {
 	}{{0, 1}, {time.Minute, 2}, {150 * time.Second, 3}, {3 * time.Minute, 4}, {time.Hour, 5}} {
 		t.Run(fmt.Sprintf("since %v ago", tt.since), func(t *testing.T) {
 			q := domain.ChildQuery{ParentKey: f.parent.Token.Key, Type: domain.TokenTypeNotebook, MinExpiration: now}
-			got, err := tx.LookUpChild(context.Background(), q, now.Add(-tt.since))
+			got, err := tx.LookUpChild(context.Background(), q, domain.ChildWindow{Since: now.Add(-tt.since), Max: 1})
 			if err != nil || got.Recent.N != tt.want {
 				t.Fatalf("LookUpChild counted %+v, %v; want %d", got.Recent, err, tt.want)
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -36,7 +35,7 @@ func (tx *repositoryTx) FindChild(ctx context.Context, q domain.ChildQuery) (str
 	return tx.repo.findChild(q, tx.pending)
 }
 
-func (tx *repositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+func (tx *repositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
 	if err := tx.usable(ctx); err != nil {
 		return ports.ChildLookup{}, fmt.Errorf("looking up child of %s: %w", q.ParentKey, err)
 	}
@@ -44,7 +43,7 @@ func (tx *repositoryTx) LookUpChild(ctx context.Context, q domain.ChildQuery, si
 	if err != nil && !errors.Is(err, ports.ErrNotFound) {
 		return ports.ChildLookup{}, err
 	}
-	return ports.ChildLookup{Key: key, Recent: tx.repo.countChildrenSince(q.ParentKey, since, tx.pending)}, nil
+	return ports.ChildLookup{Key: key, Recent: tx.repo.countChildren(q.ParentKey, w, tx.pending)}, nil
 }
 
 func (tx *repositoryTx) AddToken(ctx context.Context, rec domain.TokenRecord) error {

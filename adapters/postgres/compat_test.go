@@ -247,7 +247,7 @@ func TestStatementsSurviveGafaelfawrsMigrationToText(t *testing.T) {
 		if _, err := tx.FindChild(ctx, q); !errors.Is(err, ports.ErrNotFound) {
 			t.Fatalf("FindChild = %v, want ErrNotFound", err)
 		}
-		if got, err := tx.LookUpChild(ctx, q, testCreated); err != nil || got.Key != "" {
+		if got, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1}); err != nil || got.Key != "" {
 			t.Fatalf("LookUpChild = %+v, %v; want no child", got, err)
 		}
 		if err := tx.AddToken(ctx, child); err != nil {
@@ -257,7 +257,7 @@ func TestStatementsSurviveGafaelfawrsMigrationToText(t *testing.T) {
 		if key, err := tx.FindChild(ctx, q); err != nil || key != child.Data.Token.Key {
 			t.Fatalf("FindChild = %q, %v; want the child just added", key, err)
 		}
-		if got, err := tx.LookUpChild(ctx, q, testCreated); err != nil || got.Key != child.Data.Token.Key || got.Recent.N != 1 {
+		if got, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1}); err != nil || got.Key != child.Data.Token.Key || got.Recent.N != 1 {
 			t.Fatalf("LookUpChild = %+v, %v; want the child just added, counted", got, err)
 		}
 		if err := tx.Commit(ctx); err != nil {

@@ -191,7 +191,7 @@ func TestBeginDeferredTakesTheLockWithItsFirstCall(t *testing.T) {
 			return nil
 		}},
 		{"LookUpChild", func(tx ports.RepositoryTx) error {
-			_, err := tx.LookUpChild(ctx, q, testCreated)
+			_, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1})
 			return err
 		}},
 		{"AddToken", func(tx ports.RepositoryTx) error {

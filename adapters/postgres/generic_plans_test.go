@@ -79,7 +79,7 @@ func lookupIsPlannedOnce(t *testing.T, begin func(*TokenRepository, context.Cont
 			ParentKey: parent.Data.Token.Key, Type: domain.TokenTypeInternal, Service: "portal",
 			Scopes: []string{"read:all"}, MinExpiration: testCreated.Add(time.Duration(i) * time.Hour),
 		}
-		if _, err := tx.LookUpChild(ctx, q, testCreated.Add(-time.Duration(i)*time.Minute)); err != nil {
+		if _, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated.Add(-time.Duration(i) * time.Minute), Max: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Rollback(ctx); err != nil {

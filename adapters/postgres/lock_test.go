@@ -187,7 +187,7 @@ var lockWaiters = []lockWaiter{
 	{"Begin/FindChild", (*TokenRepository).Begin, ports.RepositoryTx.FindChild},
 	{"BeginDeferred/FindChild", (*TokenRepository).BeginDeferred, ports.RepositoryTx.FindChild},
 	{"BeginDeferred/LookUpChild", (*TokenRepository).BeginDeferred, func(tx ports.RepositoryTx, ctx context.Context, q domain.ChildQuery) (string, error) {
-		found, err := tx.LookUpChild(ctx, q, testCreated)
+		found, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1})
 		return found.Key, err
 	}},
 }

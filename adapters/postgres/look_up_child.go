@@ -12,11 +12,13 @@ import (
 
 // The lookups of tx.go with a count of the parent's children since a time
 // ($7 and $5), in one statement so that a creation asks both in one round
-// trip. The lookup is an uncorrelated subquery, which PostgreSQL runs once;
-// it gives NULL when nothing matches. The count goes by the token rows'
-// creation times, whoever made them (tokencache or Gafaelfawr), and walks
-// the parent's subtoken rows through the subtoken_by_parent index, as the
-// lookup does. An aggregate without GROUP BY always gives one row.
+// trip, and the creation time of the newest of them but one less than the
+// budget ($8 and $6, the OFFSET). The lookup and that time are
+// uncorrelated subqueries, which PostgreSQL runs once; each gives NULL
+// when nothing matches. The count goes by the token rows' creation times,
+// whoever made them (tokencache or Gafaelfawr), and walks the parent's
+// subtoken rows through the subtoken_by_parent index, as the lookup does.
+// An aggregate without GROUP BY always gives one row.
 var (
 	lookUpInternalChild = preparedFirst(`
 SELECT (
@@ -26,7 +28,13 @@ SELECT (
       AND t.service = $4 AND t.scopes = $5 AND NOT t.token = ANY($6)
     ORDER BY t.expires DESC, t.created DESC, t.token
     LIMIT 1
-) AS key, count(*) AS n, min(t.created) AS earliest
+) AS key, count(*) AS n, (
+    SELECT t.created
+    FROM subtoken s JOIN token t ON s.child = t.token
+    WHERE s.parent = $1 AND t.created >= $7
+    ORDER BY t.created DESC
+    LIMIT 1 OFFSET $8
+) AS last_to_leave
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.created >= $7`)
 	lookUpChild = preparedFirst(`
@@ -37,36 +45,43 @@ SELECT (
       AND NOT t.token = ANY($4)
     ORDER BY t.expires DESC, t.created DESC, t.token
     LIMIT 1
-) AS key, count(*) AS n, min(t.created) AS earliest
+) AS key, count(*) AS n, (
+    SELECT t.created
+    FROM subtoken s JOIN token t ON s.child = t.token
+    WHERE s.parent = $1 AND t.created >= $5
+    ORDER BY t.created DESC
+    LIMIT 1 OFFSET $6
+) AS last_to_leave
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.created >= $5`)
 )
 
 // lookupRow is the answer to lookUpInternalChild and lookUpChild.
 type lookupRow struct {
-	Key      sql.NullString `db:"key"`
-	N        int            `db:"n"`
-	Earliest sql.NullTime   `db:"earliest"`
+	Key         sql.NullString `db:"key"`
+	N           int            `db:"n"`
+	LastToLeave sql.NullTime   `db:"last_to_leave"`
 }
 
 // LookUpChild runs FindChild's lookup and counts the children of
-// q.ParentKey created at or after since, including those this transaction
-// added, in one statement.
-func (t *repoTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since time.Time) (ports.ChildLookup, error) {
+// q.ParentKey created in w, including those this transaction added, in one
+// statement.
+func (t *repoTx) LookUpChild(ctx context.Context, q domain.ChildQuery, w domain.ChildWindow) (ports.ChildLookup, error) {
 	// The bounds are in UTC, as dbTime explains, and not truncated: an
 	// expiry bound rounded down would accept a child with slightly less
 	// life than asked for, and a window rounded down would count a child
 	// that is just outside it.
-	minExpires, since := q.MinExpiration.UTC(), since.UTC()
+	minExpires, since := q.MinExpiration.UTC(), w.Since.UTC()
+	offset := int64(max(w.Max-1, 0)) // a Max of 0 has no Max-th newest: its answer is dropped
 	exclude := excludeArray(q.Exclude)
 	var row lookupRow
 	var err error
 	lock := t.withLock()
 	if q.Type == domain.TokenTypeInternal {
 		err = t.tx.GetContext(ctx, &row, lookUpInternalChild,
-			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes), exclude, since)
+			q.ParentKey, string(q.Type), minExpires, q.Service, domain.JoinScopes(q.Scopes), exclude, since, offset)
 	} else {
-		err = t.tx.GetContext(ctx, &row, lookUpChild, q.ParentKey, string(q.Type), minExpires, exclude, since)
+		err = t.tx.GetContext(ctx, &row, lookUpChild, q.ParentKey, string(q.Type), minExpires, exclude, since, offset)
 	}
 	if lockErr := t.lockFailed(ctx, lock, err); lockErr != nil {
 		return ports.ChildLookup{}, lockErr
@@ -75,10 +90,10 @@ func (t *repoTx) LookUpChild(ctx context.Context, q domain.ChildQuery, since tim
 		return ports.ChildLookup{}, fmt.Errorf("looking up %s child of %s%s: %w", q.Type, q.ParentKey, lock, withContext(ctx, err))
 	}
 	found := ports.ChildLookup{Key: row.Key.String, Recent: domain.ChildCount{N: row.N}}
-	if row.Earliest.Valid {
+	if row.LastToLeave.Valid && w.Max > 0 {
 		// The column has no time zone; its wall clock is UTC.
-		e := row.Earliest.Time
-		found.Recent.Earliest = time.Date(e.Year(), e.Month(), e.Day(), e.Hour(), e.Minute(), e.Second(), e.Nanosecond(), time.UTC)
+		e := row.LastToLeave.Time
+		found.Recent.LastToLeave = time.Date(e.Year(), e.Month(), e.Day(), e.Hour(), e.Minute(), e.Second(), e.Nanosecond(), time.UTC)
 	}
 	return found, nil
 }

@@ -357,7 +357,7 @@ func TestLookupCutOffIsInclusiveToTheMicrosecond(t *testing.T) {
 		q := domain.ChildQuery{ParentKey: parent.Token.Key, Type: domain.TokenTypeInternal, Service: "portal", Scopes: []string{"read:all"}, MinExpiration: child.Expires.Add(c.off)}
 		key, err := tx.FindChild(ctx, q)
 		got := err == nil && key == child.Token.Key
-		l, err2 := tx.LookUpChild(ctx, q, now.Add(-time.Hour))
+		l, err2 := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: now.Add(-time.Hour), Max: 1})
 		got2 := err2 == nil && l.Key == child.Token.Key
 		_ = tx.Rollback(ctx)
 		if got != c.want || got2 != c.want {

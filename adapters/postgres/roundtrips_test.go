@@ -91,7 +91,7 @@ func roundTripsPerCall(t *testing.T, begin func(*TokenRepository, context.Contex
 			}
 		}
 		lookUp := func() {
-			if _, err := warm.LookUpChild(ctx, q, testCreated); err != nil {
+			if _, err := warm.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -115,7 +115,7 @@ func roundTripsPerCall(t *testing.T, begin func(*TokenRepository, context.Contex
 	}{
 		{"Begin", func() (err error) { tx, err = begin(repo, ctx, lock); return err }, beginTrips},
 		{"LookUpChild, none", func() error {
-			got, err := tx.LookUpChild(ctx, q, testCreated)
+			got, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1})
 			switch {
 			case err != nil:
 				return err
@@ -131,7 +131,7 @@ func roundTripsPerCall(t *testing.T, begin func(*TokenRepository, context.Contex
 		{"Rollback after Commit", func() error { return tx.Rollback(ctx) }, 0},
 		{"Begin again", func() (err error) { tx, err = begin(repo, ctx, lock); return err }, beginTrips},
 		{"LookUpChild, found", func() error {
-			if got, err := tx.LookUpChild(ctx, q, testCreated); err != nil || got.Key != child.Data.Token.Key {
+			if got, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: testCreated, Max: 1}); err != nil || got.Key != child.Data.Token.Key {
 				return errors.New("LookUpChild did not find the child")
 			}
 			return nil

@@ -120,7 +120,7 @@ func testRepositoryAsPostgreSQL(t *testing.T, repo ports.TokenRepository) {
 		p := newParent(t)
 		add(t, child(t, p, p.Created.Add(500*time.Millisecond), p.Created.Add(time.Hour)))
 		// Created at p.Created in whole seconds, before since.
-		got, err := begin(t).LookUpChild(ctx, notebooks(p, p.Created), p.Created.Add(300*time.Millisecond))
+		got, err := begin(t).LookUpChild(ctx, notebooks(p, p.Created), domain.ChildWindow{Since: p.Created.Add(300 * time.Millisecond), Max: 1})
 		if err != nil || got.Recent.N != 0 {
 			t.Errorf("LookUpChild = %+v, %v; want no child counted", got.Recent, err)
 		}

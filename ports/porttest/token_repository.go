@@ -45,7 +45,7 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 		if err != nil && !errors.Is(err, ports.ErrNotFound) {
 			return key, err
 		}
-		got, lookErr := tx.LookUpChild(ctx, q, q.MinExpiration)
+		got, lookErr := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: q.MinExpiration, Max: 1})
 		if lookErr != nil || got.Key != key {
 			t.Errorf("LookUpChild found %q, %v; FindChild %q, %v", got.Key, lookErr, key, err)
 		}
@@ -180,35 +180,41 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 			made(domain.TokenTypeInternal, "c", 0),
 			child(t, other, domain.TokenTypeInternal, "d", []string{"read:all"}, time.Hour),
 		)
-		lookUp := func(t *testing.T, tx ports.RepositoryTx, parentKey string, since time.Time) ports.ChildLookup {
+		lookUp := func(t *testing.T, tx ports.RepositoryTx, parentKey string, w domain.ChildWindow) ports.ChildLookup {
 			t.Helper()
 			q := domain.ChildQuery{ParentKey: parentKey, Type: domain.TokenTypeNotebook, MinExpiration: now}
-			got, err := tx.LookUpChild(ctx, q, since)
+			got, err := tx.LookUpChild(ctx, q, w)
 			if err != nil {
 				t.Fatalf("LookUpChild: %v", err)
 			}
 			return got
 		}
+		counted := func(n int, lastToLeave time.Duration) ports.ChildLookup {
+			return ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: n, LastToLeave: now.Add(-lastToLeave)}}
+		}
 		tx := begin(t, domain.CacheKey("porttest-count-"+parent.Token.Key))
 		for _, tt := range []struct {
 			name      string
 			parentKey string
-			since     time.Time
+			window    domain.ChildWindow
 			want      ports.ChildLookup
 		}{
-			{"WithinTheLastHour", parent.Token.Key, now.Add(-time.Hour),
-				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}}},
-			{"BoundIncluded", parent.Token.Key, now.Add(-30 * time.Minute),
-				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 3, Earliest: now.Add(-30 * time.Minute)}}},
-			{"BoundPassed", parent.Token.Key, now.Add(-30*time.Minute + time.Second),
-				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 2, Earliest: now.Add(-10 * time.Minute)}}},
-			{"Everything", parent.Token.Key, now.Add(-24 * time.Hour),
-				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 4, Earliest: now.Add(-2 * time.Hour)}}},
-			{"NoneSince", parent.Token.Key, now.Add(time.Second), ports.ChildLookup{Key: notebook.Data.Token.Key}},
-			{"UnknownParent", newToken(t).Key, now.Add(-24 * time.Hour), ports.ChildLookup{}},
+			{"WithinTheLastHour", parent.Token.Key, domain.ChildWindow{Since: now.Add(-time.Hour), Max: 3}, counted(3, 30*time.Minute)},
+			{"NewestOfABoundOfOne", parent.Token.Key, domain.ChildWindow{Since: now.Add(-time.Hour), Max: 1}, counted(3, 0)},
+			{"SecondNewest", parent.Token.Key, domain.ChildWindow{Since: now.Add(-time.Hour), Max: 2}, counted(3, 10*time.Minute)},
+			{"FewerThanTheBound", parent.Token.Key, domain.ChildWindow{Since: now.Add(-time.Hour), Max: 4},
+				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 3}}},
+			{"BoundIncluded", parent.Token.Key, domain.ChildWindow{Since: now.Add(-30 * time.Minute), Max: 3}, counted(3, 30*time.Minute)},
+			{"BoundPassed", parent.Token.Key, domain.ChildWindow{Since: now.Add(-30*time.Minute + time.Second), Max: 2}, counted(2, 10*time.Minute)},
+			{"Everything", parent.Token.Key, domain.ChildWindow{Since: now.Add(-24 * time.Hour), Max: 4}, counted(4, 2*time.Hour)},
+			{"MoreThanTheBound", parent.Token.Key, domain.ChildWindow{Since: now.Add(-24 * time.Hour), Max: 3}, counted(4, 30*time.Minute)},
+			{"BoundOfZero", parent.Token.Key, domain.ChildWindow{Since: now.Add(-24 * time.Hour), Max: 0},
+				ports.ChildLookup{Key: notebook.Data.Token.Key, Recent: domain.ChildCount{N: 4}}},
+			{"NoneSince", parent.Token.Key, domain.ChildWindow{Since: now.Add(time.Second), Max: 3}, ports.ChildLookup{Key: notebook.Data.Token.Key}},
+			{"UnknownParent", newToken(t).Key, domain.ChildWindow{Since: now.Add(-24 * time.Hour), Max: 3}, ports.ChildLookup{}},
 		} {
-			got := lookUp(t, tx, tt.parentKey, tt.since)
-			if got.Key != tt.want.Key || got.Recent.N != tt.want.Recent.N || !got.Recent.Earliest.Equal(tt.want.Recent.Earliest) {
+			got := lookUp(t, tx, tt.parentKey, tt.window)
+			if got.Key != tt.want.Key || got.Recent.N != tt.want.Recent.N || !got.Recent.LastToLeave.Equal(tt.want.Recent.LastToLeave) {
 				t.Errorf("%s: LookUpChild = %+v, want %+v", tt.name, got, tt.want)
 			}
 		}
@@ -217,12 +223,18 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 		if err := tx.AddToken(ctx, made(domain.TokenTypeInternal, "e", 45*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if got := lookUp(t, tx, parent.Token.Key, now.Add(-time.Hour)).Recent; got.N != 4 || !got.Earliest.Equal(now.Add(-45*time.Minute)) {
-			t.Errorf("LookUpChild inside the unit of work counted %+v, want 4 from %v", got, now.Add(-45*time.Minute))
+		lastHour := func(maxChildren int) domain.ChildWindow {
+			return domain.ChildWindow{Since: now.Add(-time.Hour), Max: maxChildren}
+		}
+		if got := lookUp(t, tx, parent.Token.Key, lastHour(4)).Recent; got.N != 4 || !got.LastToLeave.Equal(now.Add(-45*time.Minute)) {
+			t.Errorf("LookUpChild inside the unit of work counted %+v, want 4, the fourth newest its own at %v", got, now.Add(-45*time.Minute))
+		}
+		if got := lookUp(t, tx, parent.Token.Key, lastHour(3)).Recent; got.N != 4 || !got.LastToLeave.Equal(now.Add(-30*time.Minute)) {
+			t.Errorf("LookUpChild inside the unit of work counted %+v, want 4, the third newest at %v", got, now.Add(-30*time.Minute))
 		}
 		outside := begin(t, domain.CacheKey("porttest-count-other-"+parent.Token.Key))
-		if got := lookUp(t, outside, parent.Token.Key, now.Add(-time.Hour)).Recent; got.N != 3 {
-			t.Errorf("LookUpChild outside before commit counted %+v, want 3", got)
+		if got := lookUp(t, outside, parent.Token.Key, lastHour(4)).Recent; got.N != 3 || !got.LastToLeave.IsZero() {
+			t.Errorf("LookUpChild outside before commit counted %+v, want 3, fewer than 4", got)
 		}
 	})
 	t.Run("UnknownParentIsInvalidToken", func(t *testing.T) {
@@ -249,7 +261,7 @@ func TestTokenRepository(t *testing.T, repo ports.TokenRepository) {
 		if key, err := tx.FindChild(ctx, q); err != nil || key != rec.Data.Token.Key {
 			t.Fatalf("FindChild inside the unit of work = %q, %v; want its own addition", key, err)
 		}
-		if got, err := tx.LookUpChild(ctx, q, parent.Created); err != nil || got.Key != rec.Data.Token.Key || got.Recent.N != 1 {
+		if got, err := tx.LookUpChild(ctx, q, domain.ChildWindow{Since: parent.Created, Max: 1}); err != nil || got.Key != rec.Data.Token.Key || got.Recent.N != 1 {
 			t.Fatalf("LookUpChild inside the unit of work = %+v, %v; want its own addition, counted", got, err)
 		}
 		if _, err := find(t, q); !errors.Is(err, ports.ErrNotFound) {
