@@ -109,6 +109,10 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 		switch {
 		case !strings.HasPrefix(candidate, "gt-"):
 			msg = "Token does not start with gt-"
+		case shaped(candidate) && h.holdsSession(r):
+			p := noCredentials() // as readParent answers a token not found
+			p.cause = err
+			return domain.Token{}, 0, p
 		case shaped(candidate):
 			msg = "Token is not valid"
 		}
@@ -117,6 +121,23 @@ func (h *delegateHandler) credential(r *http.Request, p delegateParams) (domain.
 		return domain.Token{}, 0, p
 	}
 	return token, fromAuthorization, nil
+}
+
+// holdsSession reports whether r's state cookie holds a session token,
+// whether or not allow_cookies let it authenticate the request. Gafaelfawr
+// decodes the cookie on every request, and answers a token the store does
+// not hold by it (Authenticate.authenticate): while the browser is logged
+// in, with the bare challenge that sends it to log in again.
+func (h *delegateHandler) holdsSession(r *http.Request) bool {
+	if h.cookies == nil {
+		return false
+	}
+	value, ok := stateCookie(r.Header)
+	if !ok {
+		return false
+	}
+	_, ok = h.cookies.Token(value)
+	return ok
 }
 
 // stateCookie returns the value of the state cookie as Starlette, and so

@@ -306,3 +306,59 @@ func TestRequestFromAScriptGets403(t *testing.T) {
 		})
 	}
 }
+
+// Gafaelfawr's Authenticate.authenticate answers a token the store does not
+// hold by where the state cookie stands, not by where the token came from:
+// while the cookie holds a session token, even one that allow_cookies=false
+// set aside, an unknown header token gets the bare challenge a browser
+// answers by logging in (a 403 for a script), as an unknown cookie token
+// does. A header token Token.from_str takes but tokencache cannot parse is
+// such an unknown token too: Gafaelfawr looks it up in vain.
+func TestUnknownHeaderTokenWithASessionCookieSetAside(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		xhr        bool
+		credential func(t *testing.T) string
+		wantStatus int
+	}{
+		{"unknown token", false, func(t *testing.T) string { return newToken(t).String() }, http.StatusUnauthorized},
+		{"unknown token, XMLHttpRequest", true, func(t *testing.T) string { return newToken(t).String() }, http.StatusForbidden},
+		{"token-shaped, not a token", false, func(*testing.T) string {
+			return "gt-" + strings.Repeat("!", 22) + "." + strings.Repeat("b", 22)
+		}, http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			alice := f.mintParent(t, "alice", parentScopes, time.Hour)
+			req := httptest.NewRequest(http.MethodGet, "/auth/delegate?allow_cookies=false", nil)
+			req.Header.Add("Cookie", statecookie.Name+"="+f.cookie(t, alice))
+			req.Header.Set("Authorization", "Bearer "+tt.credential(t))
+			if tt.xhr {
+				req.Header.Set("X-Requested-With", "XMLHttpRequest")
+			}
+			resp, body := f.do(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
+			}
+			if c := resp.Header.Get("WWW-Authenticate"); c != `Bearer realm="tokencache"` {
+				t.Errorf("WWW-Authenticate = %q, want the bare challenge", c)
+			}
+			if s := resp.Header.Get("X-Error-Status"); s != "" {
+				t.Errorf("X-Error-Status = %q, want none", s)
+			}
+			if !strings.Contains(body, `"no_authorization"`) {
+				t.Errorf("body = %s, want type no_authorization", body)
+			}
+		})
+	}
+	t.Run("no session in the cookie", func(t *testing.T) {
+		f := newFixture(t, options{})
+		req := httptest.NewRequest(http.MethodGet, "/auth/delegate?allow_cookies=false", nil)
+		req.Header.Add("Cookie", statecookie.Name+"=gAAAAAnotfernet")
+		req.Header.Set("Authorization", "Bearer "+newToken(t).String())
+		resp, body := f.do(t, req)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("X-Error-Status") != "401" || !strings.Contains(body, `"invalid_token"`) {
+			t.Errorf("status %d, X-Error-Status %q, body %s; want 401, 401, invalid_token", resp.StatusCode, resp.Header.Get("X-Error-Status"), body)
+		}
+	})
+}

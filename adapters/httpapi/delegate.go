@@ -241,9 +241,10 @@ func (h *delegateHandler) readParent(r *http.Request, c *claim) (domain.TokenDat
 	ctx := r.Context()
 	parent, err := h.parents.Get(ctx, c.token)
 	switch {
-	case errors.Is(err, ports.ErrNotFound) && c.source == fromCookie:
+	case errors.Is(err, ports.ErrNotFound) && (c.source == fromCookie || h.holdsSession(r)):
 		// Gafaelfawr does not fall back to the header here: the browser
-		// must log in again.
+		// must log in again. So too for a header token while the cookie,
+		// set aside by allow_cookies=false, holds a session.
 		p := noCredentials()
 		p.cause = err
 		return parent, p

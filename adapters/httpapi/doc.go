@@ -55,8 +55,9 @@
 //  4. minimum_lifetime above Config.TokenLifetime less 5 minutes: 422
 //     invalid_minimum_lifetime;
 //  5. the token store: an unknown token is a 401 (invalid_token "Token is
-//     not valid" for a header, a bare challenge for a cookie); a failure
-//     is a 503;
+//     not valid" for a header, a bare challenge for a cookie, or for a
+//     header while the state cookie holds a session that allow_cookies=false
+//     set aside); a failure is a 503;
 //  6. the token's remaining lifetime against minimum_lifetime: 401
 //     invalid_token "Remaining token lifetime too short";
 //  7. scope and satisfy: 403 insufficient_scope "Token missing required
