@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/ports"
@@ -76,10 +77,10 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("X-Auth-Request-User", d.parent.Username)
 	if d.parent.Email != "" {
-		hdr.Set("X-Auth-Request-Email", d.parent.Email)
+		hdr.Set("X-Auth-Request-Email", latin1(d.parent.Email))
 	}
 	if d.parent.Service != "" {
-		hdr.Set("X-Auth-Request-Service", d.parent.Service)
+		hdr.Set("X-Auth-Request-Service", latin1(d.parent.Service))
 	}
 	var child string
 	if d.params.delegating() {
@@ -332,4 +333,26 @@ func failure(r *http.Request, err error) *problem {
 		p.outcome = outcomeCanceled
 	}
 	return p
+}
+
+// latin1 is s as Starlette writes a header's value, and so as an
+// application behind Gafaelfawr reads it back: one byte a character, in
+// latin-1. Text with a character beyond latin-1, which Starlette cannot
+// write (Gafaelfawr answers 500), goes as it is, in UTF-8.
+func latin1(s string) string {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s[:i])
+	for _, r := range s[i:] {
+		if r > 0xff { // utf8.RuneError included
+			return s
+		}
+		b = append(b, byte(r))
+	}
+	return string(b)
 }

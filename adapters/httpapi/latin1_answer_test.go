@@ -1,0 +1,59 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/tokencache/tokencache/domain"
+)
+
+// Starlette writes a header's value in latin-1, one byte a character, so
+// Gafaelfawr sends the email and the service of the token store that way,
+// and an application behind it reads them back as latin-1. A value beyond
+// latin-1, which Starlette cannot write (Gafaelfawr answers 500), goes as
+// its UTF-8.
+func TestAnswerHeadersAreLatin1AsStarletteWritesThem(t *testing.T) {
+	for _, tt := range []struct {
+		name, email, service string
+		wantEmail, wantSvc   string
+	}{
+		{"ASCII", "jose@example.org", "portal", "jose@example.org", "portal"},
+		{"latin-1", "josé@example.org", "café", "jos\xe9@example.org", "caf\xe9"},
+		{"beyond latin-1", "łukasz@example.org", "łódź", "łukasz@example.org", "łódź"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			alice := f.mintParentWith(t, "alice", parentScopes, time.Hour, func(d *domain.TokenData) {
+				d.Email = tt.email
+				d.Service = tt.service
+			})
+			srv := httptest.NewServer(f.handler)
+			defer srv.Close()
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "GET /auth/delegate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", alice.String())
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200", resp.StatusCode)
+			}
+			if got := resp.Header.Get("X-Auth-Request-Email"); got != tt.wantEmail {
+				t.Errorf("X-Auth-Request-Email = %q, want %q", got, tt.wantEmail)
+			}
+			if got := resp.Header.Get("X-Auth-Request-Service"); got != tt.wantSvc {
+				t.Errorf("X-Auth-Request-Service = %q, want %q", got, tt.wantSvc)
+			}
+		})
+	}
+}
