@@ -57,20 +57,6 @@ var singleParams = []string{
 	"use_authorization", "allow_cookies", "allow_options", "username", "user_domain", "service",
 }
 
-// parseQuery reads the raw query. url.URL.Query drops what does not parse
-// (a stray "%", a ";"), which would let "minimum_lifetime=7200%" pass as no
-// minimum lifetime at all; such a query is refused instead.
-func parseQuery(raw string) (url.Values, *problem) {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, &problem{
-			status: http.StatusUnprocessableEntity, outcome: outcomeInvalidParameter,
-			kind: "invalid_parameter", msg: "Query string is malformed", loc: []string{"query"}, cause: err,
-		}
-	}
-	return q, nil
-}
-
 // parseDelegateParams reads the query. Every problem is a 422, as FastAPI
 // and Gafaelfawr answer a parameter they cannot accept.
 func parseDelegateParams(q url.Values) (delegateParams, *problem) {

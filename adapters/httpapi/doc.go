@@ -46,8 +46,9 @@
 //
 // Checks, in this order; the first that fails decides the answer:
 //
-//  1. the query (a malformed query string, a bad value, a parameter given
-//     twice that may be given once): 422;
+//  1. the query, read as Starlette reads it (parseQuery: more than 10,000
+//     parameters, a bad value, a parameter given twice that may be given
+//     once): 422;
 //  2. delegate_to outside Config.AllowedServices: 403 permission_denied;
 //  3. the credentials' form: 403 invalid_request (X-Error-Status: 400) for
 //     a header that cannot be read, 401 for none (bare challenge) or a

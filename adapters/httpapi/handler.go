@@ -78,7 +78,7 @@ type Config struct {
 //	403 a required scope missing (insufficient_scope); unreadable or
 //	    several Authorization headers (invalid_request, X-Error-Status:
 //	    400); a delegate_to outside AllowedServices
-//	422 a malformed query or a parameter value that cannot be accepted,
+//	422 a query of too many parameters or a value that cannot be accepted,
 //	    including notebook=true with delegate_to
 //	503 a store failed or the request timed out
 //
