@@ -48,6 +48,9 @@ const maxQueryPairs = 10_000
 // UTF-8 with what is not UTF-8 replaced as Python's "replace" does
 // (decodeReplacing). The result is UTF-8.
 func pythonUnquote(s string) string {
+	if !strings.Contains(s, "%") && isASCII(s) {
+		return s // as it is, and without a copy on the hit path
+	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
 		if s[i] >= utf8.RuneSelf {
@@ -63,6 +66,15 @@ func pythonUnquote(s string) string {
 		i = j
 	}
 	return string(out)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // unquoteToBytes is Python's urllib.parse.unquote_to_bytes: "%" and two hex
