@@ -34,6 +34,8 @@ type limitListener struct {
 
 	mu       sync.Mutex
 	idle     list.List // of *limitedConn, idle the longest first
+	fresh    map[*limitedConn]struct{} // those that have yet to send a whole request header
+	draining bool                      // shutdown has begun: see drain
 	lastWarn time.Time
 }
 
@@ -45,6 +47,7 @@ func newLimitListener(ln net.Listener, max int, logger *slog.Logger) *limitListe
 		slots:    make(chan struct{}, max),
 		idled:    make(chan struct{}, 1),
 		done:     make(chan struct{}),
+		fresh:    make(map[*limitedConn]struct{}),
 	}
 }
 
@@ -117,8 +120,8 @@ func (l *limitListener) warnFull() {
 	}
 }
 
-// connState tracks which connections are idle; it is http.Server's
-// ConnState hook.
+// connState tracks which connections are idle, and which have yet to send
+// a request (see drain); it is http.Server's ConnState hook.
 func (l *limitListener) connState(conn net.Conn, state http.ConnState) {
 	c, ok := conn.(*limitedConn)
 	if !ok {
@@ -126,6 +129,15 @@ func (l *limitListener) connState(conn net.Conn, state http.ConnState) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if state == http.StateNew && l.draining {
+		_ = c.Close() // accepted as shutdown began
+		return
+	}
+	if state == http.StateNew {
+		l.fresh[c] = struct{}{}
+	} else {
+		delete(l.fresh, c)
+	}
 	if state != http.StateIdle {
 		if c.idle != nil {
 			l.idle.Remove(c.idle)
@@ -139,6 +151,23 @@ func (l *limitListener) connState(conn net.Conn, state http.ConnState) {
 	select {
 	case l.idled <- struct{}{}:
 	default: // Accept has yet to see the last signal
+	}
+}
+
+// drain closes the connections that have yet to send a whole request
+// header, now and as they are accepted from now on; it is http.Server's
+// shutdown hook. Once shutdown has begun, net/http drops any request it
+// reads rather than serve it, so such a connection holds nothing to
+// finish, yet Shutdown counts it as busy until it is 5 seconds old, and
+// would wait for it that long or time out.
+func (l *limitListener) drain() {
+	l.mu.Lock()
+	l.draining = true
+	fresh := l.fresh
+	l.fresh = make(map[*limitedConn]struct{})
+	l.mu.Unlock()
+	for c := range fresh {
+		_ = c.Close()
 	}
 }
 

@@ -34,7 +34,7 @@ func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Serve
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	limited := newLimitListener(ln, cfg.MaxConnections, cfg.Logger)
-	return &Server{
+	srv := &Server{
 		http: &http.Server{
 			Handler:           withoutBodies(handler),
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -55,7 +55,9 @@ func Listen(ctx context.Context, cfg ServerConfig, handler http.Handler) (*Serve
 		listener: limited,
 		timeout:  cfg.ShutdownTimeout,
 		logger:   cfg.Logger,
-	}, nil
+	}
+	srv.http.RegisterOnShutdown(limited.drain)
+	return srv, nil
 }
 
 // Addr is the address the server listens on.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,4 +229,51 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// A connection that has sent no whole request header holds no request in
+// flight: net/http's Shutdown drops any request it reads after shutdown
+// begins. So shutdown closes such a connection rather than wait for it:
+// Shutdown counts it as busy until it is 5 seconds old, which turned a
+// clean SIGTERM into a shutdown timeout.
+func TestShutdownClosesConnectionsWithNoRequest(t *testing.T) {
+	srv, err := httpapi.Listen(context.Background(),
+		httpapi.ServerConfig{Addr: "127.0.0.1:0", ShutdownTimeout: 3 * time.Second}, answerOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	var conns []net.Conn
+	for _, sent := range []string{"", "GET / HTTP/1.1\r\nHost: x\r\n"} {
+		conn, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, sent); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+	time.Sleep(200 * time.Millisecond) // both accepted and read
+
+	start := time.Now()
+	stop()
+	select {
+	case err := <-served:
+		if err != nil || time.Since(start) > time.Second {
+			t.Errorf("Serve = %v after %v; want nil at once", err, time.Since(start).Round(time.Millisecond))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	for i, conn := range conns {
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("connection %d: read %d, %v; want it closed", i, n, err)
+		}
+	}
 }
