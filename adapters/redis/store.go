@@ -51,8 +51,8 @@ func WithClientCache(cache *ClientCache) StoreOption {
 }
 
 // NewTokenStore returns a store that keeps token data in client, sealed
-// with sessionSecret (Gafaelfawr's session secret: URL-safe base64 of 32
-// bytes, as made by Python's Fernet.generate_key()). It reads time from
+// with sessionSecret (Gafaelfawr's session secret: base64 of 32 bytes, as
+// made by Python's Fernet.generate_key() and read by fernetbox.New). It reads time from
 // clock and logs unreadable entries to logger. Without options every read
 // goes to Redis. Its errors never contain the secret.
 func NewTokenStore(client goredis.UniversalClient, sessionSecret string, clock ports.Clock, logger *slog.Logger, opts ...StoreOption) (*TokenStore, error) {

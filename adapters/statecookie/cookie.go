@@ -23,9 +23,9 @@ type state struct {
 	Token *string `json:"token,omitempty"`
 }
 
-// New returns a Codec for sessionSecret, which must be in the form
-// Fernet.generate_key() makes and Gafaelfawr's configuration holds:
-// URL-safe base64, padded, of 32 bytes. Its error never quotes the secret.
+// New returns a Codec for sessionSecret, Gafaelfawr's session secret, read
+// as Python's Fernet reads it (see fernetbox.New). Its error never quotes
+// the secret.
 func New(sessionSecret string) (*Codec, error) {
 	box, err := fernetbox.New(sessionSecret)
 	if err != nil {

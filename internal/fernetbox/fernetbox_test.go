@@ -1,6 +1,8 @@
 package fernetbox_test
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -30,9 +32,7 @@ func TestNewRefusesBadSecrets(t *testing.T) {
 		"33 bytes":            base64.URLEncoding.EncodeToString(append(raw, 'x')),
 		"unpadded":            strings.TrimRight(good, "="),
 		"hex":                 hex.EncodeToString(raw),
-		"standard base64":     base64.StdEncoding.EncodeToString([]byte("\xfb\xff" + string(raw[2:]))),
-		"trailing garbage":    good + "AAAA",
-		"embedded whitespace": good[:10] + " " + good[10:],
+		"garbage, then a pad": "AAAA" + good,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := fernetbox.New(s)
@@ -46,6 +46,34 @@ func TestNewRefusesBadSecrets(t *testing.T) {
 	}
 	if _, err := fernetbox.New(good); err != nil {
 		t.Fatalf("New refused a good secret: %v", err)
+	}
+}
+
+// Python's Fernet(key) reads the secret with base64.urlsafe_b64decode, so
+// Gafaelfawr starts with these forms of a key too, and reads them as the
+// same 32 bytes: a box made from each opens what the canonical form seals.
+func TestNewReadsTheSecretAsPythonsFernetDoes(t *testing.T) {
+	raw := []byte("\xfb\xff" + "23456789abcdef0123456789ABCDEF")
+	good := base64.URLEncoding.EncodeToString(raw)
+	sealed, err := mustNew(t, good).Seal([]byte("plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{
+		"standard alphabet (openssl rand -base64 32)": base64.StdEncoding.EncodeToString(raw),
+		"a trailing newline":                          good + "\n",
+		"embedded white space":                        good[:10] + " \t" + good[10:],
+		"anything after the padding":                  good + "AAAA",
+	} {
+		t.Run(name, func(t *testing.T) {
+			box, err := fernetbox.New(s)
+			if err != nil {
+				t.Fatalf("New = %v, want the secret Gafaelfawr reads", err)
+			}
+			if got := box.Open(sealed); string(got) != "plain" {
+				t.Errorf("Open = %q, want what the canonical form sealed", got)
+			}
+		})
 	}
 }
 
@@ -80,8 +108,15 @@ func TestOpenRefusesOtherValues(t *testing.T) {
 		"not Fernet":     []byte("hello"),
 		"another secret": fromOther,
 		"truncated":      good[:len(good)-8],
-		// fernet-go panics on this one, which Open must survive.
-		"HMAC valid, no payload": emptyPayload(t),
+		"HMAC valid, no payload": signed(t, nil),
+		// Padding cryptography's PKCS7 unpadder refuses, as fernet-go
+		// does not: a last byte of 0, of more than a block, or of a
+		// value the bytes before it do not repeat.
+		"padding of 0":           signed(t, []byte("0123456789abcde\x00")),
+		"padding of 17":          signed(t, []byte(strings.Repeat("\x11", 32))),
+		"padding of 32":          signed(t, []byte(strings.Repeat(" ", 32))),
+		"padding not repeated":   signed(t, []byte("0123456789abc\x01\x03\x03")),
+		"ciphertext not blocks":  signedRaw(t, make([]byte, 20)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := box.Open(value); got != nil {
@@ -100,18 +135,66 @@ func mustNew(t *testing.T, s string) *fernetbox.Box {
 	return box
 }
 
-// emptyPayload builds, by the Fernet spec, a token with a valid HMAC and
-// no ciphertext block.
-func emptyPayload(t *testing.T) []byte {
+// signed builds, by the Fernet spec, a token with a valid HMAC whose
+// ciphertext is padded, a block at a time, as given: padded must be whole
+// blocks (or none, for no ciphertext at all).
+func signed(t *testing.T, padded []byte) []byte {
+	t.Helper()
+	key := secretBytes(t)
+	block, err := aes.NewCipher(key[16:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := make([]byte, aes.BlockSize)
+	ciphertext := make([]byte, len(padded))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ciphertext, padded)
+	return signedRaw(t, ciphertext)
+}
+
+// signedRaw builds a token with a valid HMAC and ciphertext as given.
+func signedRaw(t *testing.T, ciphertext []byte) []byte {
+	t.Helper()
+	msg := make([]byte, 1+8+16, 1+8+16+len(ciphertext)+32) // version, timestamp, IV
+	msg[0] = 0x80
+	binary.BigEndian.PutUint64(msg[1:], uint64(time.Now().Unix()))
+	msg = append(msg, ciphertext...)
+	mac := hmac.New(sha256.New, secretBytes(t)[:16])
+	mac.Write(msg)
+	return []byte(base64.URLEncoding.EncodeToString(mac.Sum(msg)))
+}
+
+func secretBytes(t *testing.T) []byte {
 	t.Helper()
 	key, err := base64.URLEncoding.DecodeString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := make([]byte, 1+8+16) // version, timestamp, IV
-	msg[0] = 0x80
-	binary.BigEndian.PutUint64(msg[1:], uint64(time.Now().Unix()))
-	mac := hmac.New(sha256.New, key[:16])
-	mac.Write(msg)
-	return []byte(base64.URLEncoding.EncodeToString(mac.Sum(msg)))
+	return key
+}
+
+// A token is read as base64.urlsafe_b64decode reads it: what Python's
+// Fernet opens, Open opens.
+func TestOpenReadsTheTokenAsPythonsFernetDoes(t *testing.T) {
+	box := mustNew(t, secret)
+	sealed, err := box.Seal([]byte("plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(sealed)
+	std := strings.NewReplacer("-", "+", "_", "/").Replace(good)
+	for name, value := range map[string]string{
+		"standard alphabet":          std,
+		"characters outside":         good[:20] + "!*\xe9 " + good[20:],
+		"anything after the padding": strings.TrimRight(good, "=") + strings.Repeat("=", 4-len(strings.TrimRight(good, "="))%4) + "AAAA",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := box.Open([]byte(value)); string(got) != "plain" {
+				t.Errorf("Open = %q, want the plain text", got)
+			}
+		})
+	}
+	// With a proper padding (one to sixteen bytes of that value) it opens.
+	if got := box.Open(signed(t, []byte("0123456789abc\x03\x03\x03"))); string(got) != "0123456789abc" {
+		t.Errorf("Open of a token padded with three 3s = %q", got)
+	}
 }
