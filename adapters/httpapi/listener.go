@@ -33,7 +33,7 @@ type limitListener struct {
 	closed sync.Once
 
 	mu       sync.Mutex
-	idle     list.List // of *limitedConn, idle the longest first
+	idle     list.List                 // of *limitedConn, idle the longest first
 	fresh    map[*limitedConn]struct{} // those that have yet to send a whole request header
 	draining bool                      // shutdown has begun: see drain
 	lastWarn time.Time

@@ -104,19 +104,19 @@ func TestOpenRefusesOtherValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, value := range map[string][]byte{
-		"empty":          nil,
-		"not Fernet":     []byte("hello"),
-		"another secret": fromOther,
-		"truncated":      good[:len(good)-8],
+		"empty":                  nil,
+		"not Fernet":             []byte("hello"),
+		"another secret":         fromOther,
+		"truncated":              good[:len(good)-8],
 		"HMAC valid, no payload": signed(t, nil),
 		// Padding cryptography's PKCS7 unpadder refuses, as fernet-go
 		// does not: a last byte of 0, of more than a block, or of a
 		// value the bytes before it do not repeat.
-		"padding of 0":           signed(t, []byte("0123456789abcde\x00")),
-		"padding of 17":          signed(t, []byte(strings.Repeat("\x11", 32))),
-		"padding of 32":          signed(t, []byte(strings.Repeat(" ", 32))),
-		"padding not repeated":   signed(t, []byte("0123456789abc\x01\x03\x03")),
-		"ciphertext not blocks":  signedRaw(t, make([]byte, 20)),
+		"padding of 0":          signed(t, []byte("0123456789abcde\x00")),
+		"padding of 17":         signed(t, []byte(strings.Repeat("\x11", 32))),
+		"padding of 32":         signed(t, []byte(strings.Repeat(" ", 32))),
+		"padding not repeated":  signed(t, []byte("0123456789abc\x01\x03\x03")),
+		"ciphertext not blocks": signedRaw(t, make([]byte, 20)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := box.Open(value); got != nil {
