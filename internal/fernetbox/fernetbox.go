@@ -83,9 +83,8 @@ func (b *Box) Open(value []byte) []byte {
 		return nil
 	}
 	iv, ciphertext := signed[1+8:headerLen], signed[headerLen:]
-	plain := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(b.block, iv).CryptBlocks(plain, ciphertext)
-	return unpad(plain)
+	cipher.NewCBCDecrypter(b.block, iv).CryptBlocks(ciphertext, ciphertext) // in place: data is ours
+	return unpad(ciphertext)
 }
 
 // unpad removes PKCS #7 padding from whole AES blocks: n bytes of value n,
