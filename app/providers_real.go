@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/google/wire"
@@ -112,7 +113,7 @@ func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) 
 	// the creation timeout bounds the work (the token store's write): a
 	// session idle in one for twice that has lost its client.
 	db, cleanup, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.MaxConnections(cfg.DatabaseMaxConnections),
-		postgres.IdleInTransactionTimeout(2*cfg.CreationTimeout))
+		postgres.IdleInTransactionTimeout(cfg.idleInTransactionTimeout()))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,4 +122,11 @@ func ProvideDatabase(ctx context.Context, cfg Config) (*sqlx.DB, func(), error) 
 		return nil, nil, err
 	}
 	return db, cleanup, nil
+}
+
+// idleInTransactionTimeout is twice the creation timeout (see
+// ProvideDatabase), saturated rather than overflowing into a negative
+// duration, which postgres.Open would read as its 1-minute default.
+func (c Config) idleInTransactionTimeout() time.Duration {
+	return 2 * min(c.CreationTimeout, math.MaxInt64/2)
 }

@@ -168,9 +168,9 @@ func TestServeChecksTheTokenLifetimeBeforeConnecting(t *testing.T) {
 		env   []string
 		want  string
 	}{
-		{"5m", nil, "token lifetime 5m0s must be at least 10m0s"},
-		{"10m500ms", nil, "token lifetime 10m0.5s must be whole seconds"},
-		{"5m", unreachable, "token lifetime 5m0s must be at least 10m0s"},
+		{"5m", nil, "--token-lifetime: token lifetime 5m0s must be at least 10m0s"},
+		{"10m500ms", nil, "--token-lifetime: token lifetime 10m0.5s must be whole seconds"},
+		{"5m", unreachable, "--token-lifetime: token lifetime 5m0s must be at least 10m0s"},
 	} {
 		t.Run(fmt.Sprintf("%s stores %t", tt.value, tt.env != nil), func(t *testing.T) {
 			_, stderr, code := runBinary(t, tt.env, "serve", "--listen", "127.0.0.1:0", "--token-lifetime", tt.value)

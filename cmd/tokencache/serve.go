@@ -72,6 +72,9 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	if tokenLifetime <= 0 || cacheSize <= 0 {
 		return usageError("--token-lifetime and --cache-size must be positive")
 	}
+	if err := (app.Config{TokenLifetime: tokenLifetime}).Check(); err != nil {
+		return usageError("--token-lifetime: " + err.Error())
+	}
 	if err := limits.check(requestTimeout); err != nil {
 		return err
 	}
