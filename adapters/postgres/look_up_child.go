@@ -14,8 +14,10 @@ import (
 // ($7 and $5), in one statement so that a creation asks both in one round
 // trip, and the creation time of the newest of them but one less than the
 // budget ($8 and $6, the OFFSET). The lookup and that time are
-// uncorrelated subqueries, which PostgreSQL runs once; each gives NULL
-// when nothing matches. The count goes by the token rows' creation times,
+// uncorrelated subqueries, which PostgreSQL runs once, and only when their
+// answer is needed: the time only when the count reaches the budget, which
+// spares a creation the second walk of the children nearly always. Each
+// gives NULL when nothing matches. The count goes by the token rows' creation times,
 // whoever made them (tokencache or Gafaelfawr), and walks the parent's
 // subtoken rows through the subtoken_by_parent index, as the lookup does.
 // An aggregate without GROUP BY always gives one row.
@@ -28,13 +30,13 @@ SELECT (
       AND t.service = $4 AND t.scopes = $5 AND NOT t.token = ANY($6)
     ORDER BY t.expires DESC, t.created DESC, t.token
     LIMIT 1
-) AS key, count(*) AS n, (
+) AS key, count(*) AS n, CASE WHEN count(*) > $8 THEN (
     SELECT t.created
     FROM subtoken s JOIN token t ON s.child = t.token
     WHERE s.parent = $1 AND t.created >= $7
     ORDER BY t.created DESC
     LIMIT 1 OFFSET $8
-) AS last_to_leave
+) END AS last_to_leave
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.created >= $7`)
 	lookUpChild = preparedFirst(`
@@ -45,13 +47,13 @@ SELECT (
       AND NOT t.token = ANY($4)
     ORDER BY t.expires DESC, t.created DESC, t.token
     LIMIT 1
-) AS key, count(*) AS n, (
+) AS key, count(*) AS n, CASE WHEN count(*) > $6 THEN (
     SELECT t.created
     FROM subtoken s JOIN token t ON s.child = t.token
     WHERE s.parent = $1 AND t.created >= $5
     ORDER BY t.created DESC
     LIMIT 1 OFFSET $6
-) AS last_to_leave
+) END AS last_to_leave
 FROM subtoken s JOIN token t ON s.child = t.token
 WHERE s.parent = $1 AND t.created >= $5`)
 )
