@@ -68,6 +68,11 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 	if !data.Expires.IsZero() && data.Expires.Sub(s.clock.Now().Truncate(time.Second)) < time.Second {
 		return fmt.Errorf("storing token %s: it expires within the current second", key)
 	}
+	// As Redis's store refuses it: a program tested on this store must
+	// not write there what Gafaelfawr cannot read.
+	if err := data.CheckStorable(); err != nil {
+		return fmt.Errorf("storing token %s: %w", key, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Expired entries are invisible but would otherwise stay for ever: the

@@ -125,12 +125,12 @@ func (j *loadedToken) checkUser() error {
 	switch {
 	case j.Username == "":
 		return errors.New("token data has no username")
-	case tooLong(j.Username):
-		return fmt.Errorf("token data username is longer than %d characters", maxNameLength)
+	case !domain.NameFits(j.Username):
+		return fmt.Errorf("token data username is longer than %d characters", domain.MaxNameLength)
 	case j.Service.p == present && j.Service.s == "":
 		return errors.New("token data service is empty")
-	case j.Service.p == present && tooLong(j.Service.s):
-		return fmt.Errorf("token data service is longer than %d characters", maxNameLength)
+	case j.Service.p == present && !domain.NameFits(j.Service.s):
+		return fmt.Errorf("token data service is longer than %d characters", domain.MaxNameLength)
 	case j.Name.p == present && j.Name.s == "":
 		return errors.New("token data name is empty")
 	case j.Email.p == present && j.Email.s == "":
@@ -184,7 +184,7 @@ func (j *loadedToken) groups() ([]domain.Group, error) {
 	}
 	groups := make([]domain.Group, len(j.Groups))
 	for i, g := range j.Groups {
-		if !validGroupName(g.Name) {
+		if !domain.ValidGroupName(g.Name) {
 			return nil, errors.New("token data has a group whose name is not a valid group name")
 		}
 		if g.ID.p != present {

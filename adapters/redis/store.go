@@ -155,7 +155,7 @@ func (s *TokenStore) Store(ctx context.Context, data domain.TokenData) error {
 			return fmt.Errorf("storing token %s: it expires within the current second", key)
 		}
 	}
-	if err := checkStorable(data); err != nil {
+	if err := data.CheckStorable(); err != nil {
 		return fmt.Errorf("storing token %s: %w", key, err)
 	}
 	plain, err := encodeTokenData(data)
@@ -185,38 +185,6 @@ func (s *TokenStore) Delete(ctx context.Context, key string) error {
 	s.forget(key) // even on failure: the delete may have been done
 	if err != nil {
 		return fmt.Errorf("deleting token %s from redis: %w", key, err)
-	}
-	return nil
-}
-
-// checkStorable refuses data that Gafaelfawr, or this store, would later
-// refuse to read, or read otherwise (model_rules.go). Its errors never
-// contain the secret.
-func checkStorable(data domain.TokenData) error {
-	if err := data.Token.Validate(); err != nil {
-		return err
-	}
-	switch {
-	case data.Username == "":
-		return errors.New("token data has no username")
-	case tooLong(data.Username):
-		return fmt.Errorf("username is longer than %d characters", maxNameLength)
-	case tooLong(data.Service):
-		return fmt.Errorf("service is longer than %d characters", maxNameLength)
-	case data.UID < 0 || data.GID < 0:
-		// 0 is written as null; Gafaelfawr refuses anything else below 1.
-		return errors.New("token data has a negative UID or GID")
-	case !data.Type.Valid():
-		return fmt.Errorf("token type %q is unknown", data.Type)
-	case !storableTimestamp(data.Created):
-		return errors.New("creation time is beyond 2e10 seconds from 1970, which Gafaelfawr reads as milliseconds")
-	case !data.Expires.IsZero() && !storableTimestamp(data.Expires):
-		return errors.New("expiry time is beyond 2e10 seconds from 1970, which Gafaelfawr reads as milliseconds")
-	}
-	for _, g := range data.Groups {
-		if !validGroupName(g.Name) {
-			return errors.New("token data has a group name Gafaelfawr does not accept")
-		}
 	}
 	return nil
 }

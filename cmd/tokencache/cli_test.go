@@ -235,7 +235,7 @@ func TestSessionSecretThatIsNoKeyIsAUsageError(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, stderr, code := runBinary(t, tc.env, tc.args...)
-			if code != exitUsage || !strings.Contains(stderr, "session secret is not URL-safe base64 of 32 bytes") {
+			if code != exitUsage || !strings.Contains(stderr, "session secret is not base64 of 32 bytes") {
 				t.Errorf("exit code %d, stderr:\n%s\nwant %d and a word about the session secret", code, stderr, exitUsage)
 			}
 			if strings.Contains(stderr, "Hunter2") {

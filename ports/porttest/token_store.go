@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +109,29 @@ func TestTokenStore(t *testing.T, store ports.TokenStore) {
 			if err := store.Store(ctx, data); err == nil {
 				_ = store.Delete(ctx, data.Token.Key)
 				t.Fatalf("%s: Store accepted a token with less than a second to live", name)
+			}
+			_, err := store.GetByKey(ctx, data.Token.Key)
+			wantNotFound(t, err)
+		}
+	})
+	t.Run("RefusesWhatGafaelfawrWouldNotRead", func(t *testing.T) {
+		t.Parallel()
+		for name, edit := range map[string]func(*domain.TokenData){
+			"no username":             func(d *domain.TokenData) { d.Username = "" },
+			"a username too long":     func(d *domain.TokenData) { d.Username = strings.Repeat("u", domain.MaxNameLength+1) },
+			"a service too long":      func(d *domain.TokenData) { d.Service = strings.Repeat("s", domain.MaxNameLength+1) },
+			"a negative UID":          func(d *domain.TokenData) { d.UID = -1 },
+			"a negative GID":          func(d *domain.TokenData) { d.GID = -1 },
+			"an unknown type":         func(d *domain.TokenData) { d.Type = "bogus" },
+			"a bad group name":        func(d *domain.TokenData) { d.Groups = []domain.Group{{Name: "no spaces", ID: 1000}} },
+			"created in milliseconds": func(d *domain.TokenData) { d.Created = time.Unix(domain.MaxUnixSeconds+1, 0) },
+		} {
+			data := sessionData(t, time.Hour)
+			edit(&data)
+			if err := store.Store(ctx, data); err == nil {
+				_ = store.Delete(ctx, data.Token.Key)
+				t.Errorf("%s: Store accepted it", name)
+				continue
 			}
 			_, err := store.GetByKey(ctx, data.Token.Key)
 			wantNotFound(t, err)
