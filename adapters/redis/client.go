@@ -26,11 +26,15 @@ const dialerRetries = 1
 //   - redis+sentinel:// or rediss+sentinel://: a master found through Redis
 //     Sentinel (goredis.ParseFailoverURL), such as
 //     redis+sentinel://:PASSWORD@10.0.0.1:26379?addr=10.0.0.2:26379&addr=10.0.0.3:26379&master_name=mymaster.
-//     master_name is required. The URL's user and password authenticate
-//     to the sentinels and, unless the query gives the master's own
-//     (username=, password=; password= with no value for none), to the
-//     master as well. The master must answer a PING. The client follows
-//     the master when the sentinels fail it over.
+//     master_name is required. A sentinel given without a port, as the
+//     host or an addr=, is dialled on Sentinel's 26379. The URL's user and
+//     password authenticate to the sentinels and, unless the query gives
+//     the master's own (username=, password=; password= with no value for
+//     none), to the master as well. The master must answer a PING. The
+//     client follows the master when the sentinels fail it over: go-redis
+//     hears of it from one sentinel, and the client also asks the URL's
+//     sentinels every quarter second, so that its connections move to the
+//     new master even if that sentinel's message was missed.
 //   - redis+cluster:// or rediss+cluster://: a Redis Cluster
 //     (goredis.ParseClusterURL), such as
 //     redis+cluster://:PASSWORD@10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379,

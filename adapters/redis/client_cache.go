@@ -49,16 +49,19 @@ type ClientCacheConfig struct {
 // On Redis Sentinel (a client NewClient made from a redis+sentinel:// URL)
 // the link follows the master. It opens on the server that the sentinels
 // named in the URL report as master (of those that answer, the one with
-// the newest configuration epoch), and the cache asks them again every
-// quarter second. When they report another server or a failover under
-// way, or none answers, the link is closed and everything cached is
-// dropped; reads go to Redis until the link is open again on the master
-// they report. A value is kept only if it was read from the very server
-// the link is on (CLIENT INFO's laddr: Redis 6.2 or later, and that
-// command must be allowed): a read from an old master, which takes writes
-// until the sentinels demote it, is served but not kept. What the cache
-// can miss is a change made on a promoted replica within a quarter second
-// of the failover's start, to a token it kept from the old master.
+// the newest configuration epoch), and follows the answers to the client's
+// own polls of them, every quarter second (so close the cache before the
+// client). When they report another server or a failover under way, or
+// none answers, the link is closed and everything cached is dropped;
+// reads go to Redis until the link is open again on the master they
+// report. A value is kept only if it was read from the very server the
+// link is on, as the run_id of INFO server, asked in the read's round
+// trip, tells (INFO must be allowed): a read from an old master, which
+// takes writes until the sentinels demote it, is served but not kept; so
+// is one from a server that reports the same address of its own, as
+// servers in containers do. What the cache can miss is a change made on a
+// promoted replica within a quarter second of the failover's start, to a
+// token it kept from the old master.
 //
 // A Redis Cluster is refused: its keys live on several masters, each of
 // which would need its own link, following the slots as they move.
@@ -71,6 +74,10 @@ type ClientCache struct {
 	linkID   atomic.Int64    // the link connection's CLIENT ID, for tests
 	sentinel *sentinelWatch  // on Sentinel, where the link finds the master; else nil
 
+	// On Sentinel, the client whose polls of the sentinels the link
+	// follows the master by (see follow); else nil.
+	following *failoverClient
+
 	mu      sync.Mutex
 	entries *lru
 	pending map[string]*pendingFill // keys being read from Redis to fill
@@ -81,8 +88,8 @@ type ClientCache struct {
 
 	// On Sentinel: the master's address as the sentinels last reported it
 	// ("" if none answered), the address the link last dialed, and the
-	// link's server's own address (CLIENT INFO's laddr), which a read must
-	// have gone to for its value to be kept.
+	// run_id of the link's server, which a read must have gone to for its
+	// value to be kept.
 	master, linkAddr, linkServer string
 
 	attached atomic.Bool     // taken by a TokenStore
@@ -125,7 +132,7 @@ type fillTicket struct {
 	epoch         uint64
 	invalidations uint64
 	ok            bool   // the link was up when the read began
-	server        string // the link's server's laddr then, on Sentinel
+	server        string // the link's server's run_id then, on Sentinel
 }
 
 // NewClientCache opens the invalidation link to the server client talks to
@@ -138,12 +145,12 @@ type fillTicket struct {
 // and recoveries. Errors never contain a password.
 func NewClientCache(ctx context.Context, client goredis.UniversalClient, cfg ClientCacheConfig, logger *slog.Logger) (*ClientCache, error) {
 	var base *goredis.Options
-	var failover *goredis.FailoverOptions
+	var failover *failoverClient
 	switch cl := client.(type) {
 	case nil:
 		return nil, errors.New("creating redis client cache: client is nil")
 	case *failoverClient:
-		base, failover = cl.Options(), cl.opts
+		base, failover = cl.Options(), cl
 	case *goredis.Client:
 		// go-redis names its failover client's options so.
 		if cl.Options().Addr == "FailoverClient" {
@@ -170,17 +177,21 @@ func NewClientCache(ctx context.Context, client goredis.UniversalClient, cfg Cli
 	c := newClientCache(cfg, logger)
 	opts := *base
 	if failover != nil {
-		c.sentinel = newSentinelWatch(failover, base)
+		c.sentinel = failover.watch
 		opts.Dialer = c.dialMaster
 	}
 	c.link = goredis.NewClient(c.linkOptions(&opts))
 	sub, err := c.connect(ctx)
 	if err != nil {
 		c.cancel()
-		c.closeClients()
+		_ = c.link.Close()
 		return nil, fmt.Errorf("creating redis client cache: %w", err)
 	}
 	go c.run(sub)
+	if failover != nil {
+		c.following = failover
+		failover.addCache(c)
+	}
 	return c, nil
 }
 
@@ -203,18 +214,12 @@ func newClientCache(cfg ClientCacheConfig, logger *slog.Logger) *ClientCache {
 // the cache then reads Redis every time. It waits for the link's
 // goroutines to end, and may be called more than once.
 func (c *ClientCache) Close() {
+	if c.following != nil {
+		c.following.removeCache(c)
+	}
 	c.cancel()
 	<-c.done
-	c.closeClients()
-}
-
-// closeClients closes the link's client and, on Sentinel, the clients
-// that ask the sentinels.
-func (c *ClientCache) closeClients() {
 	_ = c.link.Close()
-	if c.sentinel != nil {
-		c.sentinel.close()
-	}
 }
 
 // Stats returns the cache's state and counters.

@@ -133,3 +133,22 @@ func TestClientCacheServesOnlyWhileTheLinkKeepsUp(t *testing.T) {
 		t.Error("an older answer set the link back")
 	}
 }
+
+// A server is told by the run_id of its INFO server, whatever else the
+// reply holds.
+func TestRunID(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, info, want string }{
+		{"redis 7", "# Server\r\nredis_version:7.0.15\r\nprocess_id:12\r\nrun_id:8f1c0e2a9b3d4c5e6f708192a3b4c5d6e7f80912\r\ntcp_port:6379\r\n", "8f1c0e2a9b3d4c5e6f708192a3b4c5d6e7f80912"},
+		{"last line", "# Server\r\nrun_id:abc", "abc"},
+		{"none", "# Server\r\nredis_version:7.0.15\r\n", ""},
+		{"not at a line's start", "# Server\r\nmaster_run_id:abc\r\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := runID(tc.info); got != tc.want {
+				t.Errorf("runID = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

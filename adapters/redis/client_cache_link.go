@@ -109,15 +109,32 @@ func (c *ClientCache) track(ctx context.Context, cn *goredis.Conn) error {
 	}
 	c.linkID.Store(id)
 	if c.sentinel != nil {
-		info, err := cn.ClientInfo(ctx).Result()
+		info, err := cn.Info(ctx, "server").Result()
 		if err != nil {
-			return fmt.Errorf("asking the invalidation link's server address (CLIENT INFO, Redis 6.2 or later): %w", err)
+			return fmt.Errorf("asking the invalidation link's server for its run id (INFO server): %w", err)
+		}
+		id := runID(info)
+		if id == "" {
+			return errors.New("the invalidation link's server reported no run_id in INFO server")
 		}
 		c.mu.Lock()
-		c.linkServer = info.LAddr
+		c.linkServer = id
 		c.mu.Unlock()
 	}
 	return nil
+}
+
+// runID is the run_id line of info, a reply to INFO server: a random
+// identifier each server draws when it starts, which no other server
+// shares, unlike the address it reports listening on (127.0.0.1:6379 in
+// many a container); "" if info has none.
+func runID(info string) string {
+	for line := range strings.Lines(info) {
+		if id, ok := strings.CutPrefix(line, "run_id:"); ok {
+			return strings.TrimSpace(id)
+		}
+	}
+	return ""
 }
 
 // connect opens the link, subscribes and waits for Redis to confirm, then
@@ -146,15 +163,9 @@ func (c *ClientCache) connect(ctx context.Context) (*goredis.PubSub, error) {
 }
 
 // run reads the link until the cache closes, opening it again whenever it
-// breaks, and on Sentinel follows the master meanwhile. sub is the link
-// already open.
+// breaks. sub is the link already open.
 func (c *ClientCache) run(sub *goredis.PubSub) {
 	defer close(c.done)
-	if c.sentinel != nil {
-		followed := make(chan struct{})
-		go func() { defer close(followed); c.follow() }()
-		defer func() { <-followed }()
-	}
 	backoff := linkMinBackoff
 	for {
 		if sub != nil {

@@ -2,116 +2,8 @@ package redis
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
-	"strconv"
-	"strings"
-	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
-
-// sentinelPoll is how often a client cache on Sentinel asks the sentinels
-// which server is the master. It bounds how long, after they report a new
-// one, the cache may serve copies read from the old.
-const sentinelPoll = 250 * time.Millisecond
-
-// sentinelAnswer bounds each question to the sentinels: past it, as when
-// none answers, the link is closed.
-const sentinelAnswer = 500 * time.Millisecond
-
-// sentinelWatch asks a Sentinel group which server is the master of one
-// name, and dials it.
-type sentinelWatch struct {
-	name      string
-	addrs     []string // the sentinels', from the URL
-	sentinels []*goredis.SentinelClient
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
-}
-
-// newSentinelWatch asks the sentinels of fo, with their credentials, and
-// dials the master as master (the failover client's options) says.
-func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options) *sentinelWatch {
-	w := &sentinelWatch{name: fo.MasterName, addrs: fo.SentinelAddrs, dial: fo.Dialer}
-	if w.dial == nil {
-		w.dial = goredis.NewDialer(&goredis.Options{DialTimeout: master.DialTimeout, TLSConfig: master.TLSConfig})
-	}
-	for _, addr := range fo.SentinelAddrs {
-		w.sentinels = append(w.sentinels, goredis.NewSentinelClient(&goredis.Options{
-			Addr:     addr,
-			Username: fo.SentinelUsername, Password: fo.SentinelPassword,
-			TLSConfig: fo.TLSConfig, Dialer: fo.Dialer,
-			DialTimeout: master.DialTimeout, ReadTimeout: master.ReadTimeout, WriteTimeout: master.WriteTimeout,
-			ContextTimeoutEnabled: true,
-			MaxRetries:            -1, // the next poll is the retry
-			DialerRetries:         1,
-			PoolSize:              1,
-		}))
-	}
-	return w
-}
-
-// master returns the master's address as reported by the sentinel, of
-// those that answer within ctx, whose configuration is the newest: after a
-// failover the others may still report the old master for a moment. It
-// fails if none answers, or if one is failing the master over.
-func (w *sentinelWatch) master(ctx context.Context) (string, error) {
-	type answer struct {
-		addr    string
-		epoch   int64
-		err     error
-		failing bool // a failover of the master is under way
-	}
-	answers := make(chan answer, len(w.sentinels))
-	for i, s := range w.sentinels {
-		go func() {
-			m, err := s.Master(ctx, w.name).Result()
-			if err != nil {
-				answers <- answer{err: fmt.Errorf("sentinel %s: %w", w.addrs[i], err)}
-				return
-			}
-			epoch, err := strconv.ParseInt(m["config-epoch"], 10, 64)
-			if err != nil || m["ip"] == "" || m["port"] == "" {
-				answers <- answer{err: fmt.Errorf("sentinel %s: master %q without address or epoch", w.addrs[i], w.name)}
-				return
-			}
-			if strings.Contains(m["flags"], "failover_in_progress") {
-				// The replica may take writes any moment now, unseen by a
-				// link on the old master.
-				answers <- answer{err: fmt.Errorf("sentinel %s is failing master %q over", w.addrs[i], w.name), failing: true}
-				return
-			}
-			answers <- answer{addr: net.JoinHostPort(m["ip"], m["port"]), epoch: epoch}
-		}()
-	}
-	best := answer{epoch: -1}
-	var errs []error
-	var failing error
-	for range w.sentinels {
-		switch a := <-answers; {
-		case a.failing:
-			failing = a.err
-		case a.err != nil:
-			errs = append(errs, a.err)
-		case a.epoch > best.epoch:
-			best = a
-		}
-	}
-	switch {
-	case failing != nil:
-		return "", failing
-	case best.addr == "":
-		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
-	}
-	return best.addr, nil
-}
-
-func (w *sentinelWatch) close() {
-	for _, s := range w.sentinels {
-		_ = s.Close()
-	}
-}
 
 // dialMaster is the link's dialer on Sentinel: it opens the link on the
 // master the sentinels report now.
@@ -126,39 +18,24 @@ func (c *ClientCache) dialMaster(ctx context.Context, network, _ string) (net.Co
 	return c.sentinel.dial(ctx, network, addr)
 }
 
-// follow asks the sentinels for the master every sentinelPoll until the
-// cache closes, and closes the link when they report another server than
-// the one it is on, a failover under way, or when none answers:
-// everything cached is dropped, and the link opens again on the master
-// they report.
-func (c *ClientCache) follow() {
-	tick := time.NewTicker(sentinelPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(c.ctx, sentinelAnswer)
-		addr, err := c.sentinel.master(ctx)
-		cancel()
-		if c.ctx.Err() != nil {
-			return
-		}
-		c.mu.Lock()
-		c.master = addr
-		sub := c.sub
-		stale := sub != nil && c.linkAddr != addr
-		c.mu.Unlock()
-		if !stale {
-			continue
-		}
-		if err != nil {
-			c.logger.Warn("redis sentinels did not vouch for the master: client cache dropped until they do", "error", err)
-		} else {
-			c.logger.Warn("redis sentinels report a new master: client cache dropped, its invalidation link follows", "master", addr)
-		}
-		_ = sub.Close() // run sees the link break
+// follow takes what the sentinels said at a poll of the client the cache
+// was made from: the master's address, or why none was vouched for. When
+// they name another server than the one the link is on, a failover under
+// way, or when none answered, it closes the link: everything cached is
+// dropped, and the link opens again on the master they report.
+func (c *ClientCache) follow(addr string, err error) {
+	c.mu.Lock()
+	c.master = addr
+	sub := c.sub
+	stale := sub != nil && c.linkAddr != addr
+	c.mu.Unlock()
+	if !stale {
+		return
 	}
+	if err != nil {
+		c.logger.Warn("redis sentinels did not vouch for the master: client cache dropped until they do", "error", err)
+	} else {
+		c.logger.Warn("redis sentinels report a new master: client cache dropped, its invalidation link follows", "master", addr)
+	}
+	_ = sub.Close() // run sees the link break
 }

@@ -5,35 +5,58 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
 // failoverClient is the client NewClient makes for a Sentinel URL:
 // go-redis's failover client, which finds the master through the
-// sentinels and follows it, with the options it was made from, which a
-// ClientCache needs to follow the master too.
+// sentinels and follows it, and a poll of the URL's sentinels that makes
+// sure it does (see poll), which client caches follow the master by too.
 type failoverClient struct {
 	*goredis.Client
-	opts *goredis.FailoverOptions
+	watch *sentinelWatch // the URL's sentinels
+
+	ctx    context.Context // the polls', cancelled by Close
+	cancel context.CancelFunc
+	polled chan struct{} // closed when the polls have ended
+
+	poolMaster string // the master go-redis's pool is on, as the polls last saw it
+
+	mu     sync.Mutex
+	caches map[*ClientCache]struct{} // following the master through the polls
 }
 
 // newSentinelClient connects to the master that the sentinels of u, a
-// redis+sentinel:// or rediss+sentinel:// URL, report.
+// redis+sentinel:// or rediss+sentinel:// URL, report, and starts polling
+// them.
 func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error) {
 	opts, err := parseSentinelURL(u)
 	if err != nil {
 		return nil, fmt.Errorf("parsing redis sentinel URL: %w", err)
 	}
+	// go-redis's own dialer, for the sentinels and the master alike, as it
+	// would dial without one.
+	opts.Dialer = recordingDialer(goredis.NewDialer(&goredis.Options{DialTimeout: opts.DialTimeout, TLSConfig: opts.TLSConfig}))
 	client := goredis.NewFailoverClient(opts)
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("connecting to redis sentinel master %q via %s: %w",
 			opts.MasterName, strings.Join(opts.SentinelAddrs, ", "), err)
 	}
-	return &failoverClient{Client: client, opts: opts}, nil
+	f := &failoverClient{
+		Client: client,
+		watch:  newSentinelWatch(opts, client.Options()),
+		polled: make(chan struct{}),
+		caches: make(map[*ClientCache]struct{}),
+	}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	go f.poll()
+	return f, nil
 }
 
 // parseSentinelURL reads u in goredis.ParseFailoverURL's form, its scheme
@@ -43,7 +66,7 @@ func parseSentinelURL(u *url.URL) (*goredis.FailoverOptions, error) {
 	if err := readableQuery(u); err != nil {
 		return nil, err
 	}
-	plain := *u
+	plain := withSentinelPorts(u)
 	plain.Scheme = strings.TrimSuffix(u.Scheme, "+sentinel")
 	opts, err := goredis.ParseFailoverURL(plain.String())
 	if err != nil {
@@ -68,6 +91,46 @@ func parseSentinelURL(u *url.URL) (*goredis.FailoverOptions, error) {
 	opts.ContextTimeoutEnabled = true
 	opts.DialerRetries = retriesOr(opts.DialerRetries)
 	return opts, nil
+}
+
+// sentinelPort is the port Redis Sentinel listens on unless told otherwise.
+const sentinelPort = "26379"
+
+// withSentinelPorts is u with Sentinel's port given to its host, and to
+// its addr= values, where they name none: goredis.ParseFailoverURL takes
+// Redis's port, 6379, for the host's, and refuses an addr= without one.
+// The rest of the query is kept as written, the master's password= among
+// it.
+func withSentinelPorts(u *url.URL) *url.URL {
+	plain := *u
+	if u.Port() == "" {
+		plain.Host = net.JoinHostPort(u.Hostname(), sentinelPort)
+	}
+	pairs := strings.Split(u.RawQuery, "&")
+	for i, pair := range pairs {
+		key, value, _ := strings.Cut(pair, "=")
+		// readableQuery has checked that every pair unescapes.
+		if k, _ := url.QueryUnescape(key); k != "addr" {
+			continue
+		}
+		addr, _ := url.QueryUnescape(value)
+		if host, ok := hostAlone(addr); ok {
+			pairs[i] = key + "=" + url.QueryEscape(net.JoinHostPort(host, sentinelPort))
+		}
+	}
+	plain.RawQuery = strings.Join(pairs, "&")
+	return &plain
+}
+
+// hostAlone returns the host of addr and true if addr names no port: a
+// name, an IPv4 address or a bracketed IPv6 one, alone or followed by ":"
+// and nothing more.
+func hostAlone(addr string) (string, bool) {
+	addr = strings.TrimSuffix(addr, ":")
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		return addr[1 : len(addr)-1], true
+	}
+	return addr, addr != "" && !strings.Contains(addr, ":")
 }
 
 // unpinServerName clears the server name go-redis's URL parsers set to the

@@ -52,17 +52,19 @@ func (s *TokenStore) getCached(ctx context.Context, key string) (domain.TokenDat
 // readForCache reads key's entry and its time to live in one round trip,
 // and returns its data, when the copy kept in the cache must go (the
 // token's expiry or the entry's, whichever is first; zero for neither),
-// the entry's estimated size and, on Sentinel, the address of the server
-// that answered as it sees it (CLIENT INFO's laddr; "" if unknown).
+// the entry's estimated size and, on Sentinel, the run_id of the server
+// that answered ("" if unknown). The run_id comes in the same round trip,
+// from a few hundred bytes of INFO server: the connection the pipeline
+// takes is go-redis's choice, which the store cannot see.
 func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time) (domain.TokenData, time.Time, int64, string, error) {
 	var get *goredis.StringCmd
 	var pttl *goredis.DurationCmd
-	var info *goredis.ClientInfoCmd
+	var info *goredis.StringCmd
 	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		get = p.Get(ctx, redisKey(key))
 		pttl = p.PTTL(ctx, redisKey(key))
 		if s.cache.sentinel != nil {
-			info = p.ClientInfo(ctx)
+			info = p.Info(ctx, "server")
 		}
 		return nil
 	})
@@ -70,7 +72,7 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 		return domain.TokenData{}, time.Time{}, 0, "", notFound(key)
 	}
 	// A failed PTTL (a user allowed only what Gafaelfawr needs may not run
-	// it) or CLIENT INFO only keeps the value from being kept.
+	// it) or INFO only keeps the value from being kept.
 	if get.Err() != nil {
 		// The pipeline's error says best why: a deadline, say, where the
 		// command's says only "i/o timeout".
@@ -94,7 +96,7 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 	}
 	var server string
 	if info != nil && info.Err() == nil {
-		server = info.Val().LAddr
+		server = runID(info.Val())
 	}
 	return data, until, entrySize(n, &data), server, nil
 }
