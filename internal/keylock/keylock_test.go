@@ -108,3 +108,24 @@ func TestLockHandsOverToWaiter(t *testing.T) {
 	unlock()
 	<-got
 }
+
+// A context already ended takes nothing, even a free lock: Lock's select
+// would otherwise take the lock about half the time.
+func TestLockWithAnEndedContextTakesNothing(t *testing.T) {
+	var table Table
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 200 {
+		unlock, err := table.Lock(ctx, "free")
+		if err == nil {
+			unlock()
+			t.Fatalf("round %d: Lock with an ended context took the free lock", i)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Lock = %v, want %v", err, context.Canceled)
+		}
+	}
+	if n := table.Len(); n != 0 {
+		t.Fatalf("%d keys left in the table, want 0", n)
+	}
+}
