@@ -124,3 +124,53 @@ func seal(t *testing.T, plain string) string {
 	}
 	return string(tok)
 }
+
+// The state is read as Gafaelfawr's State model reads it; the expected
+// tokens are what Pydantic 2.13's model_validate_json of a replica of that
+// model gave (none where it refused the whole state).
+func TestTokenReadsTheStateAsPydanticReadsIt(t *testing.T) {
+	const tok = "gt-AAAAAAAAAAAAAAAAAAAAAw.bbbbbbbbbbbbbbbbbbbbbQ"
+	with := func(fields string) string { return `{` + fields + `,"token":"` + tok + `"}` }
+	for _, tt := range []struct {
+		name, plain string
+		want        bool
+	}{
+		{"plain", `{"token":"` + tok + `"}`, true},
+		{"a name in capitals", `{"TOKEN":"` + tok + `"}`, false},
+		{"csrf a number", with(`"csrf":5`), false},
+		{"csrf null", with(`"csrf":null`), true},
+		{"every string field", with(`"csrf":"x","github":"y","return_url":"z","state":"s"`), true},
+		{"github a boolean", with(`"github":true`), false},
+		{"return_url a list", with(`"return_url":[]`), false},
+		{"state an object", with(`"state":{}`), false},
+		{"login_start not a date", with(`"login_start":"yesterday"`), false},
+		{"login_start in UTC", with(`"login_start":"2026-12-02T10:00:00Z"`), true},
+		{"login_start with an offset", with(`"login_start":"2026-12-02T10:00:00.123456+01:00"`), true},
+		{"login_start without seconds", with(`"login_start":"2026-12-02 10:00"`), true},
+		{"login_start a date", with(`"login_start":"2026-12-02"`), true},
+		{"login_start a thirteenth month", with(`"login_start":"2026-13-02"`), false},
+		{"login_start a 30 February", with(`"login_start":"2026-02-30T10:00:00"`), false},
+		{"login_start a number", with(`"login_start":1764669600`), true},
+		{"login_start a fraction", with(`"login_start":1764669600.5`), true},
+		{"login_start a number in a string", with(`"login_start":"1764669600"`), true},
+		{"login_start a boolean", with(`"login_start":true`), false},
+		{"token an object", `{"token":{"key":"AAAAAAAAAAAAAAAAAAAAAw","secret":"bbbbbbbbbbbbbbbbbbbbbQ"}}`, true},
+		{"token an object with more", `{"token":{"key":"AAAAAAAAAAAAAAAAAAAAAw","secret":"bbbbbbbbbbbbbbbbbbbbbQ","x":1}}`, true},
+		{"token an object without a secret", `{"token":{"key":"AAAAAAAAAAAAAAAAAAAAAw"}}`, false},
+		{"token an object with a number", `{"token":{"key":5,"secret":"bbbbbbbbbbbbbbbbbbbbbQ"}}`, false},
+		{"another field", with(`"other":1`), true},
+		{"the token twice, the last good", `{"token":"x","token":"` + tok + `"}`, true},
+		{"the token twice, the last bad", `{"token":"` + tok + `","token":"x"}`, false},
+		{"not UTF-8", with(`"csrf":"` + "\xff" + `"`), false},
+		{"trailing white space", `{"token":"` + tok + `"} `, true},
+		{"trailing text", `{"token":"` + tok + `"}x`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustNew(t, secret)
+			got, ok := c.Token(seal(t, tt.plain))
+			if ok != tt.want || ok && got.String() != tok {
+				t.Errorf("Token = %v, %v; want a token %v", got.Key, ok, tt.want)
+			}
+		})
+	}
+}
