@@ -64,12 +64,21 @@ func (b ChildBudget) Check(recent ChildCount, now time.Time) error {
 	}
 	e := &TooManyChildrenError{Max: b.Max, Window: b.Window}
 	if b.Max > 0 && !recent.LastToLeave.IsZero() {
-		// That child stops counting just after it is Window old; the next
-		// whole second is the first moment a client, reading a
-		// Retry-After of whole seconds, finds room for one more.
-		e.RetryAt = recent.LastToLeave.Add(b.Window).Truncate(time.Second).Add(time.Second)
+		e.RetryAt = b.leaves(recent.LastToLeave)
 	}
 	return e
+}
+
+// leaves is when a child stored as created at created stops counting:
+// Since passes it once now - Window reaches the next whole second, and a
+// client reading a Retry-After of whole seconds may come at the first
+// whole second from then on.
+func (b ChildBudget) leaves(created time.Time) time.Time {
+	gone := created.Truncate(time.Second).Add(time.Second + b.Window)
+	if whole := gone.Truncate(time.Second); whole.Before(gone) {
+		return whole.Add(time.Second)
+	}
+	return gone
 }
 
 // TooManyChildrenError is the error of a child refused by a ChildBudget.

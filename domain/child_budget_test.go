@@ -38,11 +38,12 @@ func TestChildBudgetCheck(t *testing.T) {
 			wantRetryAt: time.Date(2026, 11, 28, 13, 0, 0, 0, time.UTC),
 		},
 		{
+			// Counted until now - 1.5s reaches 12:00:01, at 12:00:02.5.
 			name:        "a window of fractional seconds rounds the retry up",
 			budget:      domain.ChildBudget{Max: 1, Window: 1500 * time.Millisecond},
 			recent:      domain.ChildCount{N: 1, LastToLeave: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
 			wantRefused: true,
-			wantRetryAt: time.Date(2026, 11, 28, 12, 0, 2, 0, time.UTC),
+			wantRetryAt: time.Date(2026, 11, 28, 12, 0, 3, 0, time.UTC),
 		},
 		{
 			name:        "a bound of zero refuses every creation, with no time to retry",

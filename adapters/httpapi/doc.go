@@ -52,7 +52,8 @@
 //  2. delegate_to outside Config.AllowedServices: 403 permission_denied;
 //  3. the credentials' form: 403 invalid_request (X-Error-Status: 400) for
 //     a header that cannot be read, 401 for none (bare challenge) or a
-//     malformed token (invalid_token);
+//     malformed token (invalid_token; a bare challenge if it has a token's
+//     shape and the state cookie holds a session, as for step 5);
 //  4. minimum_lifetime above Config.TokenLifetime less 5 minutes: 422
 //     invalid_minimum_lifetime;
 //  5. the token store: an unknown token is a 401 (invalid_token "Token is

@@ -27,7 +27,7 @@ const fuzzSessionSecret = "dG9rZW5jYWNoZSBmdXp6IHNlc3Npb24gc2VjcmV0ISE="
 func FuzzOpenStoredValue(f *testing.F) {
 	box := fuzzBox(f)
 	header := append([]byte{0x80, 0, 0, 0, 0, 0x6a, 0, 0, 0}, make([]byte, 16)...)
-	f.Add(header)                              // no ciphertext: fernet-go panics
+	f.Add(header)                              // no ciphertext: fernet-go's decryption panicked
 	f.Add(append(header, make([]byte, 16)...)) // bad padding
 	f.Add(append(header, make([]byte, 15)...)) // not a whole block
 	f.Add(header[:1])                          // short

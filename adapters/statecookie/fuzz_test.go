@@ -33,8 +33,8 @@ func FuzzToken(f *testing.F) {
 // timestamp, IV and ciphertext of a Fernet token, signed with the session
 // secret, so the fuzzer gets past the signature to the decryption, the
 // padding and the JSON. Only a holder of the secret can make such a value,
-// but a bad one must still not crash the process (fernet-go indexes out of
-// range when no ciphertext follows the IV).
+// but a bad one must still not crash the process (no ciphertext after the
+// IV once crashed fernet-go's decryption).
 func FuzzTokenSigned(f *testing.F) {
 	c := fuzzCodec(f)
 	key := fernet.MustDecodeKeys(secret)[0]
