@@ -13,7 +13,7 @@ import (
 // parent may create.
 type limitFlags struct {
 	readHeaderTimeout    time.Duration
-	writeTimeout         time.Duration // 0: --request-timeout plus writeMargin
+	writeTimeout         time.Duration // unless given: --request-timeout plus writeMargin
 	idleTimeout          time.Duration
 	maxHeaderBytes       int
 	maxConnections       int
@@ -49,12 +49,18 @@ func (l *limitFlags) register(fs *flag.FlagSet) {
 		"longest time the lookup and creation of a child may take, finishing for the next request even after its caller has gone")
 }
 
-// check refuses values that cannot work, given the request timeout.
-func (l *limitFlags) check(requestTimeout time.Duration) error {
-	if l.writeTimeout == 0 {
+// check refuses values that cannot work, given the request timeout, and
+// sets the write timeout's default where fs, parsed, was not given one.
+func (l *limitFlags) check(fs *flag.FlagSet, requestTimeout time.Duration) error {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "write-timeout" })
+	if !given {
 		l.writeTimeout = requestTimeout + writeMargin
 	}
 	switch {
+	case l.writeTimeout <= 0:
+		// Given as 0, it would silently be the default.
+		return usageError("--write-timeout must be positive")
 	case l.readHeaderTimeout <= 0 || l.idleTimeout <= 0 || l.childrenWindow <= 0 || l.creationTimeout <= 0:
 		return usageError("--read-header-timeout, --idle-timeout, --children-window and --creation-timeout must be positive")
 	case l.maxHeaderBytes <= 0 || l.maxConnections <= 0 || l.databaseConnections <= 0:

@@ -17,6 +17,8 @@ func TestServeRefusesLimitsThatCannotWork(t *testing.T) {
 		{"--max-connections", "-5"},
 		{"--database-max-connections", "0"},
 		{"--request-timeout", "30s", "--write-timeout", "30s"},
+		{"--write-timeout", "0s"},
+		{"--write-timeout", "-1s"},
 		// 0 would stand for the default in app.Config: refused, not
 		// silently replaced.
 		{"--max-children-per-parent", "0"},

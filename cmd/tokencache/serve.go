@@ -75,7 +75,7 @@ only the ingress may reach it. --allow-service bounds the services.`, slices.Con
 	if err := (app.Config{TokenLifetime: tokenLifetime}).Check(); err != nil {
 		return usageError("--token-lifetime: " + err.Error())
 	}
-	if err := limits.check(requestTimeout); err != nil {
+	if err := limits.check(fs, requestTimeout); err != nil {
 		return err
 	}
 	stores.fillFromEnv(fs, c.getenv)
