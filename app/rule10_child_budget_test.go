@@ -158,31 +158,10 @@ func TestRule10NegativeWindowIsRefused(t *testing.T) {
 
 func TestRule10WindowSlidesOnMemoryStores(t *testing.T) {
 	ctx := context.Background()
-	clock := memory.NewManualClock(specNow)
-	store, repo := memory.NewTokenStore(clock), memory.NewRepositoryWithClock(clock)
-	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: 3, ChildrenWindow: time.Hour}
-	svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := parent(t)
-	if err := store.Store(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := repo.Begin(ctx, "parent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w := newBudgetWorld(t, specNow)
+	clock, store, repo := w.clock, w.store, w.repo
+	svc := w.service(t, 3, time.Hour)
+	p := w.parent(t)
 	ask := func(service string) (domain.Token, error) {
 		return svc.GetInternalToken(ctx, p, service, []string{"read:all"}, "192.0.2.1", 0)
 	}
@@ -285,37 +264,11 @@ func TestRule10WindowIsCountedAgainAfterTheLockWait(t *testing.T) {
 // until 13:00:00, which let a parent bound to one child an hour make two
 // 59m59.2s apart.
 func TestRule10WindowCountsAChildForAsLongAsItMayBeWithin(t *testing.T) {
-	ctx := context.Background()
-	clock := memory.NewManualClock(specNow.Truncate(time.Second).Add(900 * time.Millisecond))
-	store, repo := memory.NewTokenStore(clock), memory.NewRepositoryWithClock(clock)
-	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: 1, ChildrenWindow: time.Hour}
-	svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	p := parent(t)
-	if err := store.Store(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := repo.Begin(ctx, "parent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ask := func(service string) error {
-		_, err := svc.GetInternalToken(ctx, p, service, []string{"read:all"}, "192.0.2.1", 0)
-		return err
-	}
+	w := newBudgetWorld(t, specNow.Truncate(time.Second).Add(900*time.Millisecond))
+	clock := w.clock
+	svc := w.service(t, 1, time.Hour)
+	p := w.parent(t)
+	ask := func(service string) error { return askInternal(svc, p, service) }
 	first := clock.Now()
 	if err := ask("a"); err != nil {
 		t.Fatal(err)
@@ -337,41 +290,11 @@ func TestRule10WindowCountsAChildForAsLongAsItMayBeWithin(t *testing.T) {
 // Retry-After is then when enough of them have left the window for one
 // more, the bound-th newest, not when the oldest has.
 func TestRule10RetryAfterWithMoreChildrenThanTheBound(t *testing.T) {
-	ctx := context.Background()
-	clock := memory.NewManualClock(specNow)
-	store, repo := memory.NewTokenStore(clock), memory.NewRepositoryWithClock(clock)
-	service := func(maxChildren int) *TokenCacheService {
-		caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: maxChildren, ChildrenWindow: time.Hour}
-		svc, err := NewTokenCacheService(cfg, store, repo, caches, clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
-		return svc
-	}
-	unbounded, bounded := service(-1), service(2)
-	p := parent(t)
-	if err := store.Store(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := repo.Begin(ctx, "parent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.AddToken(ctx, domain.TokenRecord{Data: p, Actor: p.Username}); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ask := func(svc *TokenCacheService, service string) error {
-		_, err := svc.GetInternalToken(ctx, p, service, []string{"read:all"}, "192.0.2.1", 0)
-		return err
-	}
+	w := newBudgetWorld(t, specNow)
+	clock := w.clock
+	unbounded, bounded := w.service(t, -1, time.Hour), w.service(t, 2, time.Hour)
+	p := w.parent(t)
+	ask := func(svc *TokenCacheService, service string) error { return askInternal(svc, p, service) }
 	var made []time.Time
 	for _, service := range []string{"a", "b", "c"} {
 		if err := ask(unbounded, service); err != nil {
@@ -396,4 +319,77 @@ func TestRule10RetryAfterWithMoreChildrenThanTheBound(t *testing.T) {
 	if err := ask(bounded, "d"); err != nil {
 		t.Fatalf("at the Retry-After given (%v): %v", tooMany.RetryAt.Format(time.TimeOnly), err)
 	}
+}
+
+// A window that is not whole seconds (--children-window takes any positive
+// duration): the Retry-After is the first whole second at which the child
+// that fills the budget has left the window, not a second before.
+func TestRule10RetryAfterWithAFractionalWindow(t *testing.T) {
+	w := newBudgetWorld(t, specNow)
+	clock := w.clock
+	window := time.Hour + 500*time.Millisecond
+	svc := w.service(t, 1, window)
+	p := w.parent(t)
+	ask := func(service string) error { return askInternal(svc, p, service) }
+	if err := ask("a"); err != nil {
+		t.Fatal(err)
+	}
+	var tooMany *domain.TooManyChildrenError
+	if err := ask("b"); !errors.As(err, &tooMany) {
+		t.Fatalf("a second child, bound 1: %v, want %v", err, domain.ErrTooManyChildren)
+	}
+	clock.Set(tooMany.RetryAt.Add(-time.Second))
+	if err := ask("b"); !errors.Is(err, domain.ErrTooManyChildren) {
+		t.Errorf("a second before the Retry-After given (%v): %v, want %v", tooMany.RetryAt.Format(time.TimeOnly), err, domain.ErrTooManyChildren)
+	}
+	clock.Set(tooMany.RetryAt)
+	if err := ask("b"); err != nil {
+		t.Fatalf("at the Retry-After given (%v), the first child made at %v with a window of %v: %v",
+			tooMany.RetryAt.Format(time.TimeOnly), specNow.Truncate(time.Second).Format(time.TimeOnly), window, err)
+	}
+}
+
+// budgetWorld is a manual clock and memory stores that several services,
+// each with its own child budget, may share.
+type budgetWorld struct {
+	clock *memory.ManualClock
+	store *memory.TokenStore
+	repo  *memory.Repository
+}
+
+func newBudgetWorld(t *testing.T, now time.Time) *budgetWorld {
+	t.Helper()
+	clock := memory.NewManualClock(now)
+	return &budgetWorld{clock: clock, store: memory.NewTokenStore(clock), repo: memory.NewRepositoryWithClock(clock)}
+}
+
+// service is a service on w's stores bounded to maxChildren children per
+// window, closed when the test ends.
+func (w *budgetWorld) service(t *testing.T, maxChildren int, window time.Duration) *TokenCacheService {
+	t.Helper()
+	caches, err := ProvideMemoryCaches(Config{CacheSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{TokenLifetime: specLifetime, MaxChildrenPerParent: maxChildren, ChildrenWindow: window}
+	svc, err := NewTokenCacheService(cfg, w.store, w.repo, caches, w.clock, memory.NewObserver(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+// parent is a new parent token, in both of w's stores.
+func (w *budgetWorld) parent(t *testing.T) domain.TokenData {
+	t.Helper()
+	p := parent(t)
+	putParent(t, w.store, w.repo, p)
+	return p
+}
+
+// askInternal asks svc for p's internal child for service.
+func askInternal(svc *TokenCacheService, p domain.TokenData, service string) error {
+	_, err := svc.GetInternalToken(context.Background(), p, service, []string{"read:all"}, "192.0.2.1", 0)
+	return err
 }

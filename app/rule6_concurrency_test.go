@@ -58,11 +58,18 @@ func (w *memoryWorld) addParent(t *testing.T) domain.TokenData {
 	p := parent(t)
 	p.Created = time.Now().UTC().Truncate(time.Second)
 	p.Expires = p.Created.Add(7 * 24 * time.Hour)
+	putParent(t, w.store, w.repo, p)
+	return p
+}
+
+// putParent puts the parent p into both memory stores.
+func putParent(t *testing.T, store *memory.TokenStore, repo *memory.Repository, p domain.TokenData) {
+	t.Helper()
 	ctx := context.Background()
-	if err := w.store.Store(ctx, p); err != nil {
+	if err := store.Store(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := w.repo.Begin(ctx, "parent")
+	tx, err := repo.Begin(ctx, "parent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +79,6 @@ func (w *memoryWorld) addParent(t *testing.T) domain.TokenData {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return p
 }
 
 func TestRule6ThousandGoroutinesCreateOneChild(t *testing.T) {
