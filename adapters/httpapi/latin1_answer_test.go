@@ -1,11 +1,8 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -32,19 +29,7 @@ func TestAnswerHeadersAreLatin1AsStarletteWritesThem(t *testing.T) {
 				d.Email = tt.email
 				d.Service = tt.service
 			})
-			srv := httptest.NewServer(f.handler)
-			defer srv.Close()
-			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			fmt.Fprintf(conn, "GET /auth/delegate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", alice.String())
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
+			resp := f.overTheWire(t, fmt.Sprintf("Bearer %s", alice.String()))
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status = %d, want 200", resp.StatusCode)
 			}

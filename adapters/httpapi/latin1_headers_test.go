@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,19 +38,7 @@ func TestAuthorizationSchemeEndsAtLatin1Space(t *testing.T) {
 func TestAuthorizationSchemeEndsAtLatin1SpaceOverTheWire(t *testing.T) {
 	f := newFixture(t, options{})
 	alice := f.mintParent(t, "alice", []string{"read:all"}, time.Hour)
-	srv := httptest.NewServer(f.handler)
-	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /auth/delegate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer\xa0%s\r\nConnection: close\r\n\r\n", alice.String())
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := f.overTheWire(t, fmt.Sprintf("Bearer\xa0%s", alice.String()))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, WWW-Authenticate %q; want 200", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
@@ -131,4 +120,28 @@ func TestStateCookieIsTrimmedAsLatin1(t *testing.T) {
 			}
 		})
 	}
+}
+
+// overTheWire sends authorization, byte for byte, as the Authorization
+// header of a GET /auth/delegate to f's handler through a real listener,
+// past the checks of Go's client, and returns the answer, its body read.
+func (f *fixture) overTheWire(t *testing.T, authorization string) *http.Response {
+	t.Helper()
+	srv := httptest.NewServer(f.handler)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /auth/delegate HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nConnection: close\r\n\r\n", authorization)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

@@ -1,12 +1,9 @@
 package httpapi_test
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -47,19 +44,7 @@ func TestTrailingLatin1SpaceIsPartOfTheCredential(t *testing.T) {
 func TestTrailingLatin1SpaceIsPartOfTheCredentialOverTheWire(t *testing.T) {
 	f := newFixture(t, options{})
 	alice := f.mintParent(t, "alice", []string{"read:all"}, time.Hour)
-	srv := httptest.NewServer(f.handler)
-	defer srv.Close()
-	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /auth/delegate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\xa0\r\nConnection: close\r\n\r\n", alice.String())
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := f.overTheWire(t, fmt.Sprintf("Bearer %s\xa0", alice.String()))
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("status %d, user %q; want 401 (Gafaelfawr: \"Token is malformed\")",
 			resp.StatusCode, resp.Header.Get("X-Auth-Request-User"))

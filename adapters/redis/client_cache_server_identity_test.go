@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,33 +76,7 @@ func TestClientCacheSentinelKeepsNothingFromAServerWithTheSameLocalAddress(t *te
 // address and stops when t ends.
 func newLookalikeServer(t *testing.T, laddr string, values map[string]string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		_ = l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			go serveLookalike(conn, laddr, values)
-		}
-	}()
-	return l.Addr().String()
+	return serveLoopback(t, func(conn net.Conn) { serveLookalike(conn, laddr, values) })
 }
 
 func serveLookalike(conn net.Conn, laddr string, values map[string]string) {

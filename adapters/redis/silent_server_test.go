@@ -17,6 +17,14 @@ import (
 // mid-request. It returns its address and stops when t ends.
 func silentServer(t *testing.T) string {
 	t.Helper()
+	return serveLoopback(t, serveSilently)
+}
+
+// serveLoopback listens on a loopback port, serves each connection with
+// serve on a goroutine of its own, and returns the address. It stops
+// listening and closes the connections when t ends.
+func serveLoopback(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +48,7 @@ func silentServer(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, conn)
 			mu.Unlock()
-			go serveSilently(conn)
+			go serve(conn)
 		}
 	}()
 	return l.Addr().String()
