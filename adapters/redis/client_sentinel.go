@@ -9,9 +9,26 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
+
+// setDialer gives opts go-redis's own dialer, for the sentinels and the
+// master alike, with the dial timeout it would use (a TLS handshake has no
+// other bound), marking the connections for the masterConns it returns.
+func setDialer(opts *goredis.FailoverOptions) *masterConns {
+	dialTimeout := opts.DialTimeout
+	if dialTimeout == 0 {
+		dialTimeout = defaultDialTimeout
+	}
+	conns := newMasterConns()
+	opts.Dialer = conns.dialer(goredis.NewDialer(&goredis.Options{DialTimeout: dialTimeout, TLSConfig: opts.TLSConfig}))
+	return conns
+}
+
+// defaultDialTimeout is go-redis's dial timeout when the URL sets none.
+const defaultDialTimeout = 5 * time.Second
 
 // failoverClient is the client NewClient makes for a Sentinel URL:
 // go-redis's failover client, which finds the master through the
@@ -24,8 +41,7 @@ type failoverClient struct {
 	ctx    context.Context // the polls', cancelled by Close
 	cancel context.CancelFunc
 	polled chan struct{} // closed when the polls have ended
-
-	poolMaster string // the master go-redis's pool is on, as the polls last saw it
+	conns  *masterConns  // the pool's connections to the master
 
 	mu     sync.Mutex
 	caches map[*ClientCache]struct{} // following the master through the polls
@@ -39,10 +55,9 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 	if err != nil {
 		return nil, fmt.Errorf("parsing redis sentinel URL: %w", err)
 	}
-	// go-redis's own dialer, for the sentinels and the master alike, as it
-	// would dial without one.
-	opts.Dialer = recordingDialer(goredis.NewDialer(&goredis.Options{DialTimeout: opts.DialTimeout, TLSConfig: opts.TLSConfig}))
+	conns := setDialer(opts)
 	client := goredis.NewFailoverClient(opts)
+	client.AddHook(conns)
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("connecting to redis sentinel master %q via %s: %w",
@@ -52,6 +67,7 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 		Client: client,
 		watch:  newSentinelWatch(opts, client.Options()),
 		polled: make(chan struct{}),
+		conns:  conns,
 		caches: make(map[*ClientCache]struct{}),
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())

@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // go-redis's failover client moves its pooled connections to a new master
@@ -13,13 +15,17 @@ import (
 // another than before, closes the connections to any other server. A
 // missed message (the sentinel's connection was down during the failover)
 // leaves the pool on the old master, which takes writes until the
-// sentinels demote it, some ten seconds later, and loses them then. So the
-// client asks the sentinels itself every sentinelPoll and, when they name
-// another master than the pool's, has go-redis dial once.
+// sentinels demote it, some ten seconds later, and loses them then; and
+// while that sentinel stays silent rather than closing the connection,
+// go-redis cannot dial at all until it gives up on it, seconds later. So
+// the client asks the URL's sentinels itself every sentinelPoll and, when
+// they agree on a master, closes its connections to any other server
+// (masterConns): a command that meets a closed connection is retried on
+// another, or fails, but never reaches the old master.
 
 // poll asks the sentinels which server is the master every sentinelPoll
 // until the client closes, tells the client caches following it what they
-// said, and moves the pool to the master they name.
+// said, and closes the pool's connections to any other server.
 func (f *failoverClient) poll() {
 	defer close(f.polled)
 	tick := time.NewTicker(sentinelPoll)
@@ -32,69 +38,90 @@ func (f *failoverClient) poll() {
 		}
 		ctx, cancel := context.WithTimeout(f.ctx, sentinelAnswer)
 		addr, err := f.watch.master(ctx)
+		cancel()
 		if f.ctx.Err() != nil {
-			cancel()
 			return
 		}
 		f.tellCaches(addr, err)
-		if err == nil && addr != f.poolMaster {
-			f.movePool(ctx, addr)
+		if err == nil {
+			f.conns.closeAllBut(addr)
 		}
-		cancel()
 	}
 }
 
-// movePool has go-redis dial the master once, so that its dialer finds
-// the master changed and closes the pooled connections to any other
-// server, and records addr as the pool's master once the sentinel go-redis
-// asked named it too (else the next poll tries again). The connection
-// dialed is closed unused.
-func (f *failoverClient) movePool(ctx context.Context, addr string) {
-	var dialed dialedAddr
-	conn, err := f.Options().Dialer(context.WithValue(ctx, dialedKey{}, &dialed), "tcp", "")
-	if err == nil {
-		_ = conn.Close()
-	}
-	// Recorded before dialing: a master that did not accept the
-	// connection has still had the pool moved to it.
-	if dialed.get() == addr {
-		f.poolMaster = addr
-	}
+// masterConns are the connections of go-redis's pool to the master, with
+// the address each was dialled at, which is the master's address as a
+// sentinel gave it to go-redis, in the form the poll's answer has. Its
+// Dialer marks each connection with its address; its DialHook, which
+// go-redis runs for the pool's connections only (not for its sentinels'),
+// counts the connection in.
+type masterConns struct {
+	mu    sync.Mutex
+	conns map[*dialedConn]struct{}
 }
 
-// dialedKey is the context key under which movePool asks the client's
-// dialer (see recordingDialer) to record the address go-redis dials.
-type dialedKey struct{}
-
-// dialedAddr is the address last dialed with a context holding it. The
-// sentinels go-redis asks may be dialed with the same context, from
-// goroutines of their own, before the master is.
-type dialedAddr struct {
-	mu   sync.Mutex
-	addr string
+func newMasterConns() *masterConns {
+	return &masterConns{conns: make(map[*dialedConn]struct{})}
 }
 
-func (d *dialedAddr) set(addr string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.addr = addr
-}
-
-func (d *dialedAddr) get() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.addr
-}
-
-// recordingDialer is dial, which also records the address it dials in the
-// dialedAddr of a context from movePool.
-func recordingDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialer is dial, marking each connection with the address it dials.
+func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if d, ok := ctx.Value(dialedKey{}).(*dialedAddr); ok {
-			d.set(addr)
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
 		}
-		return dial(ctx, network, addr)
+		return &dialedConn{Conn: conn, addr: addr, set: m}, nil
 	}
+}
+
+// DialHook counts in the pool's connections (goredis.Hook).
+func (m *masterConns) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if c, ok := conn.(*dialedConn); ok && err == nil {
+			m.mu.Lock()
+			m.conns[c] = struct{}{}
+			m.mu.Unlock()
+		}
+		return conn, err
+	}
+}
+
+func (m *masterConns) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+
+func (m *masterConns) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// closeAllBut closes the pool's connections to any server but master.
+func (m *masterConns) closeAllBut(master string) {
+	m.mu.Lock()
+	var stale []*dialedConn
+	for c := range m.conns {
+		if c.addr != master {
+			stale = append(stale, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range stale {
+		_ = c.Close()
+	}
+}
+
+// dialedConn is a connection with the address it was dialled at.
+type dialedConn struct {
+	net.Conn
+	addr string
+	set  *masterConns
+}
+
+// Close closes the connection and counts it out.
+func (c *dialedConn) Close() error {
+	c.set.mu.Lock()
+	delete(c.set.conns, c)
+	c.set.mu.Unlock()
+	return c.Conn.Close()
 }
 
 // tellCaches hands what the sentinels said to every client cache
