@@ -7,8 +7,17 @@ import (
 )
 
 // Token, TokenData and ChildRequest hold a secret, which must never reach a
-// log or an error. Token.String is the secret form, on purpose; what logs
-// or formats the others shows the token's key alone.
+// log or an error. Token.String is the secret form, on purpose, called by
+// name where the token is sent; what logs or formats any of them (fmt's
+// verbs included, so that a Token nested in a value slog's text handler
+// writes with %+v is safe too) shows the token's key alone.
+
+// Format writes the token's key alone, whatever the verb: fmt would
+// otherwise call String, the secret form, for %v, %+v and %s, and write
+// the secret field for %#v.
+func (t Token) Format(f fmt.State, verb rune) {
+	fmt.Fprint(f, t.Key)
+}
 
 // LogValue is the token's key: slog would otherwise write the secret too.
 func (t Token) LogValue() slog.Value {

@@ -41,7 +41,7 @@ or for an internal token for a service:
   curl -i %s "%s/auth/delegate?delegate_to=portal&delegate_scope=read:all"
 
 `, base, demoSession.username, strings.Join(demoSession.scopes, " "), demoSession.lifetime,
-		token, bearer, base, bearer, base)
+		token.String(), bearer, base, bearer, base)
 	return nil
 }
 

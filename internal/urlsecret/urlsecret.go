@@ -16,7 +16,12 @@ import (
 // holds an "@" has its credentials taken as a path: they are not located
 // either. So is a password= option followed by another option, since an
 // unescaped "&" in the password splits it there and the rest becomes an
-// option's name.
+// option's name. Nor are credentials whose user name holds an escaped ":"
+// ("user%3Apw@"): the parser takes the whole for the user name, which a
+// server's refusal quotes, and finds no password to hide. Nor is a query
+// that net/url cannot read (a ";", a "%" that escapes nothing): it drops
+// what it cannot read, a password= option perhaps, so that option is not
+// found to be masked, and a driver may read it otherwise.
 func Located(rawURL string) bool {
 	info, ok := userInfo(rawURL)
 	if !ok {
@@ -24,6 +29,15 @@ func Located(rawURL string) bool {
 	}
 	if _, err := url.PathUnescape(info); err != nil || strings.ContainsAny(info, "/?#") {
 		return false
+	}
+	name, _, _ := strings.Cut(info, ":") // the user name, as written
+	if unescaped, _ := url.PathUnescape(name); strings.Contains(unescaped, ":") {
+		return false
+	}
+	if u, err := url.Parse(rawURL); err == nil && u.RawQuery != "" {
+		if _, err := url.ParseQuery(u.RawQuery); err != nil {
+			return false
+		}
 	}
 	return !passwordOptionSplit(rawURL)
 }

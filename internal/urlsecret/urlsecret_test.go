@@ -9,6 +9,14 @@ func TestLocated(t *testing.T) {
 		want bool
 	}{
 		{"redis://127.0.0.1:6379/0", true},
+		{"postgres://alice%3As3cret@db/x", false}, // the whole is the user name
+		{"postgres://alice%3as3cret:pw@db/x", false},
+		{"postgres://al%40ice:s3cret@db/x", true},
+		{"postgres://u@db/x?sslmode=disable;password=s3cret", false},
+		{"postgres://u@db/x?password=s3cret%zz", false},
+		{"postgres://u@db/x?sslinline=true&sslkey=s3cret%zz", false},
+		{"redis+sentinel://s:26379?master_name=m;password=s3cret", false},
+		{"postgres://u@db/x?sslmode=disable&application_name=a%20b", true},
 		{"redis://:pw@127.0.0.1:6379/0", true},
 		{"redis://user:p%2Fw@127.0.0.1:6379/0", true},
 		{"redis://user:p@w@127.0.0.1:6379/0", true}, // the last "@" ends them
