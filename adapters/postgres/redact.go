@@ -12,7 +12,8 @@ import (
 // could not be located, so it cannot be redacted: lib/pq and net/url quote
 // the connection string, or any part of it, in some of their errors.
 var errWithheld = errors.New("connection string is invalid (details withheld because they could quote its password: " +
-	"a URL starts with postgres:// or postgresql:// and percent-encodes any /, ?, #, & or % in its credentials)")
+	"a URL starts with postgres:// or postgresql://, separates user and password with a \":\" as it is (not %3A), " +
+	"percent-encodes any /, ?, #, & or % in its credentials, and any ; or % in its query)")
 
 // isURL reports whether lib/pq reads dsn as a URL; anything else it reads
 // as key=value pairs.

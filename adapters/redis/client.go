@@ -80,7 +80,7 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 		err = fmt.Errorf("parsing redis URL: unsupported scheme %q (want redis, rediss, unix, redis+sentinel, rediss+sentinel, redis+cluster or rediss+cluster)", u.Scheme)
 	}
 	if err != nil {
-		if !urlsecret.Located(rawURL) {
+		if !urlsecret.Located(rawURL) && !errors.Is(err, errUnreadableQuery) {
 			// The parsers took part of the credentials for the host,
 			// port, database or an option, which errors quote.
 			return nil, nil, fmt.Errorf("redis URL (%s): %w", u.Scheme, errWithheld)
@@ -96,10 +96,14 @@ func NewClient(ctx context.Context, rawURL string) (goredis.UniversalClient, fun
 // quotes nothing: the pair may be a password.
 func readableQuery(u *url.URL) error {
 	if _, err := url.ParseQuery(u.RawQuery); err != nil {
-		return errors.New("an option of the query cannot be read (a raw \";\" or a \"%\" not followed by two hex digits): percent-encode them")
+		return errUnreadableQuery
 	}
 	return nil
 }
+
+// errUnreadableQuery is readableQuery's error, which may be shown whatever
+// the URL holds.
+var errUnreadableQuery = errors.New("an option of the query cannot be read (a raw \";\" or a \"%\" not followed by two hex digits): percent-encode them")
 
 // newServerClient connects to the one server at rawURL.
 func newServerClient(ctx context.Context, rawURL string) (*goredis.Client, error) {
@@ -138,7 +142,8 @@ func withoutURL(err error) error {
 // errWithheld stands for an error about a URL whose credentials are not
 // where its parsers look for them (see urlsecret.Located): the message could
 // quote the password, whole or in part.
-var errWithheld = errors.New("what is wrong with the URL is withheld since it could quote the password: write \"//\" after the scheme, percent-encode any /, ?, #, & or % in the credentials, and put a password= option last")
+var errWithheld = errors.New("what is wrong with the URL is withheld since it could quote the password: write \"//\" after the scheme, " +
+	"separate user and password with a \":\" as it is (not %3A), percent-encode any /, ?, #, & or % in the credentials, and put a password= option last")
 
 // parseError is err, from parsing rawURL, as it may be shown. net/url's
 // errors quote the whole URL, which is dropped; the parsers' own messages

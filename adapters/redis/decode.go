@@ -66,6 +66,9 @@ func loadJSON(plain []byte) (loadedToken, error) {
 	if !utf8.Valid(plain) {
 		return loadedToken{}, errors.New("token data is not UTF-8")
 	}
+	if err := pydanticParses(plain); err != nil {
+		return loadedToken{}, err
+	}
 	var j loadedToken
 	if err := json.Unmarshal(plain, &j); err != nil {
 		return loadedToken{}, describeJSONError(err)
@@ -234,4 +237,81 @@ func describeJSONError(err error) error {
 	default:
 		return errors.New("token data is not valid JSON")
 	}
+}
+
+// maxPydanticDepth is how deep Pydantic's JSON parser (jiter) nests
+// objects and lists, the outermost included; deeper, it refuses the whole.
+const maxPydanticDepth = 201
+
+// pydanticParses returns an error for JSON that Pydantic's parser refuses
+// and encoding/json reads: a \u escape that is half a surrogate pair, which
+// encoding/json reads as U+FFFD, and nesting deeper than maxPydanticDepth.
+// Anything else wrong with plain is left to encoding/json.
+func pydanticParses(plain []byte) error {
+	depth, inString := 0, false
+	for i := 0; i < len(plain); i++ {
+		switch c := plain[i]; {
+		case inString && c == '\\':
+			if i+1 < len(plain) && plain[i+1] == 'u' {
+				n, ok := surrogates(plain[i:])
+				if !ok {
+					return errors.New("token data has half a surrogate pair in a \\u escape")
+				}
+				i += n - 1
+				continue
+			}
+			i++ // the escaped character
+		case c == '"':
+			inString = !inString
+		case !inString && (c == '{' || c == '['):
+			if depth++; depth > maxPydanticDepth {
+				return fmt.Errorf("token data nests deeper than %d levels", maxPydanticDepth)
+			}
+		case !inString && (c == '}' || c == ']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// surrogates reads the \u escape at the start of b, and the one after it
+// when the first is the high half of a surrogate pair: it returns how many
+// bytes they take, and false if a half stands alone. An escape too short
+// to read is left to encoding/json.
+func surrogates(b []byte) (int, bool) {
+	cp, ok := hexEscape(b)
+	switch {
+	case !ok || cp < 0xd800 || cp > 0xdfff:
+		return 2, true // "\u": the hex digits are read as plain text
+	case cp >= 0xdc00:
+		return 0, false
+	}
+	low, ok := hexEscape(b[6:])
+	if !ok || low < 0xdc00 || low > 0xdfff {
+		return 0, false
+	}
+	return 12, true
+}
+
+// hexEscape is the code unit of the \uXXXX at the start of b.
+func hexEscape(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	var cp rune
+	for _, c := range b[2:6] {
+		var v byte
+		switch {
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		cp = cp<<4 | rune(v)
+	}
+	return cp, true
 }
