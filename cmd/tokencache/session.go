@@ -74,7 +74,7 @@ func mintSession(ctx context.Context, store ports.TokenStore, repo ports.TokenRe
 		if errors.Is(err, errCommitUnknown) {
 			// A commit whose answer was lost may have taken effect: then
 			// the token is whole, and deleting it would leave its row.
-			switch recorded, xerr := repo.TokenExists(dctx, token.Key); {
+			switch recorded, xerr := recordedOnceSettled(dctx, repo, token.Key); {
 			case xerr != nil:
 				return domain.Token{}, errors.Join(err, fmt.Errorf(
 					"session token %s is kept in the token store, since whether its row was recorded is unknown: %w", token.Key, xerr))
@@ -97,7 +97,7 @@ var errCommitUnknown = errors.New("the commit's outcome is unknown")
 // new token, which no one else can be waiting for.
 func record(ctx context.Context, repo ports.TokenRepository, rec domain.TokenRecord) error {
 	key := rec.Data.Token.Key
-	tx, err := repo.Begin(ctx, domain.CacheKey("session\x00"+key))
+	tx, err := repo.Begin(ctx, sessionLock(key))
 	if err != nil {
 		return fmt.Errorf("recording session token %s: %w", key, err)
 	}
@@ -111,4 +111,25 @@ func record(ctx context.Context, repo ports.TokenRepository, rec domain.TokenRec
 		return fmt.Errorf("recording session token %s: %w (%w)", key, err, errCommitUnknown)
 	}
 	return nil
+}
+
+// sessionLock is the lock of the unit of work that records the session
+// token key.
+func sessionLock(key string) domain.CacheKey { return domain.CacheKey("session\x00" + key) }
+
+// recordedOnceSettled reports whether the session token key was recorded,
+// asked once the unit of work that recorded it has ended: a commit whose
+// answer was lost may still be under way (waiting for a flush or a
+// synchronous standby), its row not yet visible, and its unit of work
+// holds the lock until it ends. It fails if the lock is not free by ctx's
+// end: whether the row was recorded is then unknown.
+func recordedOnceSettled(ctx context.Context, repo ports.TokenRepository, key string) (bool, error) {
+	tx, err := repo.Begin(ctx, sessionLock(key))
+	if err != nil {
+		return false, fmt.Errorf("waiting for the unit of work that recorded it: %w", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		return false, err
+	}
+	return repo.TokenExists(ctx, key)
 }

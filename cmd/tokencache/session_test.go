@@ -13,6 +13,7 @@ import (
 	"github.com/tokencache/tokencache/adapters/memory"
 	"github.com/tokencache/tokencache/domain"
 	"github.com/tokencache/tokencache/mocks"
+	"github.com/tokencache/tokencache/ports"
 )
 
 var mintTime = time.Date(2026, 5, 6, 7, 8, 9, 500, time.UTC)
@@ -97,6 +98,7 @@ func TestMintSessionErrorPaths(t *testing.T) {
 		name      string
 		recorded  bool  // what TokenExists answers after the failed commit
 		existsErr error // or its error
+		lockErr   error // or the error of waiting for the lock before it
 		deleteErr error
 		wantToken bool
 	}{
@@ -104,29 +106,48 @@ func TestMintSessionErrorPaths(t *testing.T) {
 		{name: "commit did not take effect, delete fails", deleteErr: deleteFailure},
 		{name: "commit took effect", recorded: true, wantToken: true},
 		{name: "commit unknown", existsErr: unreachable},
+		{name: "commit still under way", lockErr: unreachable},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctrl := gomock.NewController(t)
 			store := mocks.NewMockTokenStore(ctrl)
 			repo := mocks.NewMockTokenRepository(ctrl)
-			tx := mocks.NewMockRepositoryTx(ctrl)
+			tx, settled := mocks.NewMockRepositoryTx(ctrl), mocks.NewMockRepositoryTx(ctrl)
 			var stored domain.TokenData
+			var lock domain.CacheKey
 			calls := []*gomock.Call{
 				store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(
 					func(_ context.Context, d domain.TokenData) error { stored = d; return nil }),
-				repo.EXPECT().Begin(gomock.Any(), gomock.Any()).Return(tx, nil),
+				repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(
+					func(_ context.Context, l domain.CacheKey) (ports.RepositoryTx, error) { lock = l; return tx, nil }),
 				tx.EXPECT().AddToken(gomock.Any(), gomock.Any()).Return(nil),
 				tx.EXPECT().Commit(gomock.Any()).Return(commitFailure),
 				tx.EXPECT().Rollback(gomock.Any()).Return(nil),
-				repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(
-					func(_ context.Context, key string) (bool, error) {
-						if key != stored.Token.Key {
-							t.Errorf("asked for %s, want the stored token %s", key, stored.Token.Key)
+				// Asked only once the unit of work that committed has
+				// ended: its lock is free.
+				repo.EXPECT().Begin(gomock.Any(), gomock.Any()).DoAndReturn(
+					func(_ context.Context, l domain.CacheKey) (ports.RepositoryTx, error) {
+						if l != lock {
+							t.Errorf("waited for lock %q, want the commit's %q", l, lock)
 						}
-						return tt.recorded, tt.existsErr
+						if tt.lockErr != nil {
+							return nil, tt.lockErr
+						}
+						return settled, nil
 					}),
 			}
-			if !tt.recorded && tt.existsErr == nil {
+			if tt.lockErr == nil {
+				calls = append(calls,
+					settled.EXPECT().Rollback(gomock.Any()).Return(nil),
+					repo.EXPECT().TokenExists(gomock.Any(), gomock.Any()).DoAndReturn(
+						func(_ context.Context, key string) (bool, error) {
+							if key != stored.Token.Key {
+								t.Errorf("asked for %s, want the stored token %s", key, stored.Token.Key)
+							}
+							return tt.recorded, tt.existsErr
+						}))
+			}
+			if !tt.recorded && tt.existsErr == nil && tt.lockErr == nil {
 				calls = append(calls, store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(
 					func(_ context.Context, key string) error {
 						if key != stored.Token.Key {
@@ -146,7 +167,7 @@ func TestMintSessionErrorPaths(t *testing.T) {
 			if !errors.Is(err, commitFailure) {
 				t.Errorf("mintSession = %v, want the commit's error", err)
 			}
-			for _, also := range []error{tt.deleteErr, tt.existsErr} {
+			for _, also := range []error{tt.deleteErr, tt.existsErr, tt.lockErr} {
 				if also != nil && !errors.Is(err, also) {
 					t.Errorf("mintSession = %v, want %v reported too", err, also)
 				}
