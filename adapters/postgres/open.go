@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,6 +95,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	cfg, err := pq.NewConfig(url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening database: %w", parseError(err, url))
+	}
+	if _, ok := cfg.Runtime["sslpassword"]; ok {
+		// lib/pq takes any option it does not know for a setting and
+		// sends it to the server, which refuses the connection.
+		return nil, nil, errors.New("opening database: sslpassword is not supported: the driver (lib/pq) would send the key's passphrase to the server as a setting; use a client key without a passphrase")
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout

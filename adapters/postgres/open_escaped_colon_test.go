@@ -38,3 +38,20 @@ func TestOpenHidesAPasswordWrittenWithAnEscapedColon(t *testing.T) {
 		t.Errorf("redact = %v, which quotes the password", got)
 	}
 }
+
+// lib/pq does not know sslpassword: it would send it to the server as a
+// setting, the key's passphrase with it, and the server would refuse the
+// connection. It is refused before anything is sent, without quoting it.
+func TestOpenRefusesSSLPassword(t *testing.T) {
+	t.Parallel()
+	const secret = "Passphrase42"
+	for _, dsn := range []string{
+		"postgres://u@127.0.0.1:1/x?sslmode=require&sslpassword=" + secret,
+		"host=127.0.0.1 port=1 user=u sslpassword=" + secret,
+	} {
+		_, _, err := Open(context.Background(), dsn)
+		if err == nil || !strings.Contains(err.Error(), "sslpassword") || strings.Contains(err.Error(), secret) {
+			t.Errorf("Open(%s) = %v; want sslpassword refused, its value not quoted", strings.ReplaceAll(dsn, secret, "…"), err)
+		}
+	}
+}
