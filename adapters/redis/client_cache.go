@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -293,7 +294,9 @@ func (c *ClientCache) endFill(t fillTicket, keep bool, data domain.TokenData, un
 		delete(c.pending, t.key)
 	}
 	if keep && t.ok && c.linked && t.epoch == c.epoch && t.invalidations == p.invalidations {
-		c.entries.add(t.key, entry{data: data.Clone(), until: until, size: size})
+		// A copy of the key: the caller's may be cut from a larger string
+		// (a request's header), which the entry would keep, uncounted.
+		c.entries.add(strings.Clone(t.key), entry{data: data.Clone(), until: until, size: size})
 	}
 }
 

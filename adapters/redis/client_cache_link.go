@@ -75,6 +75,11 @@ func (c *ClientCache) linkOptions(base *goredis.Options) *goredis.Options {
 	// address that drops packets, a handshake that stalls) for seconds.
 	opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c.setLinked(false)
+		// go-redis redials a broken link on its own, with a context of
+		// its own: Close ends the dial too.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(c.ctx, cancel)()
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
