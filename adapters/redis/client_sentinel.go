@@ -55,14 +55,22 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 	if err != nil {
 		return nil, fmt.Errorf("parsing redis sentinel URL: %w", err)
 	}
-	conns := setDialer(opts)
-	client := goredis.NewFailoverClient(opts)
-	client.AddHook(conns)
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
+	f := startFailoverClient(opts)
+	if err := f.Ping(ctx).Err(); err != nil {
+		_ = f.Close()
 		return nil, fmt.Errorf("connecting to redis sentinel master %q via %s: %w",
 			opts.MasterName, strings.Join(opts.SentinelAddrs, ", "), err)
 	}
+	return f, nil
+}
+
+// startFailoverClient makes go-redis's failover client for opts, its
+// connections to the master counted (masterConns), and starts the polls.
+// It connects to nothing itself.
+func startFailoverClient(opts *goredis.FailoverOptions) *failoverClient {
+	conns := setDialer(opts)
+	client := goredis.NewFailoverClient(opts)
+	client.AddHook(conns)
 	f := &failoverClient{
 		Client: client,
 		watch:  newSentinelWatch(opts, client.Options()),
@@ -72,7 +80,7 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	go f.poll()
-	return f, nil
+	return f
 }
 
 // parseSentinelURL reads u in goredis.ParseFailoverURL's form, its scheme

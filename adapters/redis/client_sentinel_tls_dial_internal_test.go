@@ -1,14 +1,12 @@
 package redis
 
 import (
-	"context"
 	"net"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
@@ -53,18 +51,7 @@ func TestSentinelDialOverTLSEndsAtTheDialTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As newSentinelClient makes it, less the PING that needs a master.
-	conns := setDialer(opts)
-	client := goredis.NewFailoverClient(opts)
-	client.AddHook(conns)
-	f := &failoverClient{
-		Client: client,
-		watch:  newSentinelWatch(opts, client.Options()),
-		polled: make(chan struct{}),
-		conns:  conns,
-		caches: make(map[*ClientCache]struct{}),
-	}
-	f.ctx, f.cancel = context.WithCancel(context.Background())
-	go f.poll()
+	f := startFailoverClient(opts)
 
 	time.Sleep(2 * sentinelPoll) // a poll has dialled
 	_ = f.Close()
