@@ -33,9 +33,9 @@ const dialerRetries = 1
 //     none), to the master as well. The master must answer a PING. The
 //     client follows the master when the sentinels fail it over: go-redis
 //     hears of it from one sentinel, and the client also asks the URL's
-//     sentinels every quarter second and closes its connections to any
-//     other server than the one they agree on, so that nothing goes to an
-//     old master even if that sentinel's message was missed.
+//     sentinels every quarter second and closes its connections to a
+//     server they named master before and no longer do, so that nothing
+//     goes to an old master even if that sentinel's message was missed.
 //   - redis+cluster:// or rediss+cluster://: a Redis Cluster
 //     (goredis.ParseClusterURL), such as
 //     redis+cluster://:PASSWORD@10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379,

@@ -61,16 +61,22 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 		return nil, fmt.Errorf("connecting to redis sentinel master %q via %s: %w",
 			opts.MasterName, strings.Join(opts.SentinelAddrs, ", "), err)
 	}
+	// The master now, known before a failover can come: its connections
+	// are closed once the sentinels name another (see masterConns).
+	mctx, cancel := context.WithTimeout(ctx, sentinelAnswer)
+	defer cancel()
+	if addr, err := f.watch.master(mctx); err == nil {
+		f.conns.closeAllBut(addr)
+	}
 	return f, nil
 }
 
 // startFailoverClient makes go-redis's failover client for opts, its
-// connections to the master counted (masterConns), and starts the polls.
+// connections counted (masterConns), and starts the polls.
 // It connects to nothing itself.
 func startFailoverClient(opts *goredis.FailoverOptions) *failoverClient {
 	conns := setDialer(opts)
 	client := goredis.NewFailoverClient(opts)
-	client.AddHook(conns)
 	f := &failoverClient{
 		Client: client,
 		watch:  newSentinelWatch(opts, client.Options()),

@@ -4,9 +4,8 @@ import (
 	"context"
 	"net"
 	"sync"
+	"syscall"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // go-redis's failover client moves its pooled connections to a new master
@@ -19,13 +18,15 @@ import (
 // while that sentinel stays silent rather than closing the connection,
 // go-redis cannot dial at all until it gives up on it, seconds later. So
 // the client asks the URL's sentinels itself every sentinelPoll and, when
-// they agree on a master, closes its connections to any other server
-// (masterConns): a command that meets a closed connection is retried on
-// another, or fails, but never reaches the old master.
+// they name a master (the newest configuration of those that answer),
+// closes its connections to any server they named master before
+// (masterConns): go-redis drops such a connection before it uses it and
+// dials the master its sentinel names; over TLS, where it cannot check a
+// connection, a command that meets one fails. None reaches the old master.
 
 // poll asks the sentinels which server is the master every sentinelPoll
 // until the client closes, tells the client caches following it what they
-// said, and closes the pool's connections to any other server.
+// said, and closes the connections to a master they no longer name.
 func (f *failoverClient) poll() {
 	defer close(f.polled)
 	tick := time.NewTicker(sentinelPoll)
@@ -49,57 +50,52 @@ func (f *failoverClient) poll() {
 	}
 }
 
-// masterConns are the connections of go-redis's pool to the master, with
-// the address each was dialled at, which is the master's address as a
-// sentinel gave it to go-redis, in the form the poll's answer has. Its
-// Dialer marks each connection with its address; its DialHook, which
-// go-redis runs for the pool's connections only (not for its sentinels'),
-// counts the connection in.
+// masterConns are the connections the client's dialer made (go-redis's
+// pools and its sentinels' alike), with the address each was dialled at:
+// for a connection to a master, its address as a sentinel gave it to
+// go-redis, in the form the poll's answer has. closeAllBut closes those
+// dialled at a server the sentinels named master before and no longer do;
+// no sentinel is ever named master, so theirs stay open.
 type masterConns struct {
-	mu    sync.Mutex
-	conns map[*dialedConn]struct{}
+	mu      sync.Mutex
+	conns   map[*dialedConn]struct{}
+	masters map[string]struct{} // every master the polls have named
 }
 
 func newMasterConns() *masterConns {
-	return &masterConns{conns: make(map[*dialedConn]struct{})}
+	return &masterConns{conns: make(map[*dialedConn]struct{}), masters: make(map[string]struct{})}
 }
 
-// dialer is dial, marking each connection with the address it dials.
+// dialer is dial, counting in each connection it makes, marked with the
+// address it dials.
 func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return &dialedConn{Conn: conn, addr: addr, set: m}, nil
-	}
-}
-
-// DialHook counts in the pool's connections (goredis.Hook).
-func (m *masterConns) DialHook(next goredis.DialHook) goredis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := next(ctx, network, addr)
-		if c, ok := conn.(*dialedConn); ok && err == nil {
-			m.mu.Lock()
-			m.conns[c] = struct{}{}
-			m.mu.Unlock()
+		c := &dialedConn{Conn: conn, addr: addr, set: m}
+		m.mu.Lock()
+		m.conns[c] = struct{}{}
+		m.mu.Unlock()
+		if _, ok := conn.(syscall.Conn); ok {
+			// go-redis checks an idle connection's socket before reusing
+			// it, and drops one closed (by the server, or by closeAllBut),
+			// only if it can reach the socket.
+			return &dialedSocket{c}, nil
 		}
-		return conn, err
+		return c, nil
 	}
 }
 
-func (m *masterConns) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
-
-func (m *masterConns) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return next
-}
-
-// closeAllBut closes the pool's connections to any server but master.
+// closeAllBut records master as the master and closes the connections to
+// any server named master before.
 func (m *masterConns) closeAllBut(master string) {
 	m.mu.Lock()
+	m.masters[master] = struct{}{}
 	var stale []*dialedConn
 	for c := range m.conns {
-		if c.addr != master {
+		if _, wasMaster := m.masters[c.addr]; wasMaster && c.addr != master {
 			stale = append(stale, c)
 		}
 	}
@@ -122,6 +118,13 @@ func (c *dialedConn) Close() error {
 	delete(c.set.conns, c)
 	c.set.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// dialedSocket is a dialedConn over a socket that go-redis can check.
+type dialedSocket struct{ *dialedConn }
+
+func (c *dialedSocket) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
 }
 
 // tellCaches hands what the sentinels said to every client cache

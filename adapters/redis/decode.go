@@ -239,18 +239,31 @@ func describeJSONError(err error) error {
 	}
 }
 
-// maxPydanticDepth is how deep Pydantic's JSON parser (jiter) nests
-// objects and lists, the outermost included; deeper, it refuses the whole.
-const maxPydanticDepth = 201
+// maxPydanticDepth is how many objects and lists, each holding something,
+// Pydantic's JSON parser (jiter) has open at once, the outermost included;
+// past it, it refuses the whole. Empty ones do not count.
+const maxPydanticDepth = 200
 
 // pydanticParses returns an error for JSON that Pydantic's parser refuses
 // and encoding/json reads: a \u escape that is half a surrogate pair, which
-// encoding/json reads as U+FFFD, and nesting deeper than maxPydanticDepth.
+// encoding/json reads as U+FFFD, and nesting past maxPydanticDepth.
 // Anything else wrong with plain is left to encoding/json.
 func pydanticParses(plain []byte) error {
-	depth, inString := 0, false
+	var open []bool // the open objects and lists: whether each holds anything yet
+	held, inString := 0, false
+	// holds marks the innermost open object or list as holding something.
+	holds := func() error {
+		if n := len(open); n > 0 && !open[n-1] {
+			open[n-1] = true
+			if held++; held > maxPydanticDepth {
+				return fmt.Errorf("token data nests deeper than %d levels", maxPydanticDepth)
+			}
+		}
+		return nil
+	}
 	for i := 0; i < len(plain); i++ {
-		switch c := plain[i]; {
+		c := plain[i]
+		switch {
 		case inString && c == '\\':
 			if i+1 < len(plain) && plain[i+1] == 'u' {
 				n, ok := surrogates(plain[i:])
@@ -261,14 +274,26 @@ func pydanticParses(plain []byte) error {
 				continue
 			}
 			i++ // the escaped character
-		case c == '"':
-			inString = !inString
-		case !inString && (c == '{' || c == '['):
-			if depth++; depth > maxPydanticDepth {
-				return fmt.Errorf("token data nests deeper than %d levels", maxPydanticDepth)
+		case inString:
+			inString = c != '"'
+		case c == '}' || c == ']':
+			if n := len(open); n > 0 {
+				if open[n-1] {
+					held--
+				}
+				open = open[:n-1]
 			}
-		case !inString && (c == '}' || c == ']'):
-			depth--
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':':
+		default: // a value, or an object's key, begins
+			if err := holds(); err != nil {
+				return err
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				open = append(open, false)
+			}
 		}
 	}
 	return nil

@@ -54,3 +54,16 @@ func (c *ClientCache) AwaitCaughtUp(ctx context.Context) error {
 	}
 	return nil
 }
+
+// to is how many counted connections were dialled at addr.
+func (m *masterConns) to(addr string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for c := range m.conns {
+		if c.addr == addr {
+			n++
+		}
+	}
+	return n
+}
