@@ -57,9 +57,20 @@ func TestChildTimesRoundsCappedExpiryDown(t *testing.T) {
 	}
 }
 
-func TestSplitScopesDropsEmptyParts(t *testing.T) {
-	if got := domain.SplitScopes("b,,a,"); !reflect.DeepEqual(got, []string{"a", "b"}) {
-		t.Fatalf("SplitScopes = %q", got)
+// Gafaelfawr reads a comma-separated string of scopes as
+// set(v.split(",")), the empty string as no scopes: an empty part is a
+// scope of its own. The answers are Python's.
+func TestSplitScopesKeepsEmptyPartsAsGafaelfawrDoes(t *testing.T) {
+	for s, want := range map[string][]string{
+		"":      {},
+		",":     {""},
+		"b,,a,": {"", "a", "b"},
+		",a":    {"", "a"},
+		"a,a":   {"a"},
+	} {
+		if got := domain.SplitScopes(s); !reflect.DeepEqual(got, want) {
+			t.Errorf("SplitScopes(%q) = %q, want %q", s, got, want)
+		}
 	}
 }
 

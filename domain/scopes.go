@@ -46,9 +46,12 @@ func JoinScopes(scopes []string) string {
 	return strings.Join(CanonicalScopes(scopes), ",")
 }
 
-// SplitScopes parses JoinScopes's form back into canonical scopes.
+// SplitScopes parses JoinScopes's form back into canonical scopes, as
+// Gafaelfawr does: "" is no scopes, and otherwise every part is a scope,
+// an empty one too (JoinScopes writes it back as it was).
 func SplitScopes(s string) []string {
-	scopes := strings.Split(s, ",")
-	scopes = slices.DeleteFunc(scopes, func(scope string) bool { return scope == "" })
-	return CanonicalScopes(scopes)
+	if s == "" {
+		return []string{}
+	}
+	return CanonicalScopes(strings.Split(s, ","))
 }

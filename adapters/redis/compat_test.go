@@ -79,6 +79,9 @@ func TestReadsGafaelfawrEntries(t *testing.T) {
 		{"scopes as a comma string", func(doc string) string {
 			return strings.Replace(doc, `["read:all", "read:tap"]`, `"read:tap,read:all"`, 1)
 		}, func(*domain.TokenData) {}},
+		{"scopes as a comma string with an empty part", func(doc string) string {
+			return strings.Replace(doc, `["read:all", "read:tap"]`, `"read:tap,,read:all"`, 1)
+		}, func(d *domain.TokenData) { d.Scopes = []string{"", "read:all", "read:tap"} }},
 		{"scopes as an empty string", func(doc string) string {
 			return strings.Replace(doc, `["read:all", "read:tap"]`, `""`, 1)
 		}, func(d *domain.TokenData) { d.Scopes = []string{} }},
