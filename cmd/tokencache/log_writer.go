@@ -113,6 +113,10 @@ func (l *logWriter) run() {
 				l.err = err
 			}
 		}
+		// The batch's memory becomes the next queue unless it grew too
+		// large to keep; then the next queue starts afresh, never over
+		// memory the queue still uses.
+		spare = nil
 		if cap(out) <= maxPendingLog {
 			spare = out
 		}

@@ -299,3 +299,39 @@ func TestLogWriterWritesDirectlyAfterClose(t *testing.T) {
 		t.Errorf("output %q, want the line written at once", out)
 	}
 }
+
+// After a batch too large to keep as the next queue, the writer must not
+// hand the queue's own memory back as the queue: lines queued while it
+// writes would overwrite the batch it is writing.
+func TestLogWriterDoesNotOverwriteTheBatchBeingWritten(t *testing.T) {
+	rec := &recordingWriter{entered: make(chan struct{}, 8), gate: make(chan struct{})}
+	l := newLogWriter(rec)
+	l.linger = 0
+	line := func(c byte) []byte { return append(bytes.Repeat([]byte{c}, 999), '\n') }
+	write := func(c byte, n int) {
+		for range n {
+			if _, err := l.Write(line(c)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write('a', 1)
+	<-rec.entered                    // the writer is writing "a"
+	write('b', maxPendingLog/1000+1) // a queue past maxPendingLog
+	rec.gate <- struct{}{}           // "a" is written
+	<-rec.entered                    // the writer is writing the "b" lines
+	write('x', 1)
+	rec.gate <- struct{}{} // the "b" lines are written
+	<-rec.entered          // the writer is writing "x"
+	write('y', 1)
+	rec.gate <- struct{}{} // "x" is written
+	close(rec.gate)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := rec.snapshot()
+	x, y := strings.Count(out, string(line('x'))), strings.Count(out, string(line('y')))
+	if x != 1 || y != 1 {
+		t.Errorf("got %d x lines and %d y lines, want one of each", x, y)
+	}
+}
