@@ -56,17 +56,16 @@ func newSentinelClient(ctx context.Context, u *url.URL) (*failoverClient, error)
 		return nil, fmt.Errorf("parsing redis sentinel URL: %w", err)
 	}
 	f := startFailoverClient(opts)
+	// The master and its replicas now, before go-redis dials one: should
+	// its sentinel name a server the newest configuration says was
+	// replaced, the dialer dials the master instead (see masterConns).
+	mctx, cancel := context.WithTimeout(ctx, sentinelAnswer)
+	_, _ = f.watch.master(mctx) // conns learn what it says; go-redis asks on its own
+	cancel()
 	if err := f.Ping(ctx).Err(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("connecting to redis sentinel master %q via %s: %w",
 			opts.MasterName, strings.Join(opts.SentinelAddrs, ", "), err)
-	}
-	// The master now, known before a failover can come: its connections
-	// are closed once the sentinels name another (see masterConns).
-	mctx, cancel := context.WithTimeout(ctx, sentinelAnswer)
-	defer cancel()
-	if addr, err := f.watch.master(mctx); err == nil {
-		f.conns.closeAllBut(addr)
 	}
 	return f, nil
 }
@@ -79,7 +78,7 @@ func startFailoverClient(opts *goredis.FailoverOptions) *failoverClient {
 	client := goredis.NewFailoverClient(opts)
 	f := &failoverClient{
 		Client: client,
-		watch:  newSentinelWatch(opts, client.Options()),
+		watch:  newSentinelWatch(opts, client.Options(), conns),
 		polled: make(chan struct{}),
 		conns:  conns,
 		caches: make(map[*ClientCache]struct{}),

@@ -35,7 +35,7 @@ func TestSentinelPollSurvivesASentinelClosingItsConnection(t *testing.T) {
 	}
 	killed := 0
 	for _, line := range strings.Split(strings.TrimSpace(list), "\n") {
-		if !strings.Contains(line, "cmd=sentinel|master ") {
+		if !strings.Contains(line, "cmd=sentinel|master ") && !strings.Contains(line, "cmd=sentinel|replicas ") {
 			continue
 		}
 		for _, field := range strings.Fields(line) {

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"syscall"
@@ -14,15 +15,18 @@ import (
 // another than before, closes the connections to any other server. A
 // missed message (the sentinel's connection was down during the failover)
 // leaves the pool on the old master, which takes writes until the
-// sentinels demote it, some ten seconds later, and loses them then; and
-// while that sentinel stays silent rather than closing the connection,
-// go-redis cannot dial at all until it gives up on it, seconds later. So
-// the client asks the URL's sentinels itself every sentinelPoll and, when
-// they name a master (the newest configuration of those that answer),
-// closes its connections to any server they named master before
-// (masterConns): go-redis drops such a connection before it uses it and
-// dials the master its sentinel names; over TLS, where it cannot check a
-// connection, a command that meets one fails. None reaches the old master.
+// sentinels demote it, some ten seconds later, and loses them then; a
+// sentinel cut off from the others goes on naming the old master, and
+// go-redis dials it again; and while its sentinel stays silent rather than
+// closing the connection, go-redis cannot dial at all until it gives up on
+// it, seconds later. So the client asks the URL's sentinels itself every
+// sentinelPoll which server is the master and which are its replicas (the
+// newest configuration of those that answer) and, through masterConns,
+// closes its connections to any server they named master before or name a
+// replica now, and dials the master they name whenever go-redis dials such
+// a server: go-redis drops a closed connection before it uses it; over
+// TLS, where it cannot check a connection, a command that meets one fails.
+// None reaches the old master once a poll has seen it replaced.
 
 // poll asks the sentinels which server is the master every sentinelPoll
 // until the client closes, tells the client caches following it what they
@@ -38,49 +42,77 @@ func (f *failoverClient) poll() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(f.ctx, sentinelAnswer)
-		addr, err := f.watch.master(ctx)
+		addr, err := f.watch.master(ctx) // conns learn what it says
 		cancel()
 		if f.ctx.Err() != nil {
 			return
 		}
 		f.tellCaches(addr, err)
-		if err == nil {
-			f.conns.closeAllBut(addr)
-		}
 	}
 }
 
 // masterConns are the connections the client's dialer made (go-redis's
 // pools and its sentinels' alike), with the address each was dialled at:
 // for a connection to a master, its address as a sentinel gave it to
-// go-redis, in the form the poll's answer has. closeAllBut closes those
-// dialled at a server the sentinels named master before and no longer do;
-// no sentinel is ever named master, so theirs stay open.
+// go-redis, in the form the poll's answer has. A server the polls have
+// named master before, and no longer do, or the last poll's sentinel names
+// a replica, is replaced: learn closes the connections to such servers,
+// and the dialer dials the master instead. No sentinel is ever
+// named master or replica, so theirs are left alone.
 type masterConns struct {
-	mu      sync.Mutex
-	conns   map[*dialedConn]struct{}
-	masters map[string]struct{} // every master the polls have named
+	mu       sync.Mutex
+	conns    map[*dialedConn]struct{}
+	learned  uint64              // the question the last answer learned was to
+	master   string              // the last answer's; "" before the first
+	masters  map[string]struct{} // every master the answers have named
+	replicas map[string]struct{} // the last answer's
 }
 
 func newMasterConns() *masterConns {
 	return &masterConns{conns: make(map[*dialedConn]struct{}), masters: make(map[string]struct{})}
 }
 
+// replaced reports whether the polls know addr is no longer the master.
+// The caller holds m.mu.
+func (m *masterConns) replaced(addr string) bool {
+	if addr == m.master {
+		return false
+	}
+	_, wasMaster := m.masters[addr]
+	_, replica := m.replicas[addr]
+	return wasMaster || replica
+}
+
 // dialer is dial, counting in each connection it makes, marked with the
-// address it dials.
+// address it dials. Asked for a server the polls know was replaced (go-redis
+// heard of no failover, or its sentinel is cut off from the others), it
+// dials the master they named instead; it fails if a poll names another
+// master while it dials.
 func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		m.mu.Lock()
+		if m.replaced(addr) {
+			addr = m.master
+		}
+		m.mu.Unlock()
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
 		c := &dialedConn{Conn: conn, addr: addr, set: m}
 		m.mu.Lock()
-		m.conns[c] = struct{}{}
+		replaced := m.replaced(addr)
+		if !replaced {
+			m.conns[c] = struct{}{}
+		}
 		m.mu.Unlock()
+		if replaced {
+			_ = conn.Close()
+			return nil, fmt.Errorf("redis sentinels named another master than %s while it was dialled", addr)
+		}
 		if _, ok := conn.(syscall.Conn); ok {
 			// go-redis checks an idle connection's socket before reusing
-			// it, and drops one closed (by the server, or by closeAllBut),
+			// it, and drops one closed (by the server, or by learn),
 			// only if it can reach the socket.
 			return &dialedSocket{c}, nil
 		}
@@ -88,14 +120,27 @@ func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string
 	}
 }
 
-// closeAllBut records master as the master and closes the connections to
-// any server named master before.
-func (m *masterConns) closeAllBut(master string) {
+// learn records master as the master and replicas as its replicas, the
+// sentinels' answer to the question numbered question, and closes the
+// connections to every server replaced. It ignores the answer to a
+// question begun before that of the last answer learned: the sentinels
+// may have seen a failover in between.
+func (m *masterConns) learn(question uint64, master string, replicas []string) {
 	m.mu.Lock()
+	if question < m.learned {
+		m.mu.Unlock()
+		return
+	}
+	m.learned = question
+	m.master = master
 	m.masters[master] = struct{}{}
+	m.replicas = make(map[string]struct{}, len(replicas))
+	for _, r := range replicas {
+		m.replicas[r] = struct{}{}
+	}
 	var stale []*dialedConn
 	for c := range m.conns {
-		if _, wasMaster := m.masters[c.addr]; wasMaster && c.addr != master {
+		if m.replaced(c.addr) {
 			stale = append(stale, c)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,19 +24,21 @@ const sentinelPoll = 250 * time.Millisecond
 const sentinelAnswer = 500 * time.Millisecond
 
 // sentinelWatch asks a Sentinel group which server is the master of one
-// name, and dials it.
+// name, tells conns each answer, and dials the master.
 type sentinelWatch struct {
 	name      string
 	addrs     []string // the sentinels', from the URL
 	sentinels []*goredis.SentinelClient
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	conns     *masterConns
+	asked     atomic.Uint64 // questions begun, numbering them for conns
 }
 
 // newSentinelWatch asks the sentinels of fo, with their credentials and
-// the timeouts of master (the failover client's options), and dials with
-// fo's dialer, which must be set.
-func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options) *sentinelWatch {
-	w := &sentinelWatch{name: fo.MasterName, addrs: fo.SentinelAddrs, dial: fo.Dialer}
+// the timeouts of master (the failover client's options), tells conns
+// what they answer, and dials with fo's dialer, conns', which must be set.
+func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options, conns *masterConns) *sentinelWatch {
+	w := &sentinelWatch{name: fo.MasterName, addrs: fo.SentinelAddrs, dial: fo.Dialer, conns: conns}
 	for _, addr := range fo.SentinelAddrs {
 		w.sentinels = append(w.sentinels, goredis.NewSentinelClient(&goredis.Options{
 			Addr:     addr,
@@ -51,16 +54,20 @@ func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options) *sen
 	return w
 }
 
-// master returns the master's address as reported by the sentinel, of
-// those that answer within ctx, whose configuration is the newest: after a
-// failover the others may still report the old master for a moment. It
-// fails if none answers, or if one is failing the master over.
+// master returns the master's address and its replicas' as reported by
+// the sentinel, of those that answer within ctx, whose configuration is
+// the newest: after a failover the others may still report the old master
+// for a moment, or for as long as they are cut off from the rest. It fails
+// if none answers, or if one is failing the master over. An answer is
+// told to w.conns unless that of a question begun later was told first.
 func (w *sentinelWatch) master(ctx context.Context) (string, error) {
+	question := w.asked.Add(1)
 	type answer struct {
-		addr    string
-		epoch   int64
-		err     error
-		failing bool // a failover of the master is under way
+		addr     string
+		replicas []string
+		epoch    int64
+		err      error
+		failing  bool // a failover of the master is under way
 	}
 	answers := make(chan answer, len(w.sentinels))
 	for i, s := range w.sentinels {
@@ -81,7 +88,18 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 				answers <- answer{err: fmt.Errorf("sentinel %s is failing master %q over", w.addrs[i], w.name), failing: true}
 				return
 			}
-			answers <- answer{addr: net.JoinHostPort(m["ip"], m["port"]), epoch: epoch}
+			replicas, err := s.Replicas(ctx, w.name).Result()
+			if err != nil {
+				answers <- answer{err: fmt.Errorf("sentinel %s: replicas: %w", w.addrs[i], err)}
+				return
+			}
+			a := answer{addr: net.JoinHostPort(m["ip"], m["port"]), epoch: epoch}
+			for _, r := range replicas {
+				if r["ip"] != "" && r["port"] != "" {
+					a.replicas = append(a.replicas, net.JoinHostPort(r["ip"], r["port"]))
+				}
+			}
+			answers <- a
 		}()
 	}
 	best := answer{epoch: -1}
@@ -103,6 +121,7 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	case best.addr == "":
 		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
 	}
+	w.conns.learn(question, best.addr, best.replicas)
 	return best.addr, nil
 }
 

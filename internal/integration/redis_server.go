@@ -44,6 +44,9 @@ func StartRedisServer(t *testing.T, durable bool) *RedisServer {
 	return r
 }
 
+// Addr is the server's address, host:port.
+func (r *RedisServer) Addr() string { return r.proc.addr() }
+
 // URL is the server's database 0.
 func (r *RedisServer) URL() string { return fmt.Sprintf("redis://%s/0", r.proc.addr()) }
 

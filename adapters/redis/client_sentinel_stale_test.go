@@ -1,0 +1,181 @@
+package redis_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokencache/tokencache/internal/integration"
+)
+
+// fakeSentinel answers as a sentinel of one master, the one it is told,
+// as a sentinel cut off from the others goes on naming the master it
+// last knew. It speaks RESP2 (HELLO is refused) and answers PING, CLIENT,
+// SUBSCRIBE and SENTINEL's get-master-addr-by-name (unless refused, so
+// that go-redis takes another sentinel for its own), master, replicas and
+// sentinels.
+type fakeSentinel struct {
+	mu       sync.Mutex
+	master   string
+	epoch    int
+	replicas []string
+	refused  bool // get-master-addr-by-name fails
+}
+
+// set makes s name master, at epoch, with replicas.
+func (s *fakeSentinel) set(master string, epoch int, replicas ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.master, s.epoch, s.replicas = master, epoch, replicas
+}
+
+// serve listens on a loopback port until t ends and returns the address.
+func (s *fakeSentinel) serve(t *testing.T) string {
+	t.Helper()
+	return serveLoopback(t, s.answer)
+}
+
+func (s *fakeSentinel) answer(conn net.Conn) {
+	r := bufio.NewReader(conn)
+	for {
+		args, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		if _, err := io.WriteString(conn, s.reply(args)); err != nil {
+			return
+		}
+	}
+}
+
+func (s *fakeSentinel) reply(args []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hostPort := func(addr string) (string, string) {
+		host, port, _ := net.SplitHostPort(addr)
+		return host, port
+	}
+	command := strings.ToUpper(args[0])
+	if command == "SENTINEL" && len(args) > 1 {
+		command += " " + strings.ToUpper(args[1])
+	}
+	switch command {
+	case "PING":
+		return "+PONG\r\n"
+	case "CLIENT":
+		return "+OK\r\n"
+	case "SUBSCRIBE":
+		return fmt.Sprintf("*3\r\n$9\r\nsubscribe\r\n$%d\r\n%s\r\n:1\r\n", len(args[1]), args[1])
+	case "SENTINEL GET-MASTER-ADDR-BY-NAME":
+		if s.refused {
+			return "-ERR not this one\r\n"
+		}
+		host, port := hostPort(s.master)
+		return respArray(host, port)
+	case "SENTINEL MASTER":
+		host, port := hostPort(s.master)
+		return respArray("name", args[2], "ip", host, "port", port, "flags", "master", "config-epoch", strconv.Itoa(s.epoch))
+	case "SENTINEL REPLICAS", "SENTINEL SLAVES":
+		out := fmt.Sprintf("*%d\r\n", len(s.replicas))
+		for _, replica := range s.replicas {
+			host, port := hostPort(replica)
+			out += respArray("name", replica, "ip", host, "port", port, "flags", "slave")
+		}
+		return out
+	case "SENTINEL SENTINELS":
+		return "*0\r\n"
+	}
+	return "-ERR unknown command '" + args[0] + "'\r\n"
+}
+
+func respArray(items ...string) string {
+	out := fmt.Sprintf("*%d\r\n", len(items))
+	for _, item := range items {
+		out += fmt.Sprintf("$%d\r\n%s\r\n", len(item), item)
+	}
+	return out
+}
+
+// writesNotOn writes n keys through client, and returns how many of those
+// acknowledged the master at addr lacks: they went elsewhere.
+func writesNotOn(t *testing.T, client goredis.UniversalClient, addr, prefix string, n int) (lost, acknowledged int) {
+	t.Helper()
+	ctx := context.Background()
+	master := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer master.Close()
+	for i := range n {
+		key := fmt.Sprintf("token:%s-%d", prefix, i)
+		if err := client.Set(ctx, key, "x", 0).Err(); err != nil {
+			continue
+		}
+		acknowledged++
+		if err := master.Get(ctx, key).Err(); errors.Is(err, goredis.Nil) {
+			lost++
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return lost, acknowledged
+}
+
+// go-redis dials the master its own sentinel names. A sentinel cut off
+// from the others names the old master after a failover, while the newest
+// configuration, which the poll reads, names the new one: the client must
+// not dial the old master again once the poll has closed its connections
+// there, or the writes it acknowledges are lost when the old master is
+// demoted.
+func TestSentinelClientDialsNoMasterThePollHasSeenReplaced(t *testing.T) {
+	t.Parallel()
+	oldMaster, newMaster := integration.StartRedisServer(t, false), integration.StartRedisServer(t, false)
+	own := &fakeSentinel{}
+	own.set(oldMaster.Addr(), 1)
+	newest := &fakeSentinel{refused: true}
+	newest.set(oldMaster.Addr(), 1)
+	client := newClientAt(t, "redis+sentinel://"+own.serve(t)+"?addr="+newest.serve(t)+"&master_name=fake")
+	if lost, _ := writesNotOn(t, client, oldMaster.Addr(), "before", 5); lost > 0 {
+		t.Fatalf("%d writes missed the one master", lost)
+	}
+	newest.set(newMaster.Addr(), 2, oldMaster.Addr())
+	time.Sleep(time.Second) // several polls
+	lost, acknowledged := writesNotOn(t, client, newMaster.Addr(), "after", 20)
+	if lost > 0 || acknowledged == 0 {
+		t.Errorf("%d of %d acknowledged writes went to the old master %s, which the poll knows was replaced by %s",
+			lost, acknowledged, oldMaster.Addr(), newMaster.Addr())
+	}
+}
+
+// A failover before the client starts: the poll never named the old
+// master master, but the newest configuration names it a replica. go-redis,
+// told the old master by its sentinel, must not keep a connection there.
+func TestSentinelClientLeavesNoConnectionOnAMasterReplacedBeforeItStarted(t *testing.T) {
+	t.Parallel()
+	oldMaster, newMaster := integration.StartRedisServer(t, false), integration.StartRedisServer(t, false)
+	own := &fakeSentinel{}
+	own.set(oldMaster.Addr(), 1)
+	newest := &fakeSentinel{refused: true}
+	newest.set(newMaster.Addr(), 2, oldMaster.Addr())
+	client := newClientAt(t, "redis+sentinel://"+own.serve(t)+"?addr="+newest.serve(t)+"&master_name=fake")
+	lost, acknowledged := writesNotOn(t, client, newMaster.Addr(), "started", 20)
+	if lost > 0 || acknowledged == 0 {
+		t.Errorf("%d of %d acknowledged writes went to %s, named a replica by the newest configuration", lost, acknowledged, oldMaster.Addr())
+	}
+	admin := goredis.NewClient(&goredis.Options{Addr: oldMaster.Addr()})
+	defer admin.Close()
+	time.Sleep(time.Second) // several polls
+	clients, err := admin.Info(context.Background(), "clients").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(clients, "connected_clients:1\r\n") {
+		t.Errorf("the client keeps connections on %s, named a replica by the newest configuration:\n%s", oldMaster.Addr(), clients)
+	}
+}
