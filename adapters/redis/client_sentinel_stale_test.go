@@ -15,6 +15,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tokencache/tokencache/adapters/redis"
 	"github.com/tokencache/tokencache/internal/integration"
 )
 
@@ -30,6 +31,7 @@ type fakeSentinel struct {
 	epoch    int
 	replicas []string
 	refused  bool // get-master-addr-by-name fails
+	noList   bool // replicas fails
 }
 
 // set makes s name master, at epoch, with replicas.
@@ -86,6 +88,9 @@ func (s *fakeSentinel) reply(args []string) string {
 		host, port := hostPort(s.master)
 		return respArray("name", args[2], "ip", host, "port", port, "flags", "master", "config-epoch", strconv.Itoa(s.epoch))
 	case "SENTINEL REPLICAS", "SENTINEL SLAVES":
+		if s.noList {
+			return "-NOPERM this user has no permissions to run the 'sentinel|replicas' command\r\n"
+		}
 		out := fmt.Sprintf("*%d\r\n", len(s.replicas))
 		for _, replica := range s.replicas {
 			host, port := hostPort(replica)
@@ -177,5 +182,27 @@ func TestSentinelClientLeavesNoConnectionOnAMasterReplacedBeforeItStarted(t *tes
 	}
 	if !strings.Contains(clients, "connected_clients:1\r\n") {
 		t.Errorf("the client keeps connections on %s, named a replica by the newest configuration:\n%s", oldMaster.Addr(), clients)
+	}
+}
+
+// A sentinel that names the master but not its replicas gives no answer:
+// without them, a replaced master the polls never named master would be
+// taken for a server they know nothing of.
+func TestSentinelMasterFailsWithoutTheReplicas(t *testing.T) {
+	t.Parallel()
+	s := &fakeSentinel{}
+	s.set("127.0.0.1:7001", 3, "127.0.0.1:7002")
+	url := "redis+sentinel://" + s.serve(t) + "?master_name=fake"
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if addr, err := redis.SentinelMaster(ctx, url); err != nil || addr != "127.0.0.1:7001" {
+		t.Fatalf("master %q (%v), want 127.0.0.1:7001", addr, err)
+	}
+	s.mu.Lock()
+	s.noList = true
+	s.mu.Unlock()
+	addr, err := redis.SentinelMaster(ctx, url)
+	if err == nil || !strings.Contains(err.Error(), "replicas") || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("master %q (%v), want an error naming the replicas and the sentinel's refusal", addr, err)
 	}
 }

@@ -3,7 +3,10 @@ package redis
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // LinkID is the CLIENT ID of the invalidation link's connection, for tests
@@ -66,4 +69,20 @@ func (m *masterConns) to(addr string) int {
 		}
 	}
 	return n
+}
+
+// SentinelMaster asks the sentinels of a redis+sentinel:// URL which server
+// is the master, as the polls of a Sentinel client do.
+func SentinelMaster(ctx context.Context, rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	opts, err := parseSentinelURL(u)
+	if err != nil {
+		return "", err
+	}
+	w := newSentinelWatch(opts, &goredis.Options{}, setDialer(opts))
+	defer w.close()
+	return w.master(ctx)
 }

@@ -1,0 +1,93 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// pipeDialer dials a net.Pipe, recording the address asked for, and runs
+// during (when set) before it returns, as a poll that answers meanwhile.
+type pipeDialer struct {
+	dialled []string
+	remote  []net.Conn
+	during  func()
+}
+
+func (p *pipeDialer) dial(_ context.Context, _, addr string) (net.Conn, error) {
+	p.dialled = append(p.dialled, addr)
+	local, remote := net.Pipe()
+	p.remote = append(p.remote, remote)
+	if p.during != nil {
+		p.during()
+	}
+	return local, nil
+}
+
+func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
+	m := newMasterConns()
+	p := &pipeDialer{}
+	dial := m.dialer(p.dial)
+	m.learn(1, "old:6379", nil)
+	m.learn(2, "new:6379", []string{"old:6379", "replica:6379"})
+	for _, asked := range []string{"old:6379", "replica:6379", "new:6379", "sentinel:26379"} {
+		conn, err := dial(context.Background(), "tcp", asked)
+		if err != nil {
+			t.Fatalf("dial %s: %v", asked, err)
+		}
+		defer conn.Close()
+	}
+	want := []string{"new:6379", "new:6379", "new:6379", "sentinel:26379"}
+	for i := range want {
+		if p.dialled[i] != want[i] {
+			t.Errorf("dialled %v, want %v", p.dialled, want)
+			break
+		}
+	}
+	if n := m.to("new:6379"); n != 3 {
+		t.Errorf("%d connections counted to the master, want 3", n)
+	}
+}
+
+func TestMasterConnsFailADialWhoseServerIsReplacedMeanwhile(t *testing.T) {
+	m := newMasterConns()
+	m.learn(1, "old:6379", nil)
+	p := &pipeDialer{}
+	p.during = func() { m.learn(2, "new:6379", []string{"old:6379"}) }
+	conn, err := m.dialer(p.dial)(context.Background(), "tcp", "old:6379")
+	if err == nil {
+		conn.Close()
+		t.Fatal("a dial to a server replaced while it was dialled succeeded")
+	}
+	if n := m.to("old:6379"); n != 0 {
+		t.Errorf("%d connections counted to the replaced server", n)
+	}
+	_ = p.remote[0].SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := p.remote[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("the connection to the replaced server was left open: read %v", err)
+	}
+}
+
+func TestMasterConnsIgnoreAnAnswerToAnEarlierQuestion(t *testing.T) {
+	m := newMasterConns()
+	p := &pipeDialer{}
+	dial := m.dialer(p.dial)
+	m.learn(2, "new:6379", []string{"old:6379"})
+	conn, err := dial(context.Background(), "tcp", "new:6379")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m.learn(1, "old:6379", nil) // asked first, answered last
+	if n := m.to("new:6379"); n != 1 {
+		t.Errorf("the connection to the newest master was closed by an older answer")
+	}
+	if conn, err := dial(context.Background(), "tcp", "old:6379"); err != nil || p.dialled[len(p.dialled)-1] != "new:6379" {
+		t.Errorf("after an older answer, a dial of the replaced server went to %s (%v)", p.dialled[len(p.dialled)-1], err)
+	} else {
+		conn.Close()
+	}
+}
