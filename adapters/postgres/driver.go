@@ -5,6 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/lib/pq"
 )
@@ -14,6 +17,18 @@ import (
 type connector struct {
 	pq    *pq.Connector
 	setup string // the statement that sets up each session; "" for none (see sessionSetup)
+	// unchecked is setup without the client check, for a server that
+	// refuses it (PostgreSQL on a platform without it, such as macOS or
+	// Windows); once one has, checkRefused is set and it is sent instead.
+	unchecked    string
+	checkRefused atomic.Bool
+}
+
+// newConnector makes pc's connections set up their sessions for cfg, with
+// the bound on idling in a transaction idleInTx and the client check every
+// checkMillis milliseconds.
+func newConnector(pc *pq.Connector, cfg *pq.Config, idleInTx time.Duration, checkMillis string) *connector {
+	return &connector{pq: pc, setup: sessionSetup(cfg, idleInTx, checkMillis), unchecked: sessionSetup(cfg, idleInTx, "")}
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -51,18 +66,41 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = dc.Close()
 		return nil, fmt.Errorf("lib/pq connection %T is not as expected", dc)
 	}
-	if c.setup != "" {
-		if err := setUpSession(ctx, pc, c.setup); err != nil {
-			slot.conn.release()
-			_ = dc.Close()
-			return nil, withContext(ctx, err)
-		}
+	if err := c.setUp(ctx, pc); err != nil {
+		slot.conn.release()
+		_ = dc.Close()
+		return nil, withContext(ctx, err)
 	}
 	if !slot.conn.release() {
 		_ = dc.Close()
 		return nil, errInterrupted
 	}
 	return &conn{pq: pc, nc: slot.conn}, nil
+}
+
+// setUp sends pc the session's set-up, without the client check
+// once the server has refused it.
+func (c *connector) setUp(ctx context.Context, pc pqConn) error {
+	setup := c.setup
+	if c.checkRefused.Load() {
+		setup = c.unchecked
+	}
+	if setup == "" {
+		return nil
+	}
+	err := setUpSession(ctx, pc, setup)
+	if err != nil && setup != c.unchecked && refusesClientCheck(err) {
+		c.checkRefused.Store(true)
+		return c.setUp(ctx, pc)
+	}
+	return err
+}
+
+// refusesClientCheck reports whether err is the server's refusal of
+// client_connection_check_interval's value.
+func refusesClientCheck(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "22023" && strings.Contains(pqErr.Message, "client_connection_check_interval")
 }
 
 // Driver returns lib/pq's driver.

@@ -117,7 +117,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	if o.idleInTx <= 0 {
 		o.idleInTx = DefaultIdleInTransactionTimeout
 	}
-	db := sqlx.NewDb(sql.OpenDB(&connector{pq: pc, setup: sessionSetup(&cfg, o.idleInTx)}), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(newConnector(pc, &cfg, o.idleInTx, clientCheckInterval)), "postgres")
 	// A burst of requests beyond the cap queues for a connection, within
 	// each request's deadline, rather than opening more than the server
 	// or its other clients can spare. database/sql keeps only 2 idle

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"strings"
 	"testing"
@@ -201,7 +202,7 @@ func TestOpenSendsNoStartupParameterOfItsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(cfg.Runtime)
-	setup := sessionSetup(&cfg, time.Minute)
+	setup := sessionSetup(&cfg, time.Minute, clientCheckInterval)
 	if len(cfg.Runtime) != before {
 		t.Errorf("runtime parameters %v: some added to the startup message", cfg.Runtime)
 	}
@@ -267,5 +268,54 @@ func TestOpenEndsStatementsWhoseClientLeft(t *testing.T) {
 			t.Fatal("the server still runs the statement 10s after its client left")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestConnectGoesOnWithoutTheClientCheckTheServerRefuses: PostgreSQL on a
+// platform without the check (macOS, Windows) refuses any interval but 0
+// ("client_connection_check_interval must be set to 0 on this platform");
+// its connections go on without the check rather than fail. A server here
+// is given an interval out of range, which it refuses alike.
+func TestConnectGoesOnWithoutTheClientCheckTheServerRefuses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := pq.NewConfig(integration.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.Dialer(newDialer())
+	c := newConnector(pc, &cfg, time.Minute, "-1")
+	for i := range 3 { // the first learns the refusal; the others send the check no more
+		dc, err := c.Connect(ctx)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conn := dc.(*conn)
+		rows, err := conn.pq.QueryContext(ctx, "SHOW idle_in_transaction_session_timeout", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]driver.Value, 1)
+		if err := rows.Next(got); err != nil {
+			t.Fatal(err)
+		}
+		_ = rows.Close()
+		if got[0] != "1min" {
+			t.Errorf("connection %d: idle_in_transaction_session_timeout %v, want the rest of the set-up, 1min", i, got[0])
+		}
+		_ = dc.Close()
+		if !c.checkRefused.Load() {
+			t.Fatalf("connection %d: the refusal was not kept", i)
+		}
+	}
+	// Only a refusal of the check is taken for one.
+	c = &connector{pq: pc, setup: "SELECT set_config('idle_in_transaction_session_timeout', '-1', false)"}
+	if dc, err := c.Connect(ctx); err == nil {
+		_ = dc.Close()
+		t.Error("a set-up the server refuses for another reason than the check connected")
 	}
 }
