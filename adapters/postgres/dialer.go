@@ -40,6 +40,13 @@ func (d dialer) DialContext(ctx context.Context, network, address string) (net.C
 	}
 	w := &watchedConn{Conn: c}
 	if slot, ok := ctx.Value(connSlotKey{}).(*connSlot); ok {
+		if slot.conn != nil {
+			// lib/pq dials again within a handshake only once it has given
+			// up on the last connection (for the next host of a list, or
+			// for the same host without TLS, the server having none), and
+			// in the second case leaves that one open.
+			_ = slot.conn.Close()
+		}
 		w.watch(slot.ctx)
 		slot.conn = w
 	}

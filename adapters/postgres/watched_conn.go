@@ -59,6 +59,13 @@ func (c *watchedConn) release() bool {
 	return !c.interrupted
 }
 
+// Close stops watching c and closes it: a watch keeps c for as long as
+// its context lives, which may be far longer.
+func (c *watchedConn) Close() error {
+	c.release()
+	return c.Conn.Close()
+}
+
 func (c *watchedConn) unwatchLocked() {
 	if c.stop != nil {
 		c.stop()
