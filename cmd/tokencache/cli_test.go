@@ -75,6 +75,10 @@ func TestUsageErrors(t *testing.T) {
 		{"replica acks in memory", []string{envRedisReplicaAcks + "=1"}, []string{"serve"}, "need the real stores"},
 		{"mint-session in memory", nil, []string{"mint-session", "--user", "alice"}, "needs --redis-url"},
 		{"migrate without a database", nil, []string{"migrate"}, "--database-url (or TOKENCACHE_DATABASE_URL) is required"},
+		{"mint-session with no time", []string{
+			envRedisURL + "=redis://127.0.0.1:1/0", envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable",
+			envSessionSecret + "=" + strings.Repeat("A", 43) + "=",
+		}, []string{"mint-session", "--user", "alice", "--timeout", "0s"}, "--timeout 0s must be positive"},
 		// A flag given empty wins over its environment variable.
 		{"migrate with an empty database flag", []string{envDatabaseURL + "=postgres://u@127.0.0.1:1/db?sslmode=disable"},
 			[]string{"migrate", "--database-url", ""}, "--database-url (or TOKENCACHE_DATABASE_URL) is required"},

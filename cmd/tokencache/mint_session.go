@@ -9,7 +9,8 @@ import (
 	"github.com/tokencache/tokencache/app"
 )
 
-// connectTimeout bounds connecting to the real stores at start.
+// connectTimeout bounds connecting to the real stores at start, and by
+// default mint-session as a whole.
 const connectTimeout = 30 * time.Second
 
 func (c *cli) mintSession(ctx context.Context, args []string) error {
@@ -18,6 +19,7 @@ func (c *cli) mintSession(ctx context.Context, args []string) error {
 		user     string
 		scopes   commaList
 		lifetime time.Duration
+		timeout  time.Duration
 	)
 	fs := c.newFlagSet("mint-session", `
 Create a parent session token for a user in Redis and PostgreSQL, with its
@@ -29,6 +31,7 @@ with this command.`, storeEnv)
 	fs.StringVar(&user, "user", "", "`username` of the token's owner (required)")
 	fs.Var(&scopes, "scope", "a `scope` of the token; repeat the flag or give a comma-separated list")
 	fs.DurationVar(&lifetime, "lifetime", time.Hour, "how long the token lives, in whole seconds")
+	fs.DurationVar(&timeout, "timeout", connectTimeout, "how long connecting to the stores and minting the token may take in all; past it, nothing is left in either store")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,13 +51,16 @@ with this command.`, storeEnv)
 	if err := req.validate(); err != nil {
 		return usageError(err.Error())
 	}
+	if timeout <= 0 {
+		return usageError(fmt.Sprintf("--timeout %v must be positive", timeout))
+	}
 
 	ctx, stop := interruptible(ctx)
 	defer stop()
-	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	logger := newLogger(c.stderr, slog.LevelInfo)
-	comp, cleanup, err := initializeReal(cctx, app.Config{
+	comp, cleanup, err := initializeReal(ctx, app.Config{
 		RedisURL: stores.redisURL, DatabaseURL: stores.databaseURL, SessionSecret: stores.sessionSecret,
 	}, logger)
 	if err != nil {
