@@ -32,6 +32,7 @@ type fakeSentinel struct {
 	replicas []string
 	refused  bool // get-master-addr-by-name fails
 	noList   bool // replicas fails
+	silent   bool // master fails, as for a poll whose connection broke
 }
 
 // set makes s name master, at epoch, with replicas.
@@ -85,6 +86,9 @@ func (s *fakeSentinel) reply(args []string) string {
 		host, port := hostPort(s.master)
 		return respArray(host, port)
 	case "SENTINEL MASTER":
+		if s.silent {
+			return "-ERR not now\r\n"
+		}
 		host, port := hostPort(s.master)
 		return respArray("name", args[2], "ip", host, "port", port, "flags", "master", "config-epoch", strconv.Itoa(s.epoch))
 	case "SENTINEL REPLICAS", "SENTINEL SLAVES":
@@ -204,5 +208,30 @@ func TestSentinelMasterFailsWithoutTheReplicas(t *testing.T) {
 	addr, err := redis.SentinelMaster(ctx, url)
 	if err == nil || !strings.Contains(err.Error(), "replicas") || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("master %q (%v), want an error naming the replicas and the sentinel's refusal", addr, err)
+	}
+}
+
+// The sentinel with the newest configuration fails a poll's question while
+// one that has not heard of the failover answers: the client must not go
+// back to the old master, which go-redis's own sentinel, the newest, does
+// not name.
+func TestSentinelClientDoesNotGoBackToAnOlderConfiguration(t *testing.T) {
+	t.Parallel()
+	oldMaster, newMaster := integration.StartRedisServer(t, false), integration.StartRedisServer(t, false)
+	newest := &fakeSentinel{}
+	newest.set(newMaster.Addr(), 2, oldMaster.Addr())
+	stale := &fakeSentinel{refused: true}
+	stale.set(oldMaster.Addr(), 1)
+	client := newClientAt(t, "redis+sentinel://"+newest.serve(t)+"?addr="+stale.serve(t)+"&master_name=fake")
+	if lost, _ := writesNotOn(t, client, newMaster.Addr(), "before", 5); lost > 0 {
+		t.Fatalf("%d writes missed the master", lost)
+	}
+	newest.mu.Lock()
+	newest.silent = true
+	newest.mu.Unlock()
+	time.Sleep(time.Second) // several polls
+	lost, acknowledged := writesNotOn(t, client, newMaster.Addr(), "after", 20)
+	if lost > 0 || acknowledged == 0 {
+		t.Errorf("%d of %d acknowledged writes went to %s, named master only at an older configuration", lost, acknowledged, oldMaster.Addr())
 	}
 }

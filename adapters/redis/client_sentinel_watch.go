@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,7 @@ type sentinelWatch struct {
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	conns     *masterConns
 	asked     atomic.Uint64 // questions begun, numbering them for conns
+	epochs    epochFloor
 }
 
 // newSentinelWatch asks the sentinels of fo, with their credentials and
@@ -121,8 +123,47 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	case best.addr == "":
 		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
 	}
+	if newest, ok := w.epochs.admit(best.epoch, time.Now()); !ok {
+		return "", fmt.Errorf("the sentinels that answered name master %q at %s, of configuration epoch %d, older than the %d seen before: they have not heard of a failover",
+			w.name, best.addr, best.epoch, newest)
+	}
 	w.conns.learn(question, best.addr, best.replicas)
 	return best.addr, nil
+}
+
+// epochRollback is how long the answers to a Sentinel client's questions
+// must all be of an older configuration than one seen before for the
+// client to take them: sentinels that lost their configuration (restarted
+// afresh) begin again at epoch 0.
+const epochRollback = 10 * sentinelPoll
+
+// epochFloor keeps the sentinels' answers from going back to an older
+// configuration: after a failover a sentinel that has not heard of it yet,
+// or is cut off from the others, names the old master at the older epoch,
+// and may be the only one to answer a question. Such answers are refused
+// until they have come for epochRollback running.
+type epochFloor struct {
+	mu         sync.Mutex
+	epoch      int64     // the newest configuration taken
+	olderSince time.Time // when the answers became older; zero while they are not
+}
+
+// admit reports whether an answer of configuration epoch, given at now,
+// is taken, and the newest epoch taken before.
+func (f *epochFloor) admit(epoch int64, now time.Time) (newest int64, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	newest = f.epoch
+	switch {
+	case epoch >= f.epoch:
+	case f.olderSince.IsZero():
+		f.olderSince = now
+		return newest, false
+	case now.Sub(f.olderSince) < epochRollback:
+		return newest, false
+	}
+	f.epoch, f.olderSince = epoch, time.Time{}
+	return newest, true
 }
 
 func (w *sentinelWatch) close() {
