@@ -89,8 +89,13 @@ func (s *TokenStore) readForCache(ctx context.Context, key string, now time.Time
 		until = now
 	case pttl.Err() != nil: // its life in Redis unknown: not to be kept
 		until = now
-	case ttl >= 0 && (until.IsZero() || now.Add(ttl).Before(until)): // 0: its last millisecond
-		until = now.Add(ttl)
+	case ttl >= 0:
+		// PTTL counts from Redis's clock truncated to the millisecond: the
+		// key may have up to a millisecond less than it answers (0: its
+		// last millisecond, not to be kept).
+		if end := now.Add(ttl - time.Millisecond); until.IsZero() || end.Before(until) {
+			until = end
+		}
 	case ttl == -2*time.Nanosecond: // gone since the GET: not to be kept
 		until = now
 	}
