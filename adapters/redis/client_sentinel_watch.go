@@ -56,12 +56,14 @@ func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options, conn
 	return w
 }
 
-// master returns the master's address and its replicas' as reported by
-// the sentinel, of those that answer within ctx, whose configuration is
-// the newest: after a failover the others may still report the old master
-// for a moment, or for as long as they are cut off from the rest. It fails
-// if none answers, or if one is failing the master over. An answer is
-// told to w.conns unless that of a question begun later was told first.
+// master returns the master's address as reported by the sentinel, of
+// those that answer within ctx, whose configuration is the newest: after a
+// failover the others may still report the old master for a moment, or for
+// as long as they are cut off from the rest. It fails if none answers, if
+// one is failing the master over, or if the newest answer is of an older
+// configuration than one seen before (see epochFloor). It tells w.conns
+// the master and the replicas that sentinel names, unless the answer to a
+// question begun later was told first.
 func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	question := w.asked.Add(1)
 	type answer struct {
