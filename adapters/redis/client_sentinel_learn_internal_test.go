@@ -96,22 +96,26 @@ func TestEpochFloorTakesAnOlderConfigurationOnlyAfterTheRollback(t *testing.T) {
 	var f epochFloor
 	start := time.Now()
 	steps := []struct {
-		epoch int64
-		after time.Duration
-		want  bool
+		epoch    int64
+		everyOne bool
+		after    time.Duration
+		want     bool
 	}{
-		{3, 0, true},
-		{5, time.Second, true},
-		{4, 2 * time.Second, false},                  // older: refused
-		{4, 2*time.Second + epochRollback/2, false},  // still within the rollback
-		{5, 2*time.Second + epochRollback*3/4, true}, // the newest again: the older run ends
-		{4, 3*time.Second + epochRollback, false},    // a new run of older answers
-		{4, 3*time.Second + 2*epochRollback - time.Millisecond, false},
-		{0, 3*time.Second + 2*epochRollback, true}, // older for the whole rollback: taken
-		{1, 4*time.Second + 2*epochRollback, true},
+		{3, false, 0, true},
+		{5, true, time.Second, true},
+		{4, true, 2 * time.Second, false},                    // older: refused
+		{4, true, 2*time.Second + epochRollback/2, false},    // still within the rollback
+		{5, true, 2*time.Second + epochRollback*3/4, true},   // the newest again: the older run ends
+		{4, true, 3*time.Second + epochRollback, false},      // a new run of older answers
+		{4, false, 3*time.Second + epochRollback*3/2, false}, // a sentinel silent: the run ends
+		{4, true, 3*time.Second + 2*epochRollback, false},    // a new run
+		{4, true, 3*time.Second + 3*epochRollback - time.Millisecond, false},
+		{0, true, 3*time.Second + 3*epochRollback, true}, // every sentinel older for the whole rollback: taken
+		{1, false, 4*time.Second + 3*epochRollback, true},
+		{0, false, 5*time.Second + 9*epochRollback, false}, // older, with a sentinel silent: never taken
 	}
 	for i, s := range steps {
-		if _, ok := f.admit(s.epoch, start.Add(s.after)); ok != s.want {
+		if _, ok := f.admit(s.epoch, s.everyOne, start.Add(s.after)); ok != s.want {
 			t.Errorf("step %d: epoch %d at %v taken %v, want %v", i, s.epoch, s.after, ok, s.want)
 		}
 	}

@@ -211,10 +211,10 @@ func TestSentinelMasterFailsWithoutTheReplicas(t *testing.T) {
 	}
 }
 
-// The sentinel with the newest configuration fails a poll's question while
-// one that has not heard of the failover answers: the client must not go
-// back to the old master, which go-redis's own sentinel, the newest, does
-// not name.
+// The sentinel with the newest configuration fails the polls' questions
+// while one that has not heard of the failover answers: the client must
+// not go back to the old master, which go-redis's own sentinel, the
+// newest, does not name, however long that lasts.
 func TestSentinelClientDoesNotGoBackToAnOlderConfiguration(t *testing.T) {
 	t.Parallel()
 	oldMaster, newMaster := integration.StartRedisServer(t, false), integration.StartRedisServer(t, false)
@@ -229,9 +229,31 @@ func TestSentinelClientDoesNotGoBackToAnOlderConfiguration(t *testing.T) {
 	newest.mu.Lock()
 	newest.silent = true
 	newest.mu.Unlock()
-	time.Sleep(time.Second) // several polls
+	time.Sleep(3 * time.Second) // longer than the rollback to an older configuration
 	lost, acknowledged := writesNotOn(t, client, newMaster.Addr(), "after", 20)
 	if lost > 0 || acknowledged == 0 {
 		t.Errorf("%d of %d acknowledged writes went to %s, named master only at an older configuration", lost, acknowledged, oldMaster.Addr())
+	}
+}
+
+// Sentinels that lost their configuration (restarted afresh) all begin
+// again at an older epoch: once every one has answered so for the
+// rollback's time, the client follows them.
+func TestSentinelClientFollowsSentinelsThatLostTheirConfiguration(t *testing.T) {
+	t.Parallel()
+	before, after := integration.StartRedisServer(t, false), integration.StartRedisServer(t, false)
+	first, second := &fakeSentinel{}, &fakeSentinel{}
+	first.set(before.Addr(), 7)
+	second.set(before.Addr(), 7)
+	client := newClientAt(t, "redis+sentinel://"+first.serve(t)+"?addr="+second.serve(t)+"&master_name=fake")
+	if lost, _ := writesNotOn(t, client, before.Addr(), "before", 5); lost > 0 {
+		t.Fatalf("%d writes missed the master", lost)
+	}
+	first.set(after.Addr(), 0, before.Addr())
+	second.set(after.Addr(), 0, before.Addr())
+	time.Sleep(4 * time.Second) // longer than the rollback
+	lost, acknowledged := writesNotOn(t, client, after.Addr(), "after", 20)
+	if lost > 0 || acknowledged == 0 {
+		t.Errorf("%d of %d acknowledged writes missed %s, which every sentinel has named master for 4 s", lost, acknowledged, after.Addr())
 	}
 }

@@ -125,7 +125,7 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	case best.addr == "":
 		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
 	}
-	if newest, ok := w.epochs.admit(best.epoch, time.Now()); !ok {
+	if newest, ok := w.epochs.admit(best.epoch, len(errs) == 0, time.Now()); !ok {
 		return "", fmt.Errorf("the sentinels that answered name master %q at %s, of configuration epoch %d, older than the %d seen before: they have not heard of a failover",
 			w.name, best.addr, best.epoch, newest)
 	}
@@ -133,9 +133,9 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	return best.addr, nil
 }
 
-// epochRollback is how long the answers to a Sentinel client's questions
-// must all be of an older configuration than one seen before for the
-// client to take them: sentinels that lost their configuration (restarted
+// epochRollback is how long every sentinel of a Sentinel client's URL
+// must answer with an older configuration than one seen before for the
+// client to take it: sentinels that lost their configuration (restarted
 // afresh) begin again at epoch 0.
 const epochRollback = 10 * sentinelPoll
 
@@ -143,21 +143,28 @@ const epochRollback = 10 * sentinelPoll
 // configuration: after a failover a sentinel that has not heard of it yet,
 // or is cut off from the others, names the old master at the older epoch,
 // and may be the only one to answer a question. Such answers are refused
-// until they have come for epochRollback running.
+// unless every sentinel has given one, at every question, for
+// epochRollback running.
 type epochFloor struct {
 	mu         sync.Mutex
 	epoch      int64     // the newest configuration taken
-	olderSince time.Time // when the answers became older; zero while they are not
+	olderSince time.Time // since when every sentinel has answered older; zero if not
 }
 
-// admit reports whether an answer of configuration epoch, given at now,
-// is taken, and the newest epoch taken before.
-func (f *epochFloor) admit(epoch int64, now time.Time) (newest int64, ok bool) {
+// admit reports whether an answer of configuration epoch, the newest of
+// the sentinels' at now (of all of them, if every one answered), is taken,
+// and the newest epoch taken before.
+func (f *epochFloor) admit(epoch int64, everyOne bool, now time.Time) (newest int64, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	newest = f.epoch
 	switch {
 	case epoch >= f.epoch:
+	case !everyOne:
+		// A sentinel that did not answer may be the one that knows of
+		// the failover.
+		f.olderSince = time.Time{}
+		return newest, false
 	case f.olderSince.IsZero():
 		f.olderSince = now
 		return newest, false
