@@ -6,16 +6,25 @@ import (
 )
 
 // dialMaster is the link's dialer on Sentinel: it opens the link on the
-// master the sentinels report now.
+// master the sentinels report now, and records the server the dialer
+// reached, which is another should a poll have named a newer master
+// meanwhile (see masterConns): then the link does not come up.
 func (c *ClientCache) dialMaster(ctx context.Context, network, _ string) (net.Conn, error) {
 	addr, err := c.sentinel.master(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.master, c.linkAddr = addr, addr
+	c.master, c.linkAddr = addr, ""
 	c.mu.Unlock()
-	return c.sentinel.dial(ctx, network, addr)
+	conn, err := c.sentinel.dial(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.linkAddr = dialledAt(conn)
+	c.mu.Unlock()
+	return conn, nil
 }
 
 // follow takes what the sentinels said at a poll of the client the cache

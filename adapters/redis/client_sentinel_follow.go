@@ -62,10 +62,11 @@ func (f *failoverClient) poll() {
 type masterConns struct {
 	mu       sync.Mutex
 	conns    map[*dialedConn]struct{}
-	learned  uint64              // the question the last answer learned was to
-	master   string              // the last answer's; "" before the first
-	masters  map[string]struct{} // every master the answers have named
-	replicas map[string]struct{} // the last answer's
+	epochs   epochFloor          // the configuration learnt
+	learned  uint64              // the last question learnt from
+	master   string              // the answer's learnt; "" before the first
+	masters  map[string]struct{} // every master the answers learnt have named
+	replicas map[string]struct{} // the answer's learnt
 }
 
 func newMasterConns() *masterConns {
@@ -120,18 +121,23 @@ func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string
 	}
 }
 
-// learn records master as the master and replicas as its replicas, the
-// sentinels' answer to the question numbered question, and closes the
-// connections to every server replaced. It ignores the answer to a
-// question begun before that of the last answer learned: the sentinels
-// may have seen a failover in between.
-func (m *masterConns) learn(question uint64, master string, replicas []string) {
+// learn takes the sentinels' answer to the question numbered question, of
+// configuration epoch (the newest of every sentinel's, if everyOne
+// answered), given at now: master is the master and replicas its replicas.
+// It reports whether the answer is taken (see epochFloor), and the newest
+// epoch taken before. A taken answer is learnt, and the connections to
+// every server it replaced closed, unless one to a later question, of the
+// same configuration, was learnt first: a newer configuration is learnt
+// whichever question came first, so that the epoch taken and the master
+// learnt never part.
+func (m *masterConns) learn(question uint64, epoch int64, everyOne bool, now time.Time, master string, replicas []string) (newest int64, ok bool) {
 	m.mu.Lock()
-	if question < m.learned {
+	newest, ok = m.epochs.admit(epoch, everyOne, now)
+	if !ok || epoch == newest && question < m.learned {
 		m.mu.Unlock()
-		return
+		return newest, ok
 	}
-	m.learned = question
+	m.learned = max(m.learned, question)
 	m.master = master
 	m.masters[master] = struct{}{}
 	m.replicas = make(map[string]struct{}, len(replicas))
@@ -148,6 +154,7 @@ func (m *masterConns) learn(question uint64, master string, replicas []string) {
 	for _, c := range stale {
 		_ = c.Close()
 	}
+	return newest, true
 }
 
 // dialedConn is a connection with the address it was dialled at.
@@ -163,6 +170,19 @@ func (c *dialedConn) Close() error {
 	delete(c.set.conns, c)
 	c.set.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// dialledAt is the address the dialer of a masterConns dialled conn at,
+// which is not the one it was asked for when it dialled the master
+// instead of a server replaced; "" for a connection it did not make.
+func dialledAt(conn net.Conn) string {
+	switch c := conn.(type) {
+	case *dialedConn:
+		return c.addr
+	case *dialedSocket:
+		return c.addr
+	}
+	return ""
 }
 
 // dialedSocket is a dialedConn over a socket that go-redis can check.

@@ -31,8 +31,8 @@ func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 	m := newMasterConns()
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
-	m.learn(1, "old:6379", nil)
-	m.learn(2, "new:6379", []string{"old:6379", "replica:6379"})
+	m.learn(1, 1, true, time.Now(), "old:6379", nil)
+	m.learn(2, 2, true, time.Now(), "new:6379", []string{"old:6379", "replica:6379"})
 	for _, asked := range []string{"old:6379", "replica:6379", "new:6379", "sentinel:26379"} {
 		conn, err := dial(context.Background(), "tcp", asked)
 		if err != nil {
@@ -54,9 +54,9 @@ func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 
 func TestMasterConnsFailADialWhoseServerIsReplacedMeanwhile(t *testing.T) {
 	m := newMasterConns()
-	m.learn(1, "old:6379", nil)
+	m.learn(1, 1, true, time.Now(), "old:6379", nil)
 	p := &pipeDialer{}
-	p.during = func() { m.learn(2, "new:6379", []string{"old:6379"}) }
+	p.during = func() { m.learn(2, 2, true, time.Now(), "new:6379", []string{"old:6379"}) }
 	conn, err := m.dialer(p.dial)(context.Background(), "tcp", "old:6379")
 	if err == nil {
 		conn.Close()
@@ -75,13 +75,15 @@ func TestMasterConnsIgnoreAnAnswerToAnEarlierQuestion(t *testing.T) {
 	m := newMasterConns()
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
-	m.learn(2, "new:6379", []string{"old:6379"})
+	m.learn(2, 5, true, time.Now(), "new:6379", []string{"old:6379"})
 	conn, err := dial(context.Background(), "tcp", "new:6379")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	m.learn(1, "old:6379", nil) // asked first, answered last
+	// Asked first, answered last, of the same configuration: a sentinel's
+	// view before it saw the master change, say.
+	m.learn(1, 5, true, time.Now(), "old:6379", nil)
 	if n := m.to("new:6379"); n != 1 {
 		t.Errorf("the connection to the newest master was closed by an older answer")
 	}
@@ -89,6 +91,32 @@ func TestMasterConnsIgnoreAnAnswerToAnEarlierQuestion(t *testing.T) {
 		t.Errorf("after an older answer, a dial of the replaced server went to %s (%v)", p.dialled[len(p.dialled)-1], err)
 	} else {
 		conn.Close()
+	}
+}
+
+// An answer of a newer configuration is learnt even when a later question
+// was answered first, with an older one (its newest sentinel slow to
+// answer): else the epoch taken would name one master and the dialer
+// another, and every answer after it, older, would be refused.
+func TestMasterConnsLearnANewerConfigurationWhicheverQuestionCameFirst(t *testing.T) {
+	m := newMasterConns()
+	p := &pipeDialer{}
+	dial := m.dialer(p.dial)
+	m.learn(1, 1, true, time.Now(), "old:6379", nil)
+	m.learn(3, 1, false, time.Now(), "old:6379", []string{"new:6379"})
+	if _, ok := m.learn(2, 2, false, time.Now(), "new:6379", []string{"old:6379"}); !ok {
+		t.Fatal("the newer configuration was refused")
+	}
+	if _, ok := m.learn(4, 1, false, time.Now(), "old:6379", []string{"new:6379"}); ok {
+		t.Error("an older configuration was taken after the newer one")
+	}
+	conn, err := dial(context.Background(), "tcp", "old:6379")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got := p.dialled[len(p.dialled)-1]; got != "new:6379" {
+		t.Errorf("a dial of the old master went to %s, want the newer configuration's master", got)
 	}
 }
 

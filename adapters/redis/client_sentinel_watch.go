@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +32,6 @@ type sentinelWatch struct {
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	conns     *masterConns
 	asked     atomic.Uint64 // questions begun, numbering them for conns
-	epochs    epochFloor
 }
 
 // newSentinelWatch asks the sentinels of fo, with their credentials and
@@ -61,9 +59,8 @@ func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options, conn
 // failover the others may still report the old master for a moment, or for
 // as long as they are cut off from the rest. It fails if none answers, if
 // one is failing the master over, or if the newest answer is of an older
-// configuration than one seen before (see epochFloor). It tells w.conns
-// the master and the replicas that sentinel names, unless the answer to a
-// question begun later was told first.
+// configuration than one seen before (see epochFloor). w.conns learns
+// the master and the replicas that sentinel names (see masterConns.learn).
 func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	question := w.asked.Add(1)
 	type answer struct {
@@ -125,11 +122,10 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	case best.addr == "":
 		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
 	}
-	if newest, ok := w.epochs.admit(best.epoch, len(errs) == 0, time.Now()); !ok {
+	if newest, ok := w.conns.learn(question, best.epoch, len(errs) == 0, time.Now(), best.addr, best.replicas); !ok {
 		return "", fmt.Errorf("the sentinels that answered name master %q at %s, of configuration epoch %d, older than the %d seen before: they have not heard of a failover",
 			w.name, best.addr, best.epoch, newest)
 	}
-	w.conns.learn(question, best.addr, best.replicas)
 	return best.addr, nil
 }
 
@@ -146,17 +142,15 @@ const epochRollback = 10 * sentinelPoll
 // unless every sentinel has given one, at every question, for
 // epochRollback running.
 type epochFloor struct {
-	mu         sync.Mutex
 	epoch      int64     // the newest configuration taken
 	olderSince time.Time // since when every sentinel has answered older; zero if not
 }
 
 // admit reports whether an answer of configuration epoch, the newest of
 // the sentinels' at now (of all of them, if every one answered), is taken,
-// and the newest epoch taken before.
+// and the newest epoch taken before. Its caller serialises the calls
+// (masterConns.learn).
 func (f *epochFloor) admit(epoch int64, everyOne bool, now time.Time) (newest int64, ok bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	newest = f.epoch
 	switch {
 	case epoch >= f.epoch:
