@@ -22,11 +22,12 @@ import (
 // it, seconds later. So the client asks the URL's sentinels itself every
 // sentinelPoll which server is the master and which are its replicas (the
 // newest configuration of those that answer) and, through masterConns,
-// closes its connections to any server they named master before or name a
-// replica now, and dials the master they name whenever go-redis dials such
-// a server: go-redis drops a closed connection before it uses it; over
-// TLS, where it cannot check a connection, a command that meets one fails.
-// None reaches the old master once a poll has seen it replaced.
+// closes its connections to any server that may not be the master, dials
+// the master instead of a server named master at an older configuration,
+// and refuses a dial of one it cannot tell (go-redis drops a closed
+// connection before it uses it; over TLS, where it cannot check a
+// connection, a command that meets one fails). None reaches the old master
+// once a poll has seen it replaced.
 
 // poll asks the sentinels which server is the master every sentinelPoll
 // until the client closes, tells the client caches following it what they
@@ -40,6 +41,7 @@ func (f *failoverClient) poll() {
 		case <-f.ctx.Done():
 			return
 		case <-tick.C:
+		case <-f.conns.nudge: // a dial the last answer could not route
 		}
 		ctx, cancel := context.WithTimeout(f.ctx, sentinelAnswer)
 		addr, err := f.watch.master(ctx) // conns learn what it says
@@ -54,62 +56,102 @@ func (f *failoverClient) poll() {
 // masterConns are the connections the client's dialer made (go-redis's
 // pools and its sentinels' alike), with the address each was dialled at:
 // for a connection to a master, its address as a sentinel gave it to
-// go-redis, in the form the poll's answer has. A server the polls have
-// named master before, and no longer do, or the last poll's sentinel names
-// a replica, is replaced: learn closes the connections to such servers,
-// and the dialer dials the master instead. No sentinel is ever
-// named master or replica, so theirs are left alone.
+// go-redis, in the form the poll's answer has. It learns the sentinels'
+// answers (learn) and routes each dial by them (route): a server some
+// sentinel named master at an older configuration than the master's is an
+// old master, and a dial of it goes to the master instead; one the answer
+// names a replica, or one named master at the same configuration, cannot
+// be told from a master newer than the answer (go-redis's sentinel may
+// have heard of a failover first), so a dial of it fails, and the polls
+// ask again at once. learn closes the connections to every server a dial
+// would not reach as itself. No sentinel is ever named master or replica,
+// so theirs are left alone.
 type masterConns struct {
-	mu       sync.Mutex
-	conns    map[*dialedConn]struct{}
-	epochs   epochFloor          // the configuration learnt
-	learned  uint64              // the last question learnt from
-	master   string              // the answer's learnt; "" before the first
-	masters  map[string]struct{} // every master the answers learnt have named
-	replicas map[string]struct{} // the answer's learnt
+	mu           sync.Mutex
+	conns        map[*dialedConn]struct{}
+	epochs       epochFloor          // the configuration taken
+	learned      uint64              // the last question learnt from
+	master       string              // the answer's learnt; "" before the first
+	replicas     map[string]struct{} // the answer's learnt
+	masterEpochs map[string]int64    // the newest configuration at which a sentinel named each server master
+	nudge        chan struct{}       // a value: the polls are to ask now
+	learnt       chan struct{}       // closed and replaced whenever an answer is learnt
+}
+
+// routeWait bounds how long a dial of a server the last answer cannot
+// route waits for the polls to ask again.
+const routeWait = 2 * sentinelAnswer
+
+// sentinelView is the sentinels' answer to one question: the master and
+// replicas of the newest configuration, its epoch, every master an answer
+// named with its epoch, and whether every sentinel answered.
+type sentinelView struct {
+	master   string
+	replicas []string
+	epoch    int64
+	named    map[string]int64
+	everyOne bool
 }
 
 func newMasterConns() *masterConns {
-	return &masterConns{conns: make(map[*dialedConn]struct{}), masters: make(map[string]struct{})}
+	return &masterConns{
+		conns: make(map[*dialedConn]struct{}), masterEpochs: make(map[string]int64),
+		nudge: make(chan struct{}, 1), learnt: make(chan struct{}),
+	}
 }
 
-// replaced reports whether the polls know addr is no longer the master.
-// The caller holds m.mu.
-func (m *masterConns) replaced(addr string) bool {
-	if addr == m.master {
-		return false
+// route returns where a dial of addr goes: addr itself, the master instead
+// of an old master, or nowhere (false) for a server that may or may not
+// have become the master since the last answer. The caller holds m.mu.
+func (m *masterConns) route(addr string) (string, bool) {
+	if m.master == "" || addr == m.master {
+		return addr, true
 	}
-	_, wasMaster := m.masters[addr]
-	_, replica := m.replicas[addr]
-	return wasMaster || replica
+	if e, named := m.masterEpochs[addr]; named {
+		if e < m.epochs.epoch {
+			return m.master, true
+		}
+		return "", false
+	}
+	if _, replica := m.replicas[addr]; replica {
+		return "", false
+	}
+	return addr, true
+}
+
+// reachable reports whether a dial of addr reaches addr itself. The caller
+// holds m.mu.
+func (m *masterConns) reachable(addr string) bool {
+	to, ok := m.route(addr)
+	return ok && to == addr
 }
 
 // dialer is dial, counting in each connection it makes, marked with the
-// address it dials. Asked for a server the polls know was replaced (go-redis
-// heard of no failover, or its sentinel is cut off from the others), it
-// dials the master they named instead; it fails if a poll names another
-// master while it dials.
+// address it dials, routed as route says (go-redis dials the master its
+// own sentinel names, which may be behind the others, or ahead of the
+// last answer). A dial route cannot place has the polls ask the sentinels
+// at once and waits for their answer, within routeWait; a dial whose
+// server a poll finds replaced while it dials fails.
 func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		m.mu.Lock()
-		if m.replaced(addr) {
-			addr = m.master
+		to, ok := m.routeAsking(ctx, addr)
+		if !ok {
+			return nil, fmt.Errorf("redis sentinels have not vouched for %s as the master", addr)
 		}
-		m.mu.Unlock()
-		conn, err := dial(ctx, network, addr)
+		conn, err := dial(ctx, network, to)
 		if err != nil {
 			return nil, err
 		}
-		c := &dialedConn{Conn: conn, addr: addr, set: m}
+		c := &dialedConn{Conn: conn, addr: to, set: m}
 		m.mu.Lock()
-		replaced := m.replaced(addr)
-		if !replaced {
+		reached := m.reachable(to)
+		if reached {
 			m.conns[c] = struct{}{}
 		}
 		m.mu.Unlock()
-		if replaced {
+		if !reached {
 			_ = conn.Close()
-			return nil, fmt.Errorf("redis sentinels named another master than %s while it was dialled", addr)
+			return nil, fmt.Errorf("redis sentinels named another master than %s while it was dialled", to)
 		}
 		if _, ok := conn.(syscall.Conn); ok {
 			// go-redis checks an idle connection's socket before reusing
@@ -121,32 +163,80 @@ func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string
 	}
 }
 
-// learn takes the sentinels' answer to the question numbered question, of
-// configuration epoch (the newest of every sentinel's, if everyOne
-// answered), given at now: master is the master and replicas its replicas.
-// It reports whether the answer is taken (see epochFloor), and the newest
-// epoch taken before. A taken answer is learnt, and the connections to
-// every server it replaced closed, unless one to a later question, of the
-// same configuration, was learnt first: a newer configuration is learnt
-// whichever question came first, so that the epoch taken and the master
-// learnt never part.
-func (m *masterConns) learn(question uint64, epoch int64, everyOne bool, now time.Time, master string, replicas []string) (newest int64, ok bool) {
+// routeAsking is route, but when route cannot place addr it has the polls
+// ask the sentinels at once and routes by their answers, until one
+// places it, ctx ends or routeWait has passed.
+func (m *masterConns) routeAsking(ctx context.Context, addr string) (string, bool) {
 	m.mu.Lock()
-	newest, ok = m.epochs.admit(epoch, everyOne, now)
-	if !ok || epoch == newest && question < m.learned {
+	to, ok := m.route(addr)
+	learnt := m.learnt
+	m.mu.Unlock()
+	if ok {
+		return to, true
+	}
+	wait := time.NewTimer(routeWait)
+	defer wait.Stop()
+	for {
+		select {
+		case m.nudge <- struct{}{}:
+		default: // a poll is already due
+		}
+		select {
+		case <-learnt:
+		case <-ctx.Done():
+			return "", false
+		case <-wait.C:
+			return "", false
+		}
+		m.mu.Lock()
+		to, ok = m.route(addr)
+		learnt = m.learnt
 		m.mu.Unlock()
-		return newest, ok
+		if ok {
+			return to, true
+		}
+	}
+}
+
+// learn takes the sentinels' answer v to the question numbered question,
+// given at now. It reports whether the answer is taken (see epochFloor),
+// and the newest epoch taken before. A taken answer is learnt, and the
+// connections to every server a dial would not reach as itself closed,
+// unless one to a later question, of the same configuration, was learnt
+// first: a newer configuration is learnt whichever question came first, so
+// that the epoch taken and the master learnt never part. Going back to an
+// older configuration (sentinels that lost theirs) forgets the epochs of
+// the masters named before, which no longer compare.
+func (m *masterConns) learn(question uint64, v sentinelView, now time.Time) (newest int64, ok bool) {
+	m.mu.Lock()
+	newest, ok = m.epochs.admit(v.epoch, v.everyOne, now)
+	if !ok {
+		m.mu.Unlock()
+		return newest, false
+	}
+	if v.epoch < newest {
+		clear(m.masterEpochs)
+	}
+	for addr, e := range v.named {
+		if known, seen := m.masterEpochs[addr]; !seen || e > known {
+			m.masterEpochs[addr] = e
+		}
+	}
+	close(m.learnt)
+	m.learnt = make(chan struct{})
+	if v.epoch == newest && question < m.learned {
+		m.mu.Unlock()
+		return newest, true
 	}
 	m.learned = max(m.learned, question)
-	m.master = master
-	m.masters[master] = struct{}{}
-	m.replicas = make(map[string]struct{}, len(replicas))
-	for _, r := range replicas {
+	m.master = v.master
+	m.replicas = make(map[string]struct{}, len(v.replicas))
+	for _, r := range v.replicas {
 		m.replicas[r] = struct{}{}
 	}
 	var stale []*dialedConn
 	for c := range m.conns {
-		if m.replaced(c.addr) {
+		if !m.reachable(c.addr) {
 			stale = append(stale, c)
 		}
 	}
@@ -155,6 +245,19 @@ func (m *masterConns) learn(question uint64, epoch int64, everyOne bool, now tim
 		_ = c.Close()
 	}
 	return newest, true
+}
+
+// dialledAt is the address the dialer of a masterConns dialled conn at,
+// which is not the one it was asked for when it dialled the master
+// instead of an old master; "" for a connection it did not make.
+func dialledAt(conn net.Conn) string {
+	switch c := conn.(type) {
+	case *dialedConn:
+		return c.addr
+	case *dialedSocket:
+		return c.addr
+	}
+	return ""
 }
 
 // dialedConn is a connection with the address it was dialled at.
@@ -170,19 +273,6 @@ func (c *dialedConn) Close() error {
 	delete(c.set.conns, c)
 	c.set.mu.Unlock()
 	return c.Conn.Close()
-}
-
-// dialledAt is the address the dialer of a masterConns dialled conn at,
-// which is not the one it was asked for when it dialled the master
-// instead of a server replaced; "" for a connection it did not make.
-func dialledAt(conn net.Conn) string {
-	switch c := conn.(type) {
-	case *dialedConn:
-		return c.addr
-	case *dialedSocket:
-		return c.addr
-	}
-	return ""
 }
 
 // dialedSocket is a dialedConn over a socket that go-redis can check.

@@ -27,36 +27,66 @@ func (p *pipeDialer) dial(_ context.Context, _, addr string) (net.Conn, error) {
 	return local, nil
 }
 
+// view is an answer naming master at epoch, with replicas, every sentinel
+// answering.
+func view(master string, epoch int64, replicas ...string) sentinelView {
+	return sentinelView{master: master, replicas: replicas, epoch: epoch, named: map[string]int64{master: epoch}, everyOne: true}
+}
+
 func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 	m := newMasterConns()
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
-	m.learn(1, 1, true, time.Now(), "old:6379", nil)
-	m.learn(2, 2, true, time.Now(), "new:6379", []string{"old:6379", "replica:6379"})
-	for _, asked := range []string{"old:6379", "replica:6379", "new:6379", "sentinel:26379"} {
+	m.learn(1, view("old:6379", 1), time.Now())
+	m.learn(2, view("new:6379", 2, "old:6379", "replica:6379"), time.Now())
+	for _, asked := range []string{"old:6379", "new:6379", "sentinel:26379"} {
 		conn, err := dial(context.Background(), "tcp", asked)
 		if err != nil {
 			t.Fatalf("dial %s: %v", asked, err)
 		}
 		defer conn.Close()
 	}
-	want := []string{"new:6379", "new:6379", "new:6379", "sentinel:26379"}
+	want := []string{"new:6379", "new:6379", "sentinel:26379"}
 	for i := range want {
 		if p.dialled[i] != want[i] {
 			t.Errorf("dialled %v, want %v", p.dialled, want)
 			break
 		}
 	}
-	if n := m.to("new:6379"); n != 3 {
-		t.Errorf("%d connections counted to the master, want 3", n)
+	if n := m.to("new:6379"); n != 2 {
+		t.Errorf("%d connections counted to the master, want 2", n)
 	}
+	// A replica may have become the master since the answer: the dial
+	// has the polls ask again, and fails rather than guess if they name
+	// it no master.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if conn, err := dial(ctx, "tcp", "replica:6379"); err == nil {
+		conn.Close()
+		t.Error("a dial of a replica succeeded")
+	}
+	select {
+	case <-m.nudge:
+	default:
+		t.Error("a refused dial did not ask the polls to ask again")
+	}
+	// When they name it master, the dial goes on.
+	go func() {
+		<-m.nudge
+		m.learn(3, view("replica:6379", 3, "new:6379"), time.Now())
+	}()
+	conn, err := dial(context.Background(), "tcp", "replica:6379")
+	if err != nil {
+		t.Fatalf("a dial of the replica the polls then named master: %v", err)
+	}
+	conn.Close()
 }
 
 func TestMasterConnsFailADialWhoseServerIsReplacedMeanwhile(t *testing.T) {
 	m := newMasterConns()
-	m.learn(1, 1, true, time.Now(), "old:6379", nil)
+	m.learn(1, view("old:6379", 1), time.Now())
 	p := &pipeDialer{}
-	p.during = func() { m.learn(2, 2, true, time.Now(), "new:6379", []string{"old:6379"}) }
+	p.during = func() { m.learn(2, view("new:6379", 2, "old:6379"), time.Now()) }
 	conn, err := m.dialer(p.dial)(context.Background(), "tcp", "old:6379")
 	if err == nil {
 		conn.Close()
@@ -75,7 +105,7 @@ func TestMasterConnsIgnoreAnAnswerToAnEarlierQuestion(t *testing.T) {
 	m := newMasterConns()
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
-	m.learn(2, 5, true, time.Now(), "new:6379", []string{"old:6379"})
+	m.learn(2, view("new:6379", 5, "old:6379"), time.Now())
 	conn, err := dial(context.Background(), "tcp", "new:6379")
 	if err != nil {
 		t.Fatal(err)
@@ -83,14 +113,15 @@ func TestMasterConnsIgnoreAnAnswerToAnEarlierQuestion(t *testing.T) {
 	defer conn.Close()
 	// Asked first, answered last, of the same configuration: a sentinel's
 	// view before it saw the master change, say.
-	m.learn(1, 5, true, time.Now(), "old:6379", nil)
+	m.learn(1, sentinelView{master: "old:6379", epoch: 5, everyOne: true}, time.Now())
 	if n := m.to("new:6379"); n != 1 {
 		t.Errorf("the connection to the newest master was closed by an older answer")
 	}
-	if conn, err := dial(context.Background(), "tcp", "old:6379"); err != nil || p.dialled[len(p.dialled)-1] != "new:6379" {
-		t.Errorf("after an older answer, a dial of the replaced server went to %s (%v)", p.dialled[len(p.dialled)-1], err)
-	} else {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if conn, err := dial(ctx, "tcp", "old:6379"); err == nil {
 		conn.Close()
+		t.Errorf("after an older answer, a dial of a replica went to %s", p.dialled[len(p.dialled)-1])
 	}
 }
 
@@ -102,12 +133,16 @@ func TestMasterConnsLearnANewerConfigurationWhicheverQuestionCameFirst(t *testin
 	m := newMasterConns()
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
-	m.learn(1, 1, true, time.Now(), "old:6379", nil)
-	m.learn(3, 1, false, time.Now(), "old:6379", []string{"new:6379"})
-	if _, ok := m.learn(2, 2, false, time.Now(), "new:6379", []string{"old:6379"}); !ok {
+	stale := view("old:6379", 1, "new:6379")
+	stale.everyOne = false
+	m.learn(1, view("old:6379", 1), time.Now())
+	m.learn(3, stale, time.Now())
+	newer := view("new:6379", 2, "old:6379")
+	newer.named["old:6379"] = 1 // the stale sentinel answered too
+	if _, ok := m.learn(2, newer, time.Now()); !ok {
 		t.Fatal("the newer configuration was refused")
 	}
-	if _, ok := m.learn(4, 1, false, time.Now(), "old:6379", []string{"new:6379"}); ok {
+	if _, ok := m.learn(4, stale, time.Now()); ok {
 		t.Error("an older configuration was taken after the newer one")
 	}
 	conn, err := dial(context.Background(), "tcp", "old:6379")

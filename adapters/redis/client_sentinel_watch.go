@@ -104,6 +104,7 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 		}()
 	}
 	best := answer{epoch: -1}
+	named := make(map[string]int64) // every master an answer named, at its epoch
 	var errs []error
 	var failing error
 	for range w.sentinels {
@@ -112,8 +113,13 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 			failing = a.err
 		case a.err != nil:
 			errs = append(errs, a.err)
-		case a.epoch > best.epoch:
-			best = a
+		default:
+			if e, ok := named[a.addr]; !ok || a.epoch > e {
+				named[a.addr] = a.epoch
+			}
+			if a.epoch > best.epoch {
+				best = a
+			}
 		}
 	}
 	switch {
@@ -122,7 +128,8 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	case best.addr == "":
 		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
 	}
-	if newest, ok := w.conns.learn(question, best.epoch, len(errs) == 0, time.Now(), best.addr, best.replicas); !ok {
+	view := sentinelView{master: best.addr, replicas: best.replicas, epoch: best.epoch, named: named, everyOne: len(errs) == 0}
+	if newest, ok := w.conns.learn(question, view, time.Now()); !ok {
 		return "", fmt.Errorf("the sentinels that answered name master %q at %s, of configuration epoch %d, older than the %d seen before: they have not heard of a failover",
 			w.name, best.addr, best.epoch, newest)
 	}
