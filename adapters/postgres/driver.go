@@ -59,6 +59,12 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	slot := &connSlot{ctx: ctx}
 	dc, err := c.pq.Connect(context.WithValue(ctx, connSlotKey{}, slot))
 	if err != nil {
+		if slot.conn != nil {
+			// lib/pq may fail a redial (without TLS, or with it) and leave
+			// the connection it gave up on open; closing one it closed
+			// itself does no harm.
+			_ = slot.conn.Close()
+		}
 		return nil, err
 	}
 	pc, ok := dc.(pqConn)
