@@ -31,7 +31,7 @@ with this command.`, storeEnv)
 	fs.StringVar(&user, "user", "", "`username` of the token's owner (required)")
 	fs.Var(&scopes, "scope", "a `scope` of the token; repeat the flag or give a comma-separated list")
 	fs.DurationVar(&lifetime, "lifetime", time.Hour, "how long the token lives, in whole seconds")
-	fs.DurationVar(&timeout, "timeout", connectTimeout, "how long connecting to the stores and minting the token may take in all; past it, nothing is left in either store")
+	fs.DurationVar(&timeout, "timeout", connectTimeout, "how long connecting to the stores and minting the token may take in all; past it, the command fails and deletes what it wrote")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

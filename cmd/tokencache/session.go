@@ -66,7 +66,15 @@ func mintSession(ctx context.Context, store ports.TokenStore, repo ports.TokenRe
 		Expires:  created.Add(req.lifetime),
 	}
 	if err := store.Store(ctx, data); err != nil {
-		return domain.Token{}, fmt.Errorf("storing session token %s: %w", token.Key, err)
+		// The write may have been done all the same (its answer lost, or
+		// its deadline past): the token is new, so deleting it is safe.
+		err = fmt.Errorf("storing session token %s: %w", token.Key, err)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if derr := store.Delete(dctx, token.Key); derr != nil {
+			err = errors.Join(err, fmt.Errorf("deleting session token %s again: %w", token.Key, derr))
+		}
+		return domain.Token{}, err
 	}
 	if err := record(ctx, repo, domain.TokenRecord{Data: data, Actor: req.username}); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)

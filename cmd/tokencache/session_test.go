@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -84,15 +85,30 @@ func TestMintSessionErrorPaths(t *testing.T) {
 	storeFailure, commitFailure, deleteFailure := errors.New("store refused"), errors.New("commit lost"), errors.New("delete refused")
 	req := sessionRequest{username: "alice", lifetime: time.Hour}
 
-	t.Run("store fails", func(t *testing.T) {
-		ctrl := gomock.NewController(t)
-		store := mocks.NewMockTokenStore(ctrl)
-		repo := mocks.NewMockTokenRepository(ctrl) // no call expected
-		store.EXPECT().Store(gomock.Any(), gomock.Any()).Return(storeFailure)
-		if _, err := mintSession(context.Background(), store, repo, mintTime, req); !errors.Is(err, storeFailure) {
-			t.Fatalf("mintSession = %v, want the token store's error", err)
-		}
-	})
+	// A failed write may have been done all the same: the token is
+	// deleted again, and a failure to delete it is reported too.
+	for _, deleteErr := range []error{nil, deleteFailure} {
+		t.Run(fmt.Sprintf("store fails, delete error %v", deleteErr), func(t *testing.T) {
+			ctrl := gomock.NewController(t)
+			store := mocks.NewMockTokenStore(ctrl)
+			repo := mocks.NewMockTokenRepository(ctrl) // no call expected
+			var stored string
+			store.EXPECT().Store(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, d domain.TokenData) error {
+				stored = d.Token.Key
+				return storeFailure
+			})
+			store.EXPECT().Delete(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, key string) error {
+				if key != stored {
+					t.Errorf("deleted %q, want the token stored, %q", key, stored)
+				}
+				return deleteErr
+			})
+			_, err := mintSession(context.Background(), store, repo, mintTime, req)
+			if !errors.Is(err, storeFailure) || deleteErr != nil && !errors.Is(err, deleteErr) {
+				t.Fatalf("mintSession = %v, want the token store's error and the delete's (%v)", err, deleteErr)
+			}
+		})
+	}
 	unreachable := errors.New("repository unreachable")
 	for _, tt := range []struct {
 		name      string
