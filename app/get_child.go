@@ -90,11 +90,8 @@ func (s *TokenCacheService) cached(typ domain.TokenType, key domain.CacheKey, re
 // and it passes the rules. It returns the child as the store holds it. The
 // read ends within the creation timeout, whatever ctx's deadline.
 func (s *TokenCacheService) readCached(ctx context.Context, req *domain.ChildRequest, token domain.Token) (domain.TokenData, bool, error) {
-	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > s.creationTimeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, s.creationTimeout, errCreationTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.readBounds.within(ctx)
+	defer cancel()
 	data, err := s.store.Get(ctx, token)
 	switch {
 	case errors.Is(err, ports.ErrNotFound):

@@ -196,3 +196,24 @@ func TestRule2StoreFailureOnCacheReadIsReported(t *testing.T) {
 	}
 	wantStoreErrors(t, f.observer, map[string]int{"token_store.get": 1})
 }
+
+// A cached read that outlasts the creation timeout, for a caller without
+// a deadline, fails, and counts as the store's failure: the read's shared
+// deadline (readBounds) carries the creation timeout as its cause.
+func TestRule2CachedReadPastTheCreationTimeoutIsReported(t *testing.T) {
+	f := newFixture(t)
+	f.svc.readBounds = &readBounds{timeout: 50 * time.Millisecond}
+	p := parent(t)
+	child := childOf(t, p, domain.TokenTypeNotebook, "", p.Scopes, specNow, specLifetime)
+	f.cacheNotebook(t, p, child)
+
+	f.store.EXPECT().Get(gomock.Any(), child.Token).DoAndReturn(func(ctx context.Context, _ domain.Token) (domain.TokenData, error) {
+		<-ctx.Done()
+		return domain.TokenData{}, ctx.Err()
+	})
+	_, err := f.svc.GetNotebookToken(context.Background(), p, "192.0.2.1", 0)
+	if !errorsIs(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the read's deadline exceeded", err)
+	}
+	wantStoreErrors(t, f.observer, map[string]int{"token_store.get": 1})
+}

@@ -38,9 +38,10 @@ type TokenCacheService struct {
 	cleanups *cleaner
 
 	// creationTimeout bounds the work each request does holding its
-	// child's lock, which runs detached from the caller (runLocked);
-	// inFlight tracks that work.
+	// child's lock, which runs detached from the caller (runLocked), and
+	// each read of a cached child (readBounds); inFlight tracks that work.
 	creationTimeout time.Duration
+	readBounds      *readBounds
 	inFlight        *workGroup
 	// live counts the work whose caller still waits for it, which
 	// abandoned work lets go first, for at least abandonedQuiet after its
@@ -79,6 +80,7 @@ func NewTokenCacheService(
 		cleanups: newCleaner(store, repo, observer, logger),
 
 		creationTimeout:     cfg.CreationTimeout,
+		readBounds:          &readBounds{timeout: cfg.CreationTimeout},
 		inFlight:            newWorkGroup(),
 		live:                newLiveWork(cfg.DatabaseMaxConnections),
 		abandonedYieldLimit: abandonedYieldLimit,
