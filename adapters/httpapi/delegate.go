@@ -75,7 +75,7 @@ func (h *delegateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("X-Auth-Request-User", d.parent.Username)
+	hdr.Set("X-Auth-Request-User", latin1(d.parent.Username))
 	if d.parent.Email != "" {
 		hdr.Set("X-Auth-Request-Email", latin1(d.parent.Email))
 	}
