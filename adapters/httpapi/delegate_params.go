@@ -100,22 +100,6 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 		}
 	}
 	p.service = service
-	// Each value is one scope, untrimmed, as Gafaelfawr reads it since
-	// 12.4.0: "a,b" is a single scope no parent holds, for which it makes
-	// (and then reuses) a child without it. Splitting it would make
-	// another child; refusing it says what is wrong. An empty value adds
-	// nothing, there as here.
-	for _, s := range q["delegate_scope"] {
-		switch {
-		case s == "":
-		case strings.Contains(s, ","):
-			return p, invalidParameter("delegate_scope", "Each value must be one scope: repeat delegate_scope for several")
-		case !domain.ValidScope(s):
-			return p, invalidParameter("delegate_scope", "Each scope must match ^[a-zA-Z0-9:._-]+$")
-		default:
-			p.scopes = append(p.scopes, s)
-		}
-	}
 	// The same for scope: "a,b" would be a single scope no token holds.
 	// Refusing it says so, rather than denying every request.
 	for _, s := range q["scope"] {
@@ -188,12 +172,37 @@ func parseDelegateParams(q url.Values) (delegateParams, *problem) {
 			loc: []string{"query", "delegate_to"},
 		}
 	}
-	// delegate_scope without delegate_to is ignored, as Gafaelfawr ignores
-	// it: only its delegate_to branch reads the scopes.
+	// delegate_scope without delegate_to is ignored, whatever it holds, as
+	// Gafaelfawr ignores it: only its delegate_to branch reads the scopes.
+	if hasService {
+		if problem := p.readDelegateScopes(q["delegate_scope"]); problem != nil {
+			return p, problem
+		}
+	}
 	if p.delegating() && p.minimumLifetime == 0 {
 		p.minimumLifetime = gafaelfawrMinimumLifetime
 	}
 	return p, nil
+}
+
+// readDelegateScopes reads the scopes of an internal child. Each value is
+// one scope, untrimmed, as Gafaelfawr reads it since 12.4.0: "a,b" is a
+// single scope no parent holds, for which it makes (and then reuses) a
+// child without it. Splitting it would make another child; refusing it
+// says what is wrong. An empty value adds nothing, there as here.
+func (p *delegateParams) readDelegateScopes(values []string) *problem {
+	for _, s := range values {
+		switch {
+		case s == "":
+		case strings.Contains(s, ","):
+			return invalidParameter("delegate_scope", "Each value must be one scope: repeat delegate_scope for several")
+		case !domain.ValidScope(s):
+			return invalidParameter("delegate_scope", "Each scope must match ^[a-zA-Z0-9:._-]+$")
+		default:
+			p.scopes = append(p.scopes, s)
+		}
+	}
+	return nil
 }
 
 // lookup returns the parameter's value and whether it was given at all.

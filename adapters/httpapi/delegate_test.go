@@ -270,6 +270,35 @@ func TestDelegateUnprocessable(t *testing.T) {
 	}
 }
 
+// Gafaelfawr reads delegate_scope only for an internal child (the
+// delegate_to branch of build_delegated_token): anywhere else any value
+// is ignored, and a malformed one refused here would refuse what it lets
+// through.
+func TestDelegateScopeIgnoredWithoutDelegateTo(t *testing.T) {
+	for _, tt := range []struct{ name, query string }{
+		{"authentication check, comma list", "delegate_scope=read:all,exec:notebook"},
+		{"authentication check, malformed", "delegate_scope=read%20all"},
+		{"notebook, comma list", "notebook=true&delegate_scope=read:all,exec:notebook"},
+		{"empty delegate_to, comma list", "delegate_to=&delegate_scope=a,b"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, options{})
+			parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+			if resp, body := f.delegate(t, parent, tt.query); resp.StatusCode != http.StatusOK {
+				t.Errorf("?%s: status = %d, want 200; body %s", tt.query, resp.StatusCode, body)
+			}
+		})
+	}
+	// With notebook=true, delegate_to is refused first, as Gafaelfawr
+	// refuses it whatever delegate_scope holds.
+	f := newFixture(t, options{})
+	parent := f.mintParent(t, "alice", parentScopes, time.Hour)
+	resp, body := f.delegate(t, parent, "notebook=true&delegate_to=portal&delegate_scope=a,b")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "invalid_delegate_to") {
+		t.Errorf("notebook with delegate_to and a comma list: status %d, body %s; want 422 invalid_delegate_to", resp.StatusCode, body)
+	}
+}
+
 func TestDelegateNotebookWithDelegateTo(t *testing.T) {
 	// Gafaelfawr's InvalidDelegateToError, before any credential is read.
 	f := newFixture(t, options{})
