@@ -10,7 +10,9 @@ import (
 // reached, which is another should a poll have named a newer master
 // meanwhile (see masterConns): then the link does not come up.
 func (c *ClientCache) dialMaster(ctx context.Context, network, _ string) (net.Conn, error) {
-	addr, err := c.sentinel.master(ctx)
+	qctx, cancel := context.WithTimeout(ctx, linkQuestion)
+	addr, err := c.sentinel.master(qctx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
@@ -26,6 +28,13 @@ func (c *ClientCache) dialMaster(ctx context.Context, network, _ string) (net.Co
 	c.mu.Unlock()
 	return conn, nil
 }
+
+// linkQuestion bounds the question the link's dial asks the sentinels.
+// The dial, made only as the link opens, waits longer than a poll for a
+// sentinel on a slow path, which may know of a failover the others have
+// not heard of; but a sentinel that never answers must not use up the
+// dial's own time, or the link never opens.
+const linkQuestion = 4 * sentinelAnswer
 
 // follow takes what the sentinels said at a poll of the client the cache
 // was made from: the master's address, or why none was vouched for. When

@@ -23,8 +23,9 @@ import (
 // sentinelPoll which server is the master and which are its replicas (the
 // newest configuration of those that answer) and, through masterConns,
 // closes its connections to any server that may not be the master, dials
-// the master instead of a server named master at an older configuration,
-// and refuses a dial of one it cannot tell (go-redis drops a closed
+// the master instead of a server named master at an older configuration
+// once every sentinel has confirmed it, and refuses a dial of one it
+// cannot tell (go-redis drops a closed
 // connection before it uses it; over TLS, where it cannot check a
 // connection, a command that meets one fails). None reaches the old master
 // once a poll has seen it replaced.
@@ -57,25 +58,32 @@ func (f *failoverClient) poll() {
 // pools and its sentinels' alike), with the address each was dialled at:
 // for a connection to a master, its address as a sentinel gave it to
 // go-redis, in the form the poll's answer has. It learns the sentinels'
-// answers (learn) and routes each dial by them (route): a server some
-// sentinel named master at an older configuration than the master's is an
-// old master, and a dial of it goes to the master instead; one the answer
-// names a replica, or one named master at the same configuration, cannot
-// be told from a master newer than the answer (go-redis's sentinel may
-// have heard of a failover first), so a dial of it fails, and the polls
-// ask again at once. learn closes the connections to every server a dial
-// would not reach as itself. No sentinel is ever named master or replica,
-// so theirs are left alone.
+// answers (learn) and routes each dial by them (route). A server other
+// than the master cannot be told from a master newer than the answer:
+// go-redis's sentinel may have heard of a failover first, to a replica or
+// back to an old master (a failback). So a dial of one the answer names a
+// replica, or master at any configuration, has the polls ask again at
+// once, and waits for a question begun after it: if every sentinel
+// answers it naming the server master at an older configuration than the
+// master's, the dial goes to the master instead (go-redis's own sentinel
+// is behind); if it names the server master, the dial goes on; else it
+// fails. learn closes the connections to every server a dial would not
+// reach as itself. No sentinel is ever named master or replica, so theirs
+// are left alone.
 type masterConns struct {
 	mu           sync.Mutex
 	conns        map[*dialedConn]struct{}
 	epochs       epochFloor          // the configuration taken
+	asked        uint64              // questions begun (ask), numbering them
 	learned      uint64              // the last question learnt from
+	vouched      uint64              // the question whose answer is learnt, if every sentinel gave it; else 0
 	master       string              // the answer's learnt; "" before the first
 	replicas     map[string]struct{} // the answer's learnt
 	masterEpochs map[string]int64    // the newest configuration at which a sentinel named each server master
 	nudge        chan struct{}       // a value: the polls are to ask now
 	learnt       chan struct{}       // closed and replaced whenever an answer is learnt
+	closed       chan struct{}       // closed when the client closes: nothing more is learnt
+	closeOnce    sync.Once
 }
 
 // routeWait bounds how long a dial of a server the last answer cannot
@@ -96,19 +104,36 @@ type sentinelView struct {
 func newMasterConns() *masterConns {
 	return &masterConns{
 		conns: make(map[*dialedConn]struct{}), masterEpochs: make(map[string]int64),
-		nudge: make(chan struct{}, 1), learnt: make(chan struct{}),
+		nudge: make(chan struct{}, 1), learnt: make(chan struct{}), closed: make(chan struct{}),
 	}
 }
 
-// route returns where a dial of addr goes: addr itself, the master instead
-// of an old master, or nowhere (false) for a server that may or may not
-// have become the master since the last answer. The caller holds m.mu.
-func (m *masterConns) route(addr string) (string, bool) {
+// ask numbers a question to the sentinels, begun now.
+func (m *masterConns) ask() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.asked++
+	return m.asked
+}
+
+// close ends the dials waiting for an answer (routeAsking): the client
+// is closing, and nothing more will be learnt.
+func (m *masterConns) close() {
+	m.closeOnce.Do(func() { close(m.closed) })
+}
+
+// route returns where a dial of addr, begun after the question numbered
+// since, goes: addr itself, the master instead of an old master, or
+// nowhere (false) for a server that may or may not have become the master
+// since the last answer. The caller holds m.mu.
+func (m *masterConns) route(addr string, since uint64) (string, bool) {
 	if m.master == "" || addr == m.master {
 		return addr, true
 	}
 	if e, named := m.masterEpochs[addr]; named {
-		if e < m.epochs.epoch {
+		if e < m.epochs.epoch && m.vouched > since {
+			// Every sentinel, asked since the dial began, has the
+			// newer configuration: go-redis's sentinel is behind.
 			return m.master, true
 		}
 		return "", false
@@ -122,7 +147,7 @@ func (m *masterConns) route(addr string) (string, bool) {
 // reachable reports whether a dial of addr reaches addr itself. The caller
 // holds m.mu.
 func (m *masterConns) reachable(addr string) bool {
-	to, ok := m.route(addr)
+	to, ok := m.route(addr, m.asked)
 	return ok && to == addr
 }
 
@@ -165,10 +190,11 @@ func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string
 
 // routeAsking is route, but when route cannot place addr it has the polls
 // ask the sentinels at once and routes by their answers, until one
-// places it, ctx ends or routeWait has passed.
+// places it, ctx ends, the client closes or routeWait has passed.
 func (m *masterConns) routeAsking(ctx context.Context, addr string) (string, bool) {
 	m.mu.Lock()
-	to, ok := m.route(addr)
+	since := m.asked
+	to, ok := m.route(addr, since)
 	learnt := m.learnt
 	m.mu.Unlock()
 	if ok {
@@ -185,11 +211,13 @@ func (m *masterConns) routeAsking(ctx context.Context, addr string) (string, boo
 		case <-learnt:
 		case <-ctx.Done():
 			return "", false
+		case <-m.closed:
+			return "", false
 		case <-wait.C:
 			return "", false
 		}
 		m.mu.Lock()
-		to, ok = m.route(addr)
+		to, ok = m.route(addr, since)
 		learnt = m.learnt
 		m.mu.Unlock()
 		if ok {
@@ -229,6 +257,10 @@ func (m *masterConns) learn(question uint64, v sentinelView, now time.Time) (new
 		return newest, true
 	}
 	m.learned = max(m.learned, question)
+	m.vouched = 0
+	if v.everyOne {
+		m.vouched = question
+	}
 	m.master = v.master
 	m.replicas = make(map[string]struct{}, len(v.replicas))
 	for _, r := range v.replicas {
@@ -310,6 +342,7 @@ func (f *failoverClient) removeCache(c *ClientCache) {
 // and the failover client itself.
 func (f *failoverClient) Close() error {
 	f.cancel()
+	f.conns.close()
 	<-f.polled
 	f.watch.close()
 	return f.Client.Close()

@@ -82,6 +82,102 @@ func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 	conn.Close()
 }
 
+// A server named master at an older configuration may be the master
+// again (a failback go-redis heard of first): a dial of it is sent to the
+// master only once every sentinel, asked after the dial began, still
+// names another; an answer naming it master lets the dial go on.
+func TestMasterConnsSendADialOfAnOldMasterElsewhereOnlyOnceEverySentinelConfirms(t *testing.T) {
+	setUp := func(t *testing.T) (*masterConns, *pipeDialer, func(context.Context, string, string) (net.Conn, error)) {
+		m := newMasterConns()
+		m.learn(m.ask(), view("a:6379", 1), time.Now())
+		m.learn(m.ask(), view("b:6379", 2, "a:6379"), time.Now())
+		p := &pipeDialer{}
+		return m, p, m.dialer(p.dial)
+	}
+	// answerOnNudge answers the next question the dial asks for with v.
+	answerOnNudge := func(m *masterConns, v sentinelView) {
+		go func() {
+			<-m.nudge
+			m.learn(m.ask(), v, time.Now())
+		}()
+	}
+
+	t.Run("no answer since the dial began", func(t *testing.T) {
+		m, p, dial := setUp(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if conn, err := dial(ctx, "tcp", "a:6379"); err == nil {
+			conn.Close()
+			t.Errorf("a dial of the old master went to %v on an answer from before it", p.dialled)
+		}
+		select {
+		case <-m.nudge:
+		default:
+			t.Error("the dial did not ask the polls to ask again")
+		}
+	})
+	t.Run("every sentinel names the other master", func(t *testing.T) {
+		m, p, dial := setUp(t)
+		answerOnNudge(m, view("b:6379", 2, "a:6379"))
+		conn, err := dial(context.Background(), "tcp", "a:6379")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		if got := p.dialled[len(p.dialled)-1]; got != "b:6379" {
+			t.Errorf("dialled %s, want the master b:6379", got)
+		}
+	})
+	t.Run("not every sentinel answered", func(t *testing.T) {
+		m, p, dial := setUp(t)
+		partial := view("b:6379", 2, "a:6379")
+		partial.everyOne = false
+		answerOnNudge(m, partial)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if conn, err := dial(ctx, "tcp", "a:6379"); err == nil {
+			conn.Close()
+			t.Errorf("dialled %v when a sentinel that did not answer may know of a failback", p.dialled)
+		}
+	})
+	t.Run("the failback", func(t *testing.T) {
+		m, p, dial := setUp(t)
+		answerOnNudge(m, view("a:6379", 3, "b:6379"))
+		conn, err := dial(context.Background(), "tcp", "a:6379")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		if got := p.dialled[len(p.dialled)-1]; got != "a:6379" {
+			t.Errorf("dialled %s, want a:6379, the master again", got)
+		}
+	})
+}
+
+// Closing the client ends a dial waiting for the sentinels.
+func TestMasterConnsCloseEndsADialWaitingForAnAnswer(t *testing.T) {
+	m := newMasterConns()
+	m.learn(m.ask(), view("b:6379", 2, "a:6379"), time.Now())
+	done := make(chan error, 1)
+	go func() {
+		conn, err := m.dialer((&pipeDialer{}).dial)(context.Background(), "tcp", "a:6379")
+		if err == nil {
+			conn.Close()
+		}
+		done <- err
+	}()
+	<-m.nudge // waiting
+	m.close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the dial of a replica succeeded")
+		}
+	case <-time.After(routeWait / 2):
+		t.Error("the dial still waits after the client closed")
+	}
+}
+
 func TestMasterConnsFailADialWhoseServerIsReplacedMeanwhile(t *testing.T) {
 	m := newMasterConns()
 	m.learn(1, view("old:6379", 1), time.Now())

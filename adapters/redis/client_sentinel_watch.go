@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -31,7 +30,6 @@ type sentinelWatch struct {
 	sentinels []*goredis.SentinelClient
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 	conns     *masterConns
-	asked     atomic.Uint64 // questions begun, numbering them for conns
 }
 
 // newSentinelWatch asks the sentinels of fo, with their credentials and
@@ -58,11 +56,15 @@ func newSentinelWatch(fo *goredis.FailoverOptions, master *goredis.Options, conn
 // those that answer within ctx, whose configuration is the newest: after a
 // failover the others may still report the old master for a moment, or for
 // as long as they are cut off from the rest. It fails if none answers, if
-// one is failing the master over, or if the newest answer is of an older
-// configuration than one seen before (see epochFloor). w.conns learns
+// one is failing over the master of the newest configuration answered, or
+// if the newest answer is of an older configuration than one seen before
+// (see epochFloor). A sentinel failing over a master that a newer
+// configuration has replaced (one cut off from the others keeps trying
+// for its failover-timeout) is behind, as any other answer of an older
+// configuration is. w.conns learns
 // the master and the replicas that sentinel names (see masterConns.learn).
 func (w *sentinelWatch) master(ctx context.Context) (string, error) {
-	question := w.asked.Add(1)
+	question := w.conns.ask()
 	type answer struct {
 		addr     string
 		replicas []string
@@ -83,10 +85,12 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 				answers <- answer{err: fmt.Errorf("sentinel %s: master %q without address or epoch", w.addrs[i], w.name)}
 				return
 			}
+			addr := net.JoinHostPort(m["ip"], m["port"])
 			if strings.Contains(m["flags"], "failover_in_progress") {
 				// The replica may take writes any moment now, unseen by a
 				// link on the old master.
-				answers <- answer{err: fmt.Errorf("sentinel %s is failing master %q over", w.addrs[i], w.name), failing: true}
+				answers <- answer{addr: addr, epoch: epoch, failing: true,
+					err: fmt.Errorf("sentinel %s is failing master %q over", w.addrs[i], w.name)}
 				return
 			}
 			replicas, err := s.Replicas(ctx, w.name).Result()
@@ -94,7 +98,7 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 				answers <- answer{err: fmt.Errorf("sentinel %s: replicas: %w", w.addrs[i], err)}
 				return
 			}
-			a := answer{addr: net.JoinHostPort(m["ip"], m["port"]), epoch: epoch}
+			a := answer{addr: addr, epoch: epoch}
 			for _, r := range replicas {
 				if r["ip"] != "" && r["port"] != "" {
 					a.replicas = append(a.replicas, net.JoinHostPort(r["ip"], r["port"]))
@@ -106,25 +110,26 @@ func (w *sentinelWatch) master(ctx context.Context) (string, error) {
 	best := answer{epoch: -1}
 	named := make(map[string]int64) // every master an answer named, at its epoch
 	var errs []error
-	var failing error
+	failing := answer{epoch: -1} // the newest configuration being failed over
 	for range w.sentinels {
-		switch a := <-answers; {
-		case a.failing:
-			failing = a.err
-		case a.err != nil:
+		a := <-answers
+		if a.err != nil && !a.failing {
 			errs = append(errs, a.err)
-		default:
-			if e, ok := named[a.addr]; !ok || a.epoch > e {
-				named[a.addr] = a.epoch
-			}
-			if a.epoch > best.epoch {
-				best = a
-			}
+			continue
+		}
+		if e, ok := named[a.addr]; !ok || a.epoch > e {
+			named[a.addr] = a.epoch
+		}
+		switch {
+		case a.failing && a.epoch > failing.epoch:
+			failing = a
+		case !a.failing && a.epoch > best.epoch:
+			best = a
 		}
 	}
 	switch {
-	case failing != nil:
-		return "", failing
+	case failing.err != nil && failing.epoch >= best.epoch:
+		return "", failing.err
 	case best.addr == "":
 		return "", fmt.Errorf("no sentinel reported master %q: %w", w.name, errors.Join(errs...))
 	}
