@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"time"
 )
@@ -20,34 +21,74 @@ func newDialer() dialer {
 }
 
 // connSlot carries the context of connector.Connect to the dialer, which
-// watches the new connection with it for the whole handshake (lib/pq's
-// own dial context ends as soon as the TCP connection is made), and
-// carries the connection back.
+// watches each new connection with it for the whole of Connect (lib/pq's
+// own dial context ends as soon as the TCP connection is made, and its
+// connect_timeout deadline once the startup is done), and carries the
+// connection back. Each attempt, from its dial to the end of Connect or the
+// next dial, is also bounded by the connect timeout: the startup, lib/pq's
+// target_session_attrs check and the session's set-up included, as
+// PostgreSQL's connect_timeout bounds each host's attempt.
 type connSlot struct {
-	ctx  context.Context
-	conn *watchedConn
+	ctx     context.Context
+	timeout time.Duration // the connect timeout; 0 for none
+	conn    *watchedConn  // the last attempt's connection, if it was made
+
+	attempt context.Context // what watches conn: ctx within the timeout
+	cancel  context.CancelFunc
 }
 
 type connSlotKey struct{}
 
+// begin starts an attempt, ending the last one: lib/pq dials again within
+// a handshake only once it has given up on the last connection (for the
+// next host of a list, or for the same host with or without TLS), and may
+// leave that one open.
+func (s *connSlot) begin() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+	s.end()
+	if s.timeout > 0 {
+		s.attempt, s.cancel = context.WithTimeoutCause(s.ctx, s.timeout, connectTimeoutError(s.timeout))
+	} else {
+		s.attempt, s.cancel = s.ctx, func() {}
+	}
+}
+
+// end stops the timer of the last attempt, once its connection is no
+// longer watched with it.
+func (s *connSlot) end() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+// connectTimeoutError is the cause of the end of a connection attempt that
+// outlasted the connect timeout.
+type connectTimeoutError time.Duration
+
+func (e connectTimeoutError) Error() string {
+	return fmt.Sprintf("connect timeout (%v) exceeded", time.Duration(e))
+}
+
+func (e connectTimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
 // DialContext connects. Within connector.Connect the connection is watched
-// with Connect's context; otherwise (lib/pq's cancel requests) it is
-// bounded by connect_timeout, which lib/pq sets as its deadline.
+// as connSlot says; otherwise (lib/pq's cancel requests) it is bounded by
+// connect_timeout, which lib/pq sets as its deadline.
 func (d dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	slot, _ := ctx.Value(connSlotKey{}).(*connSlot)
+	if slot != nil {
+		slot.begin()
+	}
 	c, err := d.net.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
 	}
 	w := &watchedConn{Conn: c}
-	if slot, ok := ctx.Value(connSlotKey{}).(*connSlot); ok {
-		if slot.conn != nil {
-			// lib/pq dials again within a handshake only once it has given
-			// up on the last connection (for the next host of a list, or
-			// for the same host without TLS, the server having none), and
-			// in the second case leaves that one open.
-			_ = slot.conn.Close()
-		}
-		w.watch(slot.ctx)
+	if slot != nil {
+		w.watch(slot.attempt)
 		slot.conn = w
 	}
 	return w, nil

@@ -119,6 +119,7 @@ func TestConnectThatFailsLeavesNoConnectionLibPQGaveUpOn(t *testing.T) {
 			}
 			cfg.Port = uint16(srv.addr.Port)
 			cfg.SSLMode = tc.mode
+			cfg.ConnectTimeout = defaultConnectTimeout // as Open sets it
 			pc, err := pq.NewConnectorConfig(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -163,6 +164,7 @@ func TestConnectWhoseContextEndsDuringTLSLeavesNoConnectionOpen(t *testing.T) {
 	}
 	cfg.Port = uint16(srv.addr.Port)
 	cfg.SSLMode = pq.SSLModePrefer
+	cfg.ConnectTimeout = defaultConnectTimeout // as Open sets it
 	pc, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

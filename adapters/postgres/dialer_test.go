@@ -112,6 +112,7 @@ func TestConnectLeavesNoConnectionLibPQGaveUpOn(t *testing.T) {
 	cfg.Host, cfg.Hostaddr, cfg.Port = refuser.addr.Addr().String(), netip.Addr{}, refuser.addr.Port()
 	cfg.Multi = append([]pq.ConfigMultihost{real}, cfg.Multi...)
 	cfg.SSLMode = pq.SSLModePrefer
+	cfg.ConnectTimeout = defaultConnectTimeout // as Open sets it
 	pc, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -22,13 +22,19 @@ type connector struct {
 	// Windows); once one has, checkRefused is set and it is sent instead.
 	unchecked    string
 	checkRefused atomic.Bool
+	timeout      time.Duration // the connect timeout (see connSlot); 0 for none
 }
 
 // newConnector makes pc's connections set up their sessions for cfg, with
 // the bound on idling in a transaction idleInTx and the client check every
-// checkMillis milliseconds.
+// checkMillis milliseconds, each attempt within cfg's connect timeout.
 func newConnector(pc *pq.Connector, cfg *pq.Config, idleInTx time.Duration, checkMillis string) *connector {
-	return &connector{pq: pc, setup: sessionSetup(cfg, idleInTx, checkMillis), unchecked: sessionSetup(cfg, idleInTx, "")}
+	return &connector{
+		pq:        pc,
+		setup:     sessionSetup(cfg, idleInTx, checkMillis),
+		unchecked: sessionSetup(cfg, idleInTx, ""),
+		timeout:   cfg.ConnectTimeout,
+	}
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -50,13 +56,22 @@ type pqConn interface {
 }
 
 // errInterrupted is returned for a connection whose handshake was cut off
-// because its context ended just as it completed.
-var errInterrupted = errors.New("connection interrupted: its context ended")
+// because its context or the connect timeout ended just as it completed.
+var errInterrupted = errors.New("connection interrupted just as its handshake completed")
 
 // Connect opens a connection, the handshake included, within ctx, and
-// sets up its session (see sessionSetup).
+// sets up its session (see sessionSetup). Each attempt (each host of a
+// list, see connSlot) is also bounded by the connect timeout, set-up
+// included: ctx may have no end (database/sql opens connections for
+// callers waiting for the pool on a context that lasts as long as the
+// pool), and a server or pooler that completes the startup but never
+// answers would otherwise hold Connect, and its place in the pool, for
+// good.
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	slot := &connSlot{ctx: ctx}
+	slot := &connSlot{ctx: ctx, timeout: c.timeout}
+	// After every path below has closed or released the connection, so that
+	// ending the attempt interrupts nothing.
+	defer slot.end()
 	dc, err := c.pq.Connect(context.WithValue(ctx, connSlotKey{}, slot))
 	if err != nil {
 		if slot.conn != nil {
@@ -75,13 +90,29 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err := c.setUp(ctx, pc); err != nil {
 		slot.conn.release()
 		_ = dc.Close()
-		return nil, withContext(ctx, err)
+		return nil, withTimeout(ctx, slot.attempt, err)
 	}
 	if !slot.conn.release() {
 		_ = dc.Close()
-		return nil, errInterrupted
+		return nil, withTimeout(ctx, slot.attempt, errInterrupted)
 	}
 	return &conn{pq: pc, nc: slot.conn}, nil
+}
+
+// withTimeout is err, if any, with why it came: as withContext says if
+// parent has ended; otherwise with the cause of the end of ctx, a timeout
+// within parent, if it has ended.
+func withTimeout(parent, ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if parent.Err() != nil {
+		return withContext(parent, err)
+	}
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w)", cause, err)
+	}
+	return err
 }
 
 // setUp sends pc the session's set-up, without the client check

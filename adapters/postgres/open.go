@@ -20,9 +20,10 @@ const (
 	// idle, at most the cap.
 	maxIdleConns = 16
 
-	// defaultConnectTimeout bounds a connection's handshake when the URL
-	// sets no connect_timeout. lib/pq also uses it to bound the extra
-	// connection on which it asks the server to cancel a statement.
+	// defaultConnectTimeout bounds each connection attempt, its session's
+	// set-up included, when the URL sets no connect_timeout. lib/pq also
+	// uses it to bound the extra connection on which it asks the server
+	// to cancel a statement.
 	defaultConnectTimeout = 10 * time.Second
 
 	// DefaultIdleInTransactionTimeout is how long the server keeps a
@@ -82,8 +83,13 @@ func MaxConnections(n int) Option {
 // Every statement, transaction end and connection handshake ends when its
 // context does, even if the server or the network has stopped answering:
 // the connection is then closed rather than reused. A connection
-// whose peer vanished is noticed by TCP keepalives. Unless url sets
-// connect_timeout, handshakes are bounded by 10 seconds.
+// whose peer vanished is noticed by TCP keepalives. Each connection
+// attempt (to each host of a list), from the dial to the session's
+// set-up, target_session_attrs' check included, is also bounded by url's
+// connect_timeout, 10 seconds unless it sets one, whatever its context
+// (database/sql opens connections for callers waiting for the pool on a
+// context of its own, which never ends while the pool is open); so is
+// Open's check that the server answers.
 func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), error) {
 	o := options{}
 	for _, opt := range opts {
@@ -127,7 +133,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	db.SetMaxOpenConns(o.maxConns)
 	db.SetMaxIdleConns(min(maxIdleConns, o.maxConns))
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db, cfg.ConnectTimeout); err != nil {
 		// Close so that a failed Open leaves no pool behind.
 		_ = db.Close()
 		return nil, nil, fmt.Errorf("connecting to database: %w", redact(err, url, cfg.Password))
@@ -135,4 +141,24 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	// The cleanup signature has no room for an error, and there is nothing
 	// a caller shutting down could do about one.
 	return db, func() { _ = db.Close() }, nil
+}
+
+// ping opens a connection of db within ctx, each attempt within the
+// connect timeout (see connector.Connect), and checks within ctx and the
+// timeout that it answers. Open's ctx may have no end, and the pool's own
+// PingContext would bound the connection and the check by ctx alone; the
+// timeout is not applied to the whole of it, so that every host of a list
+// still has its attempt.
+func ping(ctx context.Context, db *sqlx.DB, timeout time.Duration) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeoutCause(ctx, timeout, connectTimeoutError(timeout))
+	err = withTimeout(ctx, pingCtx, conn.PingContext(pingCtx))
+	// Back to the pool before the timer stops: the ping watches the
+	// connection with pingCtx until the pool takes it back (see conn).
+	_ = conn.Close()
+	cancel()
+	return err
 }
