@@ -22,7 +22,8 @@ const limitWarnEvery = time.Minute
 // or turns idle, and connections beyond it wait in the kernel's backlog.
 //
 // It learns which connections are idle from http.Server.ConnState, which
-// must be set to its connState.
+// must be set to its connState; the server asks it too how many requests
+// are in flight (see inFlight).
 type limitListener struct {
 	net.Listener
 	logger *slog.Logger
@@ -36,6 +37,7 @@ type limitListener struct {
 	idle     list.List                 // of *limitedConn, idle the longest first
 	fresh    map[*limitedConn]struct{} // those that have yet to send a whole request header
 	draining bool                      // shutdown has begun: see drain
+	serving  int                       // connections serving a request: see inFlight
 	lastWarn time.Time
 }
 
@@ -120,8 +122,9 @@ func (l *limitListener) warnFull() {
 	}
 }
 
-// connState tracks which connections are idle, and which have yet to send
-// a request (see drain); it is http.Server's ConnState hook.
+// connState tracks which connections are idle, which have yet to send a
+// request (see drain), and how many are serving one (see inFlight); it is
+// http.Server's ConnState hook.
 func (l *limitListener) connState(conn net.Conn, state http.ConnState) {
 	c, ok := conn.(*limitedConn)
 	if !ok {
@@ -137,6 +140,14 @@ func (l *limitListener) connState(conn net.Conn, state http.ConnState) {
 		l.fresh[c] = struct{}{}
 	} else {
 		delete(l.fresh, c)
+	}
+	if active := state == http.StateActive; active != c.serving {
+		c.serving = active
+		if active {
+			l.serving++
+		} else {
+			l.serving--
+		}
 	}
 	if state != http.StateIdle {
 		if c.idle != nil {
@@ -171,6 +182,17 @@ func (l *limitListener) drain() {
 	}
 }
 
+// inFlight is the number of requests in flight: of connections in
+// StateActive, which net/http enters once it has read a request's header
+// and leaves once it has answered it. Once shutdown has begun, net/http
+// serves no new request: a connection that brings one is active only until
+// net/http drops it and closes the connection, at once.
+func (l *limitListener) inFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.serving
+}
+
 // Close stops accepting connections and ends Accept's wait for a slot.
 func (l *limitListener) Close() error {
 	l.closed.Do(func() { close(l.done) })
@@ -185,6 +207,7 @@ type limitedConn struct {
 	l       *limitListener
 	release sync.Once
 	idle    *list.Element // in l.idle while idle; guarded by l.mu
+	serving bool          // in StateActive, counted in l.serving; guarded by l.mu
 
 	// Read's count of the lines since the last empty one, and of the
 	// bytes read of the current line, with its first.
