@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -102,6 +104,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*sqlx.DB, func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening database: %w", parseError(err, url))
 	}
+	if hostListWithPorts(url) {
+		return nil, nil, errors.New("opening database: the driver (lib/pq) reads the ports of a URL's list of hosts otherwise than libpq; " +
+			"give the list in the key=value form: host=h1,h2 port=p1,p2")
+	}
 	if _, ok := cfg.Runtime["sslpassword"]; ok {
 		// lib/pq takes any option it does not know for a setting and
 		// sends it to the server, which refuses the connection.
@@ -161,4 +167,27 @@ func ping(ctx context.Context, db *sqlx.DB, timeout time.Duration) error {
 	_ = conn.Close()
 	cancel()
 	return err
+}
+
+// hostListWithPorts reports whether dsn is a URL whose hosts are a list
+// with a port (postgres://u@h1:p1,h2:p2/db): lib/pq reads "h1:p1,h2" as
+// one host on p2, and "h1,h2:p2" as both on p2, where libpq puts h1 on
+// 5432. A list without ports lib/pq reads as libpq does.
+func hostListWithPorts(dsn string) bool {
+	if !isURL(dsn) {
+		return false
+	}
+	u, err := neturl.Parse(dsn)
+	if err != nil || !strings.Contains(u.Host, ",") {
+		return false
+	}
+	for _, host := range strings.Split(u.Host, ",") {
+		if i := strings.LastIndex(host, "]"); i >= 0 {
+			host = host[i+1:] // an IPv6 address in brackets
+		}
+		if strings.Contains(host, ":") {
+			return true
+		}
+	}
+	return false
 }
