@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,8 +24,40 @@ func setDialer(opts *goredis.FailoverOptions) *masterConns {
 		dialTimeout = defaultDialTimeout
 	}
 	conns := newMasterConns()
-	opts.Dialer = conns.dialer(goredis.NewDialer(&goredis.Options{DialTimeout: dialTimeout, TLSConfig: opts.TLSConfig}))
+	dial := goredis.NewDialer(&goredis.Options{DialTimeout: dialTimeout, TLSConfig: opts.TLSConfig})
+	opts.Dialer = conns.dialer(dial)
+	conns.replicaOf = askReplicaOf(opts, dial)
 	return conns
+}
+
+// askReplicaOf returns a function that asks a server, with the master's
+// credentials and timeouts in opts and dialled with dial (not through
+// masterConns, whose dialer asks it), whose replica it is (ROLE): the
+// address of its master, or "" if it is none.
+func askReplicaOf(opts *goredis.FailoverOptions, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, addr string) (string, error) {
+	return func(ctx context.Context, addr string) (string, error) {
+		c := goredis.NewClient(&goredis.Options{
+			Addr: addr, Dialer: dial, Protocol: opts.Protocol,
+			Username: opts.Username, Password: opts.Password,
+			DialTimeout: opts.DialTimeout, ReadTimeout: opts.ReadTimeout, WriteTimeout: opts.WriteTimeout,
+			ContextTimeoutEnabled: true, MaxRetries: -1, DialerRetries: 1, PoolSize: 1,
+			DisableIdentity: true,
+		})
+		defer c.Close()
+		role, err := c.Do(ctx, "ROLE").Slice()
+		if err != nil {
+			return "", err
+		}
+		if len(role) < 3 || role[0] != "slave" {
+			return "", nil
+		}
+		host, _ := role[1].(string)
+		port, ok := role[2].(int64)
+		if host == "" || !ok {
+			return "", fmt.Errorf("redis %s: ROLE names no master: %v", addr, role)
+		}
+		return net.JoinHostPort(host, strconv.FormatInt(port, 10)), nil
+	}
 }
 
 // defaultDialTimeout is go-redis's dial timeout when the URL sets none.

@@ -23,9 +23,8 @@ import (
 // sentinelPoll which server is the master and which are its replicas (the
 // newest configuration of those that answer) and, through masterConns,
 // closes its connections to any server that may not be the master, dials
-// the master instead of a server named master at an older configuration
-// once every sentinel has confirmed it, and refuses a dial of one it
-// cannot tell (go-redis drops a closed
+// the master instead of a server that says it replicates the master, and
+// refuses a dial of one it cannot tell (go-redis drops a closed
 // connection before it uses it; over TLS, where it cannot check a
 // connection, a command that meets one fails). None reaches the old master
 // once a poll has seen it replaced.
@@ -58,16 +57,17 @@ func (f *failoverClient) poll() {
 // pools and its sentinels' alike), with the address each was dialled at:
 // for a connection to a master, its address as a sentinel gave it to
 // go-redis, in the form the poll's answer has. It learns the sentinels'
-// answers (learn) and routes each dial by them (route). A server other
-// than the master cannot be told from a master newer than the answer:
-// go-redis's sentinel may have heard of a failover first, to a replica or
-// back to an old master (a failback). So a dial of one the answer names a
-// replica, or master at any configuration, has the polls ask again at
-// once, and waits for a question begun after it: if every sentinel
-// answers it naming the server master at an older configuration than the
-// master's, the dial goes to the master instead (go-redis's own sentinel
-// is behind); if it names the server master, the dial goes on; else it
-// fails. learn closes the connections to every server a dial would not
+// answers (learn) and routes each dial by them (route). A server the
+// answer names a replica, or some sentinel named master at any
+// configuration, other than the master, may be a master newer than the
+// answer: go-redis's sentinel may have heard of a failover first, to a
+// replica or back to an old master (a failback), or may be behind. No
+// sentinel's word tells which (go-redis may use a sentinel the URL does
+// not name, found through SENTINEL SENTINELS), so the server is asked
+// (replicaOf): if it says it replicates the master, go-redis's sentinel is
+// behind, and the dial goes to the master instead; else the polls ask
+// again at once, and the dial goes on if they name it master, and fails
+// otherwise. learn closes the connections to every server a dial would not
 // reach as itself. No sentinel is ever named master or replica, so theirs
 // are left alone.
 type masterConns struct {
@@ -76,7 +76,6 @@ type masterConns struct {
 	epochs       epochFloor          // the configuration taken
 	asked        uint64              // questions begun (ask), numbering them
 	learned      uint64              // the last question learnt from
-	vouched      uint64              // the question whose answer is learnt, if every sentinel gave it; else 0
 	master       string              // the answer's learnt; "" before the first
 	replicas     map[string]struct{} // the answer's learnt
 	masterEpochs map[string]int64    // the newest configuration at which a sentinel named each server master
@@ -84,6 +83,10 @@ type masterConns struct {
 	learnt       chan struct{}       // closed and replaced whenever an answer is learnt
 	closed       chan struct{}       // closed when the client closes: nothing more is learnt
 	closeOnce    sync.Once
+	// replicaOf asks the server at addr whose replica it is (ROLE): the
+	// address of its master, or "" if it says it is none. Nil: nobody is
+	// asked.
+	replicaOf func(ctx context.Context, addr string) (string, error)
 }
 
 // routeWait bounds how long a dial of a server the last answer cannot
@@ -122,33 +125,23 @@ func (m *masterConns) close() {
 	m.closeOnce.Do(func() { close(m.closed) })
 }
 
-// route returns where a dial of addr, begun after the question numbered
-// since, goes: addr itself, the master instead of an old master, or
-// nowhere (false) for a server that may or may not have become the master
-// since the last answer. The caller holds m.mu.
-func (m *masterConns) route(addr string, since uint64) (string, bool) {
+// route reports whether a dial of addr may go to addr as the last answer
+// stands: false for a server other than the master that the answer names
+// a replica or some sentinel named master, which may or may not have
+// become the master since. The caller holds m.mu.
+func (m *masterConns) route(addr string) bool {
 	if m.master == "" || addr == m.master {
-		return addr, true
+		return true
 	}
-	if e, named := m.masterEpochs[addr]; named {
-		if e < m.epochs.epoch && m.vouched > since {
-			// Every sentinel, asked since the dial began, has the
-			// newer configuration: go-redis's sentinel is behind.
-			return m.master, true
-		}
-		return "", false
-	}
-	if _, replica := m.replicas[addr]; replica {
-		return "", false
-	}
-	return addr, true
+	_, named := m.masterEpochs[addr]
+	_, replica := m.replicas[addr]
+	return !named && !replica
 }
 
 // reachable reports whether a dial of addr reaches addr itself. The caller
 // holds m.mu.
 func (m *masterConns) reachable(addr string) bool {
-	to, ok := m.route(addr, m.asked)
-	return ok && to == addr
+	return m.route(addr)
 }
 
 // dialer is dial, counting in each connection it makes, marked with the
@@ -188,20 +181,23 @@ func (m *masterConns) dialer(dial func(ctx context.Context, network, addr string
 	}
 }
 
-// routeAsking is route, but when route cannot place addr it has the polls
-// ask the sentinels at once and routes by their answers, until one
-// places it, ctx ends, the client closes or routeWait has passed.
+// routeAsking returns where a dial of addr goes: addr itself, if route
+// says so; the master, if addr says it replicates it; or addr once the
+// polls, asked at once, name it master. It fails (false) once ctx ends,
+// the client closes or routeWait has passed.
 func (m *masterConns) routeAsking(ctx context.Context, addr string) (string, bool) {
 	m.mu.Lock()
-	since := m.asked
-	to, ok := m.route(addr, since)
+	ok := m.route(addr)
 	learnt := m.learnt
 	m.mu.Unlock()
 	if ok {
-		return to, true
+		return addr, true
 	}
 	wait := time.NewTimer(routeWait)
 	defer wait.Stop()
+	if master, ok := m.replicating(ctx, addr); ok {
+		return master, true
+	}
 	for {
 		select {
 		case m.nudge <- struct{}{}:
@@ -217,13 +213,40 @@ func (m *masterConns) routeAsking(ctx context.Context, addr string) (string, boo
 			return "", false
 		}
 		m.mu.Lock()
-		to, ok = m.route(addr, since)
+		ok = m.route(addr)
 		learnt = m.learnt
 		m.mu.Unlock()
 		if ok {
-			return to, true
+			return addr, true
 		}
 	}
+}
+
+// replicating reports whether the server at addr says it replicates the
+// master of the last answer, and returns that master: a server that is a
+// replica takes no write, whatever go-redis's sentinel says of it, and
+// the one it replicates is the master the sentinels that reconfigured it
+// named. It waits at most routeWait for the server's answer.
+func (m *masterConns) replicating(ctx context.Context, addr string) (string, bool) {
+	if m.replicaOf == nil {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(ctx, routeWait)
+	defer cancel()
+	go func() { // the client closing ends the question
+		select {
+		case <-m.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	of, err := m.replicaOf(ctx, addr)
+	if err != nil || of == "" {
+		return "", false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.master, of == m.master
 }
 
 // learn takes the sentinels' answer v to the question numbered question,
@@ -257,10 +280,6 @@ func (m *masterConns) learn(question uint64, v sentinelView, now time.Time) (new
 		return newest, true
 	}
 	m.learned = max(m.learned, question)
-	m.vouched = 0
-	if v.everyOne {
-		m.vouched = question
-	}
 	m.master = v.master
 	m.replicas = make(map[string]struct{}, len(v.replicas))
 	for _, r := range v.replicas {

@@ -33,8 +33,21 @@ func view(master string, epoch int64, replicas ...string) sentinelView {
 	return sentinelView{master: master, replicas: replicas, epoch: epoch, named: map[string]int64{master: epoch}, everyOne: true}
 }
 
+// roles is a replicaOf that answers from a table: each server's master,
+// "" for a master; a server not in it does not answer.
+func roles(of map[string]string) func(context.Context, string) (string, error) {
+	return func(_ context.Context, addr string) (string, error) {
+		master, ok := of[addr]
+		if !ok {
+			return "", errors.New("no answer")
+		}
+		return master, nil
+	}
+}
+
 func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 	m := newMasterConns()
+	m.replicaOf = roles(map[string]string{"old:6379": "new:6379"})
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
 	m.learn(1, view("old:6379", 1), time.Now())
@@ -56,9 +69,10 @@ func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 	if n := m.to("new:6379"); n != 2 {
 		t.Errorf("%d connections counted to the master, want 2", n)
 	}
-	// A replica may have become the master since the answer: the dial
-	// has the polls ask again, and fails rather than guess if they name
-	// it no master.
+	// A replica may have become the master since the answer: once it
+	// says it is a master, the dial has the polls ask again, and fails
+	// rather than guess if they name it no master.
+	m.replicaOf = roles(map[string]string{"replica:6379": ""})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if conn, err := dial(ctx, "tcp", "replica:6379"); err == nil {
@@ -82,77 +96,57 @@ func TestMasterConnsDialTheMasterInsteadOfAServerReplaced(t *testing.T) {
 	conn.Close()
 }
 
-// A server named master at an older configuration may be the master
-// again (a failback go-redis heard of first): a dial of it is sent to the
-// master only once every sentinel, asked after the dial began, still
-// names another; an answer naming it master lets the dial go on.
-func TestMasterConnsSendADialOfAnOldMasterElsewhereOnlyOnceEverySentinelConfirms(t *testing.T) {
-	setUp := func(t *testing.T) (*masterConns, *pipeDialer, func(context.Context, string, string) (net.Conn, error)) {
-		m := newMasterConns()
-		m.learn(m.ask(), view("a:6379", 1), time.Now())
-		m.learn(m.ask(), view("b:6379", 2, "a:6379"), time.Now())
-		p := &pipeDialer{}
-		return m, p, m.dialer(p.dial)
+// A server some sentinel named master at an older configuration may be
+// the master again (a failback go-redis heard of first) or an old master
+// go-redis's sentinel still names: the server's own word tells. One that
+// replicates the master has its dial sent there; one that says it is a
+// master, or does not answer, or replicates another, waits for the
+// sentinels to name it master, and fails if they do not.
+func TestMasterConnsAskAnOldMasterWhoseReplicaItIs(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		of      map[string]string // the servers' ROLE
+		answer  *sentinelView     // the next question's, if any
+		dialled string            // "" if the dial fails
+	}{
+		{"replica of the master", map[string]string{"a:6379": "b:6379"}, nil, "b:6379"},
+		{"says it is a master", map[string]string{"a:6379": ""}, nil, ""},
+		{"does not answer", map[string]string{}, nil, ""},
+		{"replica of another", map[string]string{"a:6379": "c:6379"}, nil, ""},
+		{"the failback", map[string]string{"a:6379": ""}, ptr(view("a:6379", 3, "b:6379")), "a:6379"},
+		{"every sentinel names the other master", map[string]string{"a:6379": ""}, ptr(view("b:6379", 2, "a:6379")), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMasterConns()
+			m.learn(m.ask(), view("a:6379", 1), time.Now())
+			m.learn(m.ask(), view("b:6379", 2, "a:6379"), time.Now())
+			m.replicaOf = roles(tc.of)
+			p := &pipeDialer{}
+			if tc.answer != nil {
+				go func() {
+					<-m.nudge
+					m.learn(m.ask(), *tc.answer, time.Now())
+				}()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			conn, err := m.dialer(p.dial)(ctx, "tcp", "a:6379")
+			if err == nil {
+				conn.Close()
+			}
+			switch {
+			case tc.dialled == "" && err == nil:
+				t.Errorf("dialled %v, want the dial to fail", p.dialled)
+			case tc.dialled != "" && err != nil:
+				t.Errorf("dial failed: %v; want %s dialled", err, tc.dialled)
+			case tc.dialled != "" && p.dialled[len(p.dialled)-1] != tc.dialled:
+				t.Errorf("dialled %v, want %s", p.dialled, tc.dialled)
+			}
+		})
 	}
-	// answerOnNudge answers the next question the dial asks for with v.
-	answerOnNudge := func(m *masterConns, v sentinelView) {
-		go func() {
-			<-m.nudge
-			m.learn(m.ask(), v, time.Now())
-		}()
-	}
-
-	t.Run("no answer since the dial began", func(t *testing.T) {
-		m, p, dial := setUp(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		if conn, err := dial(ctx, "tcp", "a:6379"); err == nil {
-			conn.Close()
-			t.Errorf("a dial of the old master went to %v on an answer from before it", p.dialled)
-		}
-		select {
-		case <-m.nudge:
-		default:
-			t.Error("the dial did not ask the polls to ask again")
-		}
-	})
-	t.Run("every sentinel names the other master", func(t *testing.T) {
-		m, p, dial := setUp(t)
-		answerOnNudge(m, view("b:6379", 2, "a:6379"))
-		conn, err := dial(context.Background(), "tcp", "a:6379")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn.Close()
-		if got := p.dialled[len(p.dialled)-1]; got != "b:6379" {
-			t.Errorf("dialled %s, want the master b:6379", got)
-		}
-	})
-	t.Run("not every sentinel answered", func(t *testing.T) {
-		m, p, dial := setUp(t)
-		partial := view("b:6379", 2, "a:6379")
-		partial.everyOne = false
-		answerOnNudge(m, partial)
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		if conn, err := dial(ctx, "tcp", "a:6379"); err == nil {
-			conn.Close()
-			t.Errorf("dialled %v when a sentinel that did not answer may know of a failback", p.dialled)
-		}
-	})
-	t.Run("the failback", func(t *testing.T) {
-		m, p, dial := setUp(t)
-		answerOnNudge(m, view("a:6379", 3, "b:6379"))
-		conn, err := dial(context.Background(), "tcp", "a:6379")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn.Close()
-		if got := p.dialled[len(p.dialled)-1]; got != "a:6379" {
-			t.Errorf("dialled %s, want a:6379, the master again", got)
-		}
-	})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // Closing the client ends a dial waiting for the sentinels.
 func TestMasterConnsCloseEndsADialWaitingForAnAnswer(t *testing.T) {
@@ -227,6 +221,7 @@ func TestMasterConnsIgnoreAnAnswerToAnEarlierQuestion(t *testing.T) {
 // another, and every answer after it, older, would be refused.
 func TestMasterConnsLearnANewerConfigurationWhicheverQuestionCameFirst(t *testing.T) {
 	m := newMasterConns()
+	m.replicaOf = roles(map[string]string{"old:6379": "new:6379"})
 	p := &pipeDialer{}
 	dial := m.dialer(p.dial)
 	stale := view("old:6379", 1, "new:6379")

@@ -154,6 +154,7 @@ func TestSentinelClientDialsNoMasterThePollHasSeenReplaced(t *testing.T) {
 		t.Fatalf("%d writes missed the one master", lost)
 	}
 	newest.set(newMaster.Addr(), 2, oldMaster.Addr())
+	demote(t, oldMaster, newMaster)
 	time.Sleep(time.Second) // several polls
 	lost, acknowledged := writesNotOn(t, client, newMaster.Addr(), "after", 20)
 	if lost > 0 || acknowledged == 0 {
@@ -172,6 +173,7 @@ func TestSentinelClientLeavesNoConnectionOnAMasterReplacedBeforeItStarted(t *tes
 	own.set(oldMaster.Addr(), 1)
 	newest := &fakeSentinel{refused: true}
 	newest.set(newMaster.Addr(), 2, oldMaster.Addr())
+	demote(t, oldMaster, newMaster)
 	client := newClientAt(t, "redis+sentinel://"+own.serve(t)+"?addr="+newest.serve(t)+"&master_name=fake")
 	lost, acknowledged := writesNotOn(t, client, newMaster.Addr(), "started", 20)
 	if lost > 0 || acknowledged == 0 {
