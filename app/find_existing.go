@@ -84,7 +84,7 @@ func (s *TokenCacheService) findExisting(ctx context.Context, tx ports.Repositor
 		case err != nil:
 			return existing{}, s.storeFailed(ctx, "token_store.get",
 				fmt.Errorf("reading existing %s token %s: %w", req.Type, childKey, err))
-		case req.ReusableFromRepository(&data, query.MinExpiration):
+		case req.ReusableFromRepository(&data, query.MinExpiration, s.clock.Now()):
 			found.child, found.found, found.readAt = data, true, readAt
 			return found, nil
 		}

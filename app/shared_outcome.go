@@ -93,7 +93,7 @@ func (s *TokenCacheService) takeShared(req *domain.ChildRequest, o *outcome) (do
 
 // reusableFromRepository reports whether child, found by a repository
 // lookup, may be handed out for req at now: it meets the cut-off of req's
-// own lookup (rule 4).
+// own lookup (rule 4) and has not expired.
 func (s *TokenCacheService) reusableFromRepository(req *domain.ChildRequest, child *domain.TokenData, now time.Time) bool {
-	return req.ReusableFromRepository(child, req.Query(now, s.lifetime).MinExpiration)
+	return req.ReusableFromRepository(child, req.Query(now, s.lifetime).MinExpiration, now)
 }

@@ -138,17 +138,20 @@ func (r *ChildRequest) Reusable(child *TokenData, now time.Time, tokenLifetime t
 
 // ReusableFromRepository reports whether child, found by the repository
 // lookup whose cut-off was minExpiration (ChildQuery.MinExpiration) and
-// read from the token store, may be handed out for this request: it fits
-// the request (see fits) and expires no earlier than the cut-off, or never.
+// read from the token store, may be handed out for this request at now: it
+// fits the request (see fits), and expires no earlier than the cut-off and
+// after now, or never. (The cut-off is capped at the parent's expiry: a
+// child that expires with its parent meets it even once both have
+// expired.)
 //
 // Unlike a cache hit, it need not have half of its own lifetime left: the
 // cut-off already says how much life is enough, and Gafaelfawr hands such a
 // child out too, so replacing it would only make a duplicate.
-func (r *ChildRequest) ReusableFromRepository(child *TokenData, minExpiration time.Time) bool {
+func (r *ChildRequest) ReusableFromRepository(child *TokenData, minExpiration, now time.Time) bool {
 	if !r.fits(child) {
 		return false
 	}
-	return child.Expires.IsZero() || !child.Expires.Before(minExpiration)
+	return child.Expires.IsZero() || (!child.Expires.Before(minExpiration) && now.Before(child.Expires))
 }
 
 // fits reports whether child is a token this request may be answered with,

@@ -304,6 +304,35 @@ func TestChildRequestReusable(t *testing.T) {
 	}
 }
 
+// A child that expires with its parent meets the cut-off, which the
+// parent's expiry caps, even once both have expired: then it is not
+// reusable.
+func TestChildRequestReusableFromRepositoryRefusesAnExpiredChild(t *testing.T) {
+	parent := testParent(t)
+	parent.Expires = testNow.Add(time.Hour).Truncate(time.Second)
+	req := domain.NewNotebookRequest(parent, "192.0.2.1", 0)
+	child := req.NewChild(testToken(t, 4), testNow.Add(-time.Hour), 24*time.Hour)
+	if !child.Expires.Equal(parent.Expires) {
+		t.Fatalf("the child expires at %v, want with its parent at %v", child.Expires, parent.Expires)
+	}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want bool
+	}{
+		{"a second before", parent.Expires.Add(-time.Second), true},
+		{"as it expires", parent.Expires, false},
+		{"a second after", parent.Expires.Add(time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cutOff := req.Query(tc.at, 24*time.Hour).MinExpiration
+			if got := req.ReusableFromRepository(&child, cutOff, tc.at); got != tc.want {
+				t.Errorf("ReusableFromRepository at %v (cut-off %v) = %v, want %v", tc.at, cutOff, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestChildRequestReusableFromRepository(t *testing.T) {
 	parent := testParent(t)
 	internal := domain.NewInternalRequest(parent, "portal", []string{"read:all", "user:token"}, "192.0.2.1", 0)
@@ -361,7 +390,7 @@ func TestChildRequestReusableFromRepository(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.req.ReusableFromRepository(&tt.child, cutOff); got != tt.want {
+			if got := tt.req.ReusableFromRepository(&tt.child, cutOff, testNow); got != tt.want {
 				t.Errorf("ReusableFromRepository = %v, want %v", got, tt.want)
 			}
 		})
