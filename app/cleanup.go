@@ -65,6 +65,9 @@ type leftover struct {
 	// repository lock its creation held (see recorded).
 	mayBeRecorded bool
 	lock          domain.CacheKey
+	// child is what was made, when mayBeRecorded: if it is kept, its
+	// creation is logged and counted then (see created).
+	child domain.TokenData
 }
 
 // cleaner deletes leftovers from the token store, queueing those it cannot
@@ -128,12 +131,12 @@ func (c *cleaner) deleteOnce(ctx context.Context, key string) (err error) {
 	return c.store.Delete(ctx, key)
 }
 
-// settleLater queues the child with that key, created under the repository
-// lock named by lock, whose commit may or may not have taken effect, to be
-// kept if the repository has its row and deleted otherwise. why is the
-// error that left it unsettled.
-func (c *cleaner) settleLater(ctx context.Context, lock domain.CacheKey, key string, why error) {
-	c.enqueue(ctx, leftover{key: key, mayBeRecorded: true, lock: lock}, why)
+// settleLater queues child, created under the repository lock named by
+// lock, whose commit may or may not have taken effect, to be kept if the
+// repository has its row and deleted otherwise. why is the error that left
+// it unsettled.
+func (c *cleaner) settleLater(ctx context.Context, lock domain.CacheKey, child domain.TokenData, why error) {
+	c.enqueue(ctx, leftover{key: child.Token.Key, mayBeRecorded: true, lock: lock, child: child}, why)
 }
 
 // settle makes one attempt at l within ctx: it reports whether l is

@@ -99,6 +99,9 @@ func (c *cleaner) round(parent context.Context, timeout time.Duration) bool {
 		outcome := "deleted"
 		if kept {
 			outcome = "kept: its commit took effect"
+			// Made after all: the creation its caller could not report.
+			c.observer.ChildCreated(l.child.Type)
+			logCreated(ctx, c.logger, l.child)
 		}
 		c.logger.InfoContext(ctx, "cleaned up after a failed creation",
 			slog.String("token_key", l.key), slog.String("outcome", outcome))

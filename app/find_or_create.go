@@ -73,7 +73,7 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 		switch {
 		case returned:
 		case committing:
-			s.cleanups.settleLater(ctx, key, token.Key, errCreationPanicked)
+			s.cleanups.settleLater(ctx, key, child, errCreationPanicked)
 		default:
 			s.cleanups.discard(ctx, token.Key)
 		}
@@ -91,13 +91,13 @@ func (s *TokenCacheService) create(ctx context.Context, tx ports.RepositoryTx, r
 	committing = addErr == nil
 	sent, err := s.record(ctx, tx, rec, addErr)
 	// keepUnrecorded asks the repository too: it may panic as well.
-	kept := err == nil || s.keepUnrecorded(ctx, err, key, token.Key)
+	kept := err == nil || s.keepUnrecorded(ctx, err, key, child)
 	returned = true
 	if !kept {
 		return domain.TokenData{}, time.Time{}, err
 	}
 	s.observer.ChildCreated(child.Type)
-	s.logCreated(ctx, child)
+	logCreated(ctx, s.logger, child)
 	return child, sent, nil
 }
 
@@ -187,12 +187,13 @@ func rollbackBriefly(ctx context.Context, tx ports.RepositoryTx, logger *slog.Lo
 	}
 }
 
-func (s *TokenCacheService) logCreated(ctx context.Context, child domain.TokenData) {
+// logCreated logs the creation of child (rule 9), without its secret.
+func logCreated(ctx context.Context, logger *slog.Logger, child domain.TokenData) {
 	groups := make([]string, len(child.Groups))
 	for i, g := range child.Groups {
 		groups[i] = g.Name
 	}
-	s.logger.InfoContext(ctx, "created delegated token",
+	logger.InfoContext(ctx, "created delegated token",
 		slog.String("token_key", child.Token.Key),
 		slog.String("token_type", string(child.Type)),
 		slog.String("service", child.Service),

@@ -14,14 +14,15 @@ type commitError struct{ error }
 
 func (e *commitError) Unwrap() error { return e.error }
 
-// keepUnrecorded decides what becomes of a child in the token store whose
+// keepUnrecorded decides what becomes of child, in the token store, whose
 // rows failed to be recorded with err, under the repository lock named by
 // lock, and reports whether they were recorded after all, so that the
 // child is handed out. A failed commit may have taken effect if only its
 // answer was lost: the repository is asked, briefly (see
 // cleaner.recorded), and when it cannot tell the cleaner settles it later.
 // Any other failure recorded nothing, and the child is discarded.
-func (s *TokenCacheService) keepUnrecorded(ctx context.Context, err error, lock domain.CacheKey, key string) bool {
+func (s *TokenCacheService) keepUnrecorded(ctx context.Context, err error, lock domain.CacheKey, child domain.TokenData) bool {
+	key := child.Token.Key
 	var commit *commitError
 	if !errors.As(err, &commit) {
 		s.cleanups.discard(ctx, key)
@@ -30,7 +31,7 @@ func (s *TokenCacheService) keepUnrecorded(ctx context.Context, err error, lock 
 	recorded, checkErr := s.commitTookEffect(ctx, lock, key)
 	switch {
 	case checkErr != nil:
-		s.cleanups.settleLater(ctx, lock, key, checkErr)
+		s.cleanups.settleLater(ctx, lock, child, checkErr)
 		return false
 	case recorded:
 		s.logger.WarnContext(ctx, "commit reported failure but the token was recorded",
