@@ -27,8 +27,9 @@ type ClientCacheConfig struct {
 	// DefaultClientCacheEntries.
 	MaxEntries int
 
-	// MaxBytes bounds the entries' estimated memory (their JSON's length
-	// plus a fixed overhead each); 0 means DefaultClientCacheBytes.
+	// MaxBytes bounds the entries' estimated memory (from each one's JSON
+	// length and count of strings, a bound on the heap it takes: entrySize);
+	// 0 means DefaultClientCacheBytes.
 	MaxBytes int64
 }
 

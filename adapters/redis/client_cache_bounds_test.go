@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
@@ -119,5 +120,90 @@ func TestClientCacheCloseDoesNotWaitForARedialThatHangs(t *testing.T) {
 	cache.Close()
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Close took %v, waiting for the link's redial to a black hole to time out", d)
+	}
+}
+
+// The byte bound's estimate bounds the heap a kept token takes, whatever
+// the lengths of its strings. The decoder keeps each string as an
+// allocation of its own, which Go rounds up to its size class (9 bytes
+// take 16, 33 take 48) or, past 32 KiB, to whole 8 KiB pages. Estimated as
+// the JSON's length, 16 bytes a scope, 24 a group and 256, a name of
+// 32 KiB and one byte took 1.25× its estimate, and 2,000 scopes of 9, 17
+// or 33 characters 1.15×, 1.12× and 1.24×.
+func TestClientCacheHeapStaysUnderTheByteBound(t *testing.T) {
+	// A server of its own: nobody else's writes drop the entries.
+	srv := integration.StartRedisServer(t, false)
+	scopes := func(n int) func(*cachedEnv) domain.TokenData {
+		return func(e *cachedEnv) domain.TokenData {
+			d := e.minimalData(t)
+			for i := range 2000 {
+				d.Scopes = append(d.Scopes, fmt.Sprintf("s%0*d", n-1, i))
+			}
+			return d
+		}
+	}
+	for _, shape := range []struct {
+		name   string
+		tokens int
+		data   func(e *cachedEnv) domain.TokenData
+	}{
+		{"ordinary token", 1000, func(e *cachedEnv) domain.TokenData { return e.fullData(t) }},
+		{"minimal token", 1000, func(e *cachedEnv) domain.TokenData { return e.minimalData(t) }},
+		{"name of 32 KiB + 1", 300, func(e *cachedEnv) domain.TokenData {
+			d := e.minimalData(t)
+			d.Name = strings.Repeat("n", 32<<10+1)
+			return d
+		}},
+		{"2,000 scopes of 9 characters", 100, scopes(9)},
+		{"2,000 scopes of 17 characters", 100, scopes(17)},
+		{"2,000 scopes of 33 characters", 100, scopes(33)},
+		{"2,000 groups", 100, func(e *cachedEnv) domain.TokenData {
+			d := e.minimalData(t)
+			for i := range 2000 {
+				d.Groups = append(d.Groups, domain.Group{Name: fmt.Sprintf("g%032d", i), ID: int64(i)})
+			}
+			return d
+		}},
+	} {
+		t.Run(shape.name, func(t *testing.T) {
+			e := newCachedEnvAt(t, srv.URL(), redis.ClientCacheConfig{MaxEntries: 10000, MaxBytes: 1 << 30})
+			ctx := context.Background()
+			tokens := make([]domain.TokenData, shape.tokens)
+			for i := range tokens {
+				tokens[i] = shape.data(e)
+				e.put(t, tokens[i])
+			}
+			e.awaitCaughtUp(t)
+			// The first token is kept before the heap is measured: its
+			// read grows the connection's buffers, which the others reuse.
+			e.mustHit(t, tokens[0])
+			heap := func() int64 {
+				runtime.GC()
+				runtime.GC()
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				return int64(m.HeapAlloc)
+			}
+			counted := e.cache.Stats().Bytes
+			before := heap()
+			for _, d := range tokens[1:] {
+				if _, err := e.store.Get(ctx, d.Token); err != nil {
+					t.Fatal(err)
+				}
+			}
+			grown := heap() - before
+			st := e.cache.Stats()
+			if st.Entries != len(tokens) {
+				t.Fatalf("%d entries kept, want %d", st.Entries, len(tokens))
+			}
+			counted = st.Bytes - counted
+			ratio := float64(grown) / float64(counted)
+			t.Logf("%d tokens: heap %d bytes, estimate %d: %.2f×", len(tokens)-1, grown, counted, ratio)
+			if grown > counted {
+				t.Errorf("%d tokens take %d bytes of heap, over the %d the byte bound counts for them (%.2f×)",
+					len(tokens)-1, grown, counted, ratio)
+			}
+			runtime.KeepAlive(tokens)
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/tokencache/tokencache/domain"
 )
@@ -104,6 +105,34 @@ func TestLRUAccounting(t *testing.T) {
 	l.clear()
 	if l.len() != 0 || l.size != 0 {
 		t.Fatalf("len %d size %d after clear", l.len(), l.size)
+	}
+}
+
+// allocBound is at least what Go allocates for n bytes, at every size
+// class and past them, in whole pages: growing a slice from nothing takes
+// the size class (or pages) of its length, which its capacity tells. A
+// string takes what its bytes would; an array of strings may take a malloc
+// header more, which entrySize adds to n.
+func TestAllocBoundCoversGoSizeClasses(t *testing.T) {
+	t.Parallel()
+	classes := 0
+	for n := 1; n <= 256<<10; {
+		class := cap(append([]byte(nil), make([]byte, n)...))
+		took := max(class, 16) // a small string's block, which it may keep alone
+		if b := allocBound(int64(n)); b < int64(took) {
+			t.Errorf("allocBound(%d) = %d, but Go takes %d", n, b, took)
+		}
+		n, classes = class+1, classes+1 // the next size's smallest request, the worst case
+	}
+	for n := 1; n <= 16<<10; {
+		took := cap(append([]string(nil), make([]string, n)...)) * int(unsafe.Sizeof(""))
+		if b := allocBound(int64(n)*int64(unsafe.Sizeof("")) + mallocHeader); b < int64(took+mallocHeader) {
+			t.Errorf("allocBound for %d strings = %d, but Go takes %d", n, b, took+mallocHeader)
+		}
+		n = took/int(unsafe.Sizeof("")) + 1
+	}
+	if classes < 50 { // Go 1.26 has 67 size classes; then pages from 40 to 256 KiB
+		t.Errorf("only %d sizes tried", classes)
 	}
 }
 

@@ -8,19 +8,47 @@ import (
 	"github.com/tokencache/tokencache/domain"
 )
 
-// entryOverhead is what an entry costs beyond its JSON's length and its
-// slices' elements, roughly: the string headers of the token data, the map
-// and list nodes.
+// entryOverhead is what an entry costs beyond its strings and its slices'
+// arrays, roughly: the token data's string headers and times, the map and
+// list nodes.
 const entryOverhead = 256
 
-// entrySize estimates what data, decoded from jsonLen bytes of JSON,
-// takes when kept: its strings' characters are within the JSON's length,
-// but each scope's string header and each group are not, and a token of
-// thousands of short scopes holds several times its JSON in them.
+// entrySize bounds what data, decoded from jsonLen bytes of JSON, takes
+// when kept. Each of its strings is an allocation of its own (the decoder
+// copies every string it keeps), as are the arrays of the cache's copy of
+// its scopes and groups, and Go rounds each allocation up (allocBound).
+// The strings' characters are within the JSON's length, an escape being
+// no shorter than what it stands for, so n + n/4 + 16 for each adds up to
+// at most the JSON's length and a quarter, plus 16 bytes a string: one a
+// scope (or fewer, the scopes of a comma-separated string sharing it), one
+// a group, and seven more for the key, the secret, the username, the type,
+// the service, the name and the email. The entry's own copy of the key is
+// not in the JSON: it is counted apart.
 func entrySize(jsonLen int, data *domain.TokenData) int64 {
-	return int64(jsonLen) + entryOverhead +
-		int64(len(data.Scopes))*int64(unsafe.Sizeof("")) +
-		int64(len(data.Groups))*int64(unsafe.Sizeof(domain.Group{}))
+	strs := int64(7 + len(data.Scopes) + len(data.Groups))
+	n := int64(jsonLen)
+	size := entryOverhead + n + n/4 + 16*strs + allocBound(int64(len(data.Token.Key)))
+	if len(data.Scopes) > 0 {
+		size += allocBound(int64(len(data.Scopes))*int64(unsafe.Sizeof("")) + mallocHeader)
+	}
+	if len(data.Groups) > 0 {
+		size += allocBound(int64(len(data.Groups))*int64(unsafe.Sizeof(domain.Group{})) + mallocHeader)
+	}
+	return size
+}
+
+// mallocHeader is what Go adds to an allocation of more than 512 bytes
+// that holds pointers, such as an array of strings.
+const mallocHeader = 8
+
+// allocBound bounds the heap an allocation of n bytes takes. Go rounds it
+// up to its size class, at most a quarter more and 16 bytes (9 bytes take
+// 16, 33 take 48, 769 take 896: runtime/sizeclasses.go), or, past 32 KiB,
+// to whole 8 KiB pages, at most a quarter more too; a string of under 16
+// bytes shares a 16-byte block, which it may keep alone.
+// TestAllocBoundCoversGoSizeClasses checks it against the runtime.
+func allocBound(n int64) int64 {
+	return n + n/4 + 16
 }
 
 // entry is one token's decoded data, kept until until (zero: no limit but
